@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PIP := $(VENV)/bin/pip
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench venv clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.torch: $(VENV)/bin/python
+	$(PIP) install --quiet "$(TORCH_SPEC)"
+	touch $@
+
+$(STAMP): $(VENV)/.torch pyproject.toml
+	$(PIP) install --quiet -e ".[gui,umap,test]"
+	touch $@
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/ibviewer $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_extract.py
+	$(PY) benchmarks/bench_information.py
+	$(PY) benchmarks/bench_embedding.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

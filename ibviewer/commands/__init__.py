@@ -1,0 +1,1 @@
+"""Headless subcommands of the `ibviewer` command line, one module each."""

@@ -1,0 +1,1 @@
+"""The headless core of ibviewer: numpy, torch and scikit-learn, never Qt."""
