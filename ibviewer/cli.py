@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 import warnings
@@ -116,6 +117,8 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log diagnostics to stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMANDS.values():
+        if importlib.util.find_spec(f"ibviewer.commands.{module_name}") is None:
+            continue  # a command whose module is not installed (partial checkouts)
         module = importlib.import_module(f"ibviewer.commands.{module_name}")
         module.register(subparsers)
     gui = subparsers.add_parser("gui", help="open the desktop app (the default without a command)")
@@ -166,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Cancelled:
             print("cancelled", file=sys.stderr)
             return EXIT_CANCELLED
+        except BrokenPipeError:  # output piped into `head`: not an error
+            sys.stderr.close()
+            return 0
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return EXIT_CANCELLED
