@@ -23,3 +23,76 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+MODEL_SOURCE = '''
+import torch
+from torch import nn
+
+
+def make(n_in=12, hidden=(8, 6), n_out=2):
+    layers = []
+    sizes = [n_in, *hidden]
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.Tanh()]
+    layers.append(nn.Linear(sizes[-1], n_out))
+    return nn.Sequential(*layers)
+
+
+def not_a_module():
+    return 42
+
+
+class SeqNet(nn.Module):
+    """Token ids -> embedding -> LSTM -> linear: tuple and sequence outputs."""
+
+    def __init__(self, vocab=20, dim=6):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.lstm = nn.LSTM(dim, 5, batch_first=True)
+        self.act = nn.Tanh()
+        self.out = nn.Linear(5, 3)
+
+    def forward(self, tokens):
+        h, _ = self.lstm(self.embed(tokens))
+        return self.out(self.act(h[:, -1]))
+
+
+class ConvNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 3, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.flat = nn.Flatten()
+        self.fc = nn.Linear(3 * 8 * 8, 10)
+
+    def forward(self, x):
+        return self.fc(self.flat(self.relu(self.conv(x))))
+'''
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    """A .py file defining model factories; returns its path."""
+    path = tmp_path / "net.py"
+    path.write_text(MODEL_SOURCE)
+    return path
+
+
+@pytest.fixture
+def ib12_checkpoints(tmp_path, model_file):
+    """A folder of three tutorial-layout checkpoints of a 12-8-6-2 tanh MLP (epochs 1, 5, 20)."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("conftest_net", model_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    torch.manual_seed(0)
+    for epoch in (20, 1, 5):
+        model = module.make()
+        torch.save({"epoch": epoch, "model_state_dict": model.state_dict(), "loss": 1.0 / epoch}, folder / f"e{epoch:03d}.pt")
+    return folder, f"{model_file}:make"

@@ -119,6 +119,24 @@ def reduce_output(output: Any, module_type: str, options: ExtractOptions) -> tor
     return output.flatten(1)
 
 
+def captured_dim(shape: Sequence[int], module_type: str, options: ExtractOptions) -> int:
+    """The vector length :func:`reduce_output` gives for a per-sample output ``shape``."""
+    if len(shape) == 0:
+        return 1
+    if len(shape) == 1:
+        return int(shape[0])
+    if len(shape) >= 3 or module_type in FEATURE_MAP_3D_TYPES:
+        return int(shape[0]) if options.feature_maps == "gap" else int(np.prod(shape))
+    return int(shape[1]) if options.sequence_pool in ("mean", "last") else int(np.prod(shape))
+
+
+def with_options(layer: LayerInfo, options: ExtractOptions) -> LayerInfo:
+    """``layer`` with the dimension it has when captured with ``options``."""
+    if layer.module == "archive":
+        return layer
+    return LayerInfo(layer.name, layer.module, layer.shape, captured_dim(layer.shape, layer.module, options))
+
+
 Sink = Callable[[str, str, Any], None]
 
 
@@ -218,21 +236,25 @@ class ExportCapture:
         if self.fixed_batch is None or inputs.shape[0] == self.fixed_batch:
             return self._run_once(inputs, sink)
         outputs = []
+        pieces: dict[str, tuple[str, list[Any]]] = {}
         size = self.fixed_batch
+
+        def collect(name: str, module_type: str, value: Any) -> None:
+            pieces.setdefault(name, (module_type, []))[1].append(value)
+
         for start in range(0, inputs.shape[0], size):
             chunk = inputs[start : start + size]
             n_real = chunk.shape[0]
             if n_real < size:
                 pad = chunk[-1:].expand(size - n_real, *chunk.shape[1:])
                 chunk = torch.cat([chunk, pad])
-            pieces: dict[str, tuple[str, Any]] = {}
-
-            def collect(name: str, module_type: str, value: Any, pieces: dict = pieces) -> None:
-                pieces[name] = (module_type, value)
-
+            before = {name: len(parts) for name, (_, parts) in pieces.items()}
             outputs.append(self._run_once(chunk, collect)[:n_real])
-            for name, (module_type, value) in pieces.items():
-                sink(name, module_type, value[:n_real] if hasattr(value, "shape") else value)
+            for name, (_, parts) in pieces.items():
+                for j in range(before.get(name, 0), len(parts)):
+                    parts[j] = _first_rows(parts[j], n_real)
+        for name, (module_type, parts) in pieces.items():
+            sink(name, module_type, _concat(parts))
         return torch.cat(outputs)
 
     def _run_once(self, inputs: torch.Tensor, sink: Sink) -> Any:
@@ -244,6 +266,23 @@ class ExportCapture:
 
     def close(self) -> None:
         pass
+
+
+def _first_rows(value: Any, n: int) -> Any:
+    if isinstance(value, (tuple, list)):
+        return type(value)(_first_rows(v, n) for v in value)
+    return value[:n] if hasattr(value, "shape") and len(value.shape) > 0 else value
+
+
+def _concat(parts: list[Any]) -> Any:
+    import torch
+
+    first = parts[0]
+    if isinstance(first, (tuple, list)):
+        return type(first)(_concat([p[i] for p in parts]) for i in range(len(first)))
+    if isinstance(first, torch.Tensor) and first.ndim > 0:
+        return torch.cat(parts)
+    return first
 
 
 @dataclass(frozen=True)

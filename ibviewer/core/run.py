@@ -265,7 +265,7 @@ class Run:
             return self._archive_activations(options)
         if self.dataset is None:
             raise DatasetError(f"Say which data to run {self.name} on with --dataset (digits, ib12, a .npz file, ...).")
-        layers = self._resolve_layers(options.layers)
+        layers = [act.with_options(layer, options) for layer in self._resolve_layers(options.layers)]
         sample_idx = act.choose_samples(self.dataset.n_samples, options.max_samples, options.seed)
         act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb)
         key = self._cache_key(layers, sample_idx, options)
