@@ -213,7 +213,9 @@ class ExportCapture:
         placeholders = [n for n in self.graph_module.graph.nodes if n.op == "placeholder"]
         value = placeholders[0].meta.get("val") if placeholders else None
         self.fixed_batch: int | None = None
+        self.input_shape: tuple[int, ...] | None = None
         if value is not None and hasattr(value, "shape") and len(value.shape) > 0:
+            self.input_shape = tuple(int(s) if isinstance(s, int) else -1 for s in value.shape[1:])
             first = value.shape[0]
             self.fixed_batch = int(first) if isinstance(first, int) else None
         capture = self
@@ -423,7 +425,7 @@ def fill_activations(
         with torch.no_grad():
             try:
                 capture.run(batch, sink)
-            except (RuntimeError, ValueError, IndexError, TypeError) as exc:
+            except (RuntimeError, ValueError, IndexError, TypeError, AssertionError) as exc:
                 raise ModelMismatchError(
                     f"The model failed on the dataset's inputs of shape {tuple(x.shape[1:])} ({x.dtype}): "
                     f"{str(exc).splitlines()[0][:300]}"

@@ -122,14 +122,16 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols are noise here
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc) and "weights_only" not in str(exc):
             raise _damaged(path, exc) from exc
         if not trust_pickle:
             raise UnsafeCheckpointError(
                 f"{path.name} can only be loaded by unpickling arbitrary Python objects, which can run code "
-                f"hidden in the file, so it was refused ({_first_line(exc)}). Save a state_dict instead "
+                f"hidden in the file, so it was refused ({_unsafe_detail(exc)}). Save a state_dict instead "
                 "(torch.save(model.state_dict(), ...)), or, only if you trust this file, pass --trust-pickle."
             ) from exc
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
@@ -142,6 +144,14 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # anything from a foreign pickle: report it as a load failure
         raise CheckpointLoadError(f"Could not unpickle {path.name} ({_first_line(exc)}).") from exc
+
+
+def _unsafe_detail(exc: BaseException) -> str:
+    """The part of torch's long weights_only message that says which object was refused."""
+    for line in str(exc).splitlines():
+        if "Unsupported global" in line or "Unsupported operand" in line:
+            return line.strip().rstrip(".")[:200]
+    return "it holds Python objects other than tensors"
 
 
 def _first_line(exc: BaseException) -> str:

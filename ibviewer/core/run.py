@@ -194,8 +194,8 @@ class Run:
         try:
             with torch.no_grad():
                 records = act.probe_layers(capture, sample, options)
-        except (RuntimeError, ValueError, IndexError, TypeError) as exc:
-            raise ModelMismatchError(self._mismatch_message(exc)) from exc
+        except (RuntimeError, ValueError, IndexError, TypeError, AssertionError) as exc:
+            raise ModelMismatchError(self._mismatch_message(exc, capture)) from exc
         finally:
             capture.close()
         self.all_layers = tuple(LayerInfo(r.name, r.module, r.shape, r.dim) for r in records)
@@ -212,9 +212,11 @@ class Run:
             chosen = {r.name for r in act.default_layers(records)}
             self.layers = tuple(layer for layer in self.all_layers if layer.name in chosen)
 
-    def _mismatch_message(self, exc: BaseException) -> str:
+    def _mismatch_message(self, exc: BaseException, capture: Any) -> str:
         assert self.dataset is not None
         expected = ""
+        if isinstance(capture, act.ExportCapture) and capture.input_shape is not None:
+            expected = f" The program takes inputs of shape {capture.input_shape} per sample."
         if self._first_module is not None:
             for module in self._first_module.modules():
                 for attr in ("in_features", "in_channels", "num_embeddings"):
