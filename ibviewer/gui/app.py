@@ -1,0 +1,211 @@
+"""Launching the desktop app: `run_app(args)` (called by ``ibviewer.cli``) and the gui-script `main()`.
+
+Only Qt and pyqtgraph are imported before the window shows; torch, scikit-learn and the
+estimators load in the worker thread of the first job, so the window appears at once.
+``--screenshot OUT.png`` opens the window, waits until everything requested is
+computed, saves the window and exits (0, or 2 with ``error: ...`` on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from ibviewer import __version__
+from ibviewer.errors import IBViewerError
+
+__all__ = ["run_app", "main", "default_sample_path", "ScreenshotDriver", "install_excepthook"]
+
+log = logging.getLogger(__name__)
+
+EXIT_USER_ERROR = 2
+EXIT_BUG = 1
+
+
+def default_sample_path() -> str | None:
+    """The bundled default sample run, or None when the samples are not available."""
+    try:
+        from ibviewer.samples import DEFAULT_SAMPLE, sample_path
+    except ImportError:
+        return None
+    try:
+        return str(sample_path(DEFAULT_SAMPLE))
+    except IBViewerError as exc:
+        log.warning("no default sample: %s", exc)
+        return None
+
+
+def _open_request(args: argparse.Namespace):  # -> OpenRequest
+    from ibviewer.gui.analysis import OpenRequest
+
+    kwargs = None
+    if getattr(args, "model_kwargs", None):
+        try:
+            kwargs = json.loads(args.model_kwargs)
+        except json.JSONDecodeError as exc:
+            raise IBViewerError(f"--model-kwargs is not valid JSON ({exc}).") from exc
+        if not isinstance(kwargs, dict):
+            raise IBViewerError('--model-kwargs must be a JSON object, e.g. {"sizes": [64, 10]}.')
+    layers = getattr(args, "layers", None)
+    return OpenRequest(
+        path=getattr(args, "path", None) or "",
+        model=getattr(args, "model", None),
+        model_kwargs=kwargs,
+        dataset=getattr(args, "dataset", None),
+        trust_pickle=bool(getattr(args, "trust_pickle", False)),
+        layers=tuple(name.strip() for name in layers.split(",") if name.strip()) if layers else None,
+        device=getattr(args, "device", None) or "cpu",
+        max_samples=getattr(args, "max_samples", None),
+        sequence_pool=getattr(args, "sequence_pool", None) or "mean",
+        feature_maps=getattr(args, "feature_maps", None) or "flatten",
+        cache_dir=getattr(args, "cache_dir", None),
+        use_cache=not getattr(args, "no_cache", False),
+    )
+
+
+class ScreenshotDriver(QObject):
+    """Waits until the window has computed everything requested, saves it as PNG and ends the event loop."""
+
+    def __init__(self, window: Any, out: str, select: int | None, on_exit: Callable[[int], None]) -> None:
+        super().__init__(window)
+        self.window = window
+        self.out = Path(out)
+        self.select = select
+        self._on_exit = on_exit
+        self._selected = select is None
+        self.exit_code: int | None = None
+        window.idle.connect(self._on_window_idle)
+        window.job_failed.connect(self._on_window_job_failed)
+
+    def _on_window_idle(self) -> None:
+        state = self.window.state
+        if self.exit_code is not None or state.activations is None:
+            return
+        if not self._selected:
+            self._selected = True
+            if not 0 <= self.select < state.n_samples:
+                self.fail(IBViewerError(f"--select {self.select} is out of range; this run has {state.n_samples} samples (0..{state.n_samples - 1})."))
+                return
+            state.set_focus(self.select, state.layer_names[-1])
+            if self.window.is_busy():
+                return  # the neighbour look-up runs; idle comes again
+        QTimer.singleShot(50, self._save)
+
+    def _save(self) -> None:
+        if self.exit_code is not None:
+            return
+        if not self.out.parent.is_dir():
+            self.fail(IBViewerError(f"The folder {self.out.parent} does not exist; choose another place for the screenshot."))
+            return
+        if not self.window.grab().save(str(self.out), "PNG"):
+            self.fail(IBViewerError(f"Could not write {self.out}; check that the folder is writable."))
+            return
+        print(f"saved {self.out}")
+        self.exit_code = 0
+        self._on_exit(0)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.exit_code is not None:
+            return
+        from ibviewer.gui.dialogs.error_dialog import error_summary
+
+        print(f"error: {error_summary(exc)}", file=sys.stderr)
+        if not isinstance(exc, IBViewerError):
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        self.exit_code = EXIT_USER_ERROR if isinstance(exc, IBViewerError) else EXIT_BUG
+        self._on_exit(self.exit_code)
+
+    def _on_window_job_failed(self, exc: BaseException) -> None:
+        self.fail(exc)
+
+
+def install_excepthook(window: Any, screenshot: ScreenshotDriver | None = None) -> Callable:
+    """Route uncaught exceptions (e.g. in slots) to the error dialog; returns the previous hook."""
+    previous = sys.excepthook
+
+    def hook(exc_type, exc, tb) -> None:  # noqa: ANN001
+        if issubclass(exc_type, KeyboardInterrupt):
+            previous(exc_type, exc, tb)
+            return
+        traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+        if screenshot is not None:
+            screenshot.fail(exc)
+            return
+        try:
+            window._report(exc)
+        except Exception:  # noqa: BLE001 - never let the hook itself raise
+            previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+    return previous
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the window for the parsed command-line ``args`` and run the event loop; returns the exit code."""
+    from PySide6.QtCore import QCoreApplication
+
+    from ibviewer.gui.settings import APPLICATION, ORGANIZATION
+
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ibviewer"])
+    app.setApplicationVersion(__version__)
+
+    from ibviewer.gui.main_window import MainWindow
+    from ibviewer.gui.resources import style_sheet
+    from ibviewer.gui.state import ViewSettings
+    from ibviewer.gui.views.style import configure_pyqtgraph
+
+    configure_pyqtgraph()
+    if not app.styleSheet():
+        app.setStyleSheet(style_sheet())
+    open_defaults = _open_request(args)
+    view_settings = ViewSettings(
+        method=getattr(args, "method", None) or "tsne",
+        dims=int(getattr(args, "dims", None) or 2),
+        estimator=getattr(args, "estimator", None) or "binning",
+    )
+    screenshot_out = getattr(args, "screenshot", None)
+    window = MainWindow(view_settings, open_defaults, show_dialogs=screenshot_out is None, persist_layout=screenshot_out is None)
+    window.pending_epoch = getattr(args, "epoch", None)
+    driver = None
+    if screenshot_out:
+        driver = ScreenshotDriver(window, screenshot_out, getattr(args, "select", None), app.exit)
+    previous_hook = install_excepthook(window, driver)
+    window.show()
+    path = open_defaults.path or default_sample_path()
+    if path:
+        window.open_path(path)
+    elif driver is not None:
+        driver.fail(IBViewerError("No run to show: give a PATH, or run from the source folder where the samples are."))
+    else:
+        window.status_message.setText("No run open: choose File > Open Run or Checkpoint… (Ctrl+O)")
+    try:
+        code = app.exec() if driver is None or driver.exit_code is None else driver.exit_code
+    finally:
+        sys.excepthook = previous_hook
+    if driver is not None:
+        window.close()
+        return driver.exit_code if driver.exit_code is not None else EXIT_BUG
+    return int(code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``ibviewer-gui`` entry point: the same options as ``ibviewer [PATH]``."""
+    from ibviewer.cli import main as cli_main
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return cli_main(["gui", *argv])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

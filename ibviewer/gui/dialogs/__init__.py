@@ -1,0 +1,1 @@
+"""Dialogs: errors, opening runs, exporting figures and data."""

@@ -1,0 +1,187 @@
+"""Writing figures (PNG at a chosen scale, SVG, PDF) of any widget, and the CSV files of the window's data.
+
+pyqtgraph's own SVG exporter is broken on Qt >= 6.11, so every format renders the
+widget with ``QWidget.render`` onto the right paint device: a scaled QImage for PNG,
+`QSvgGenerator` for SVG (at the widget's logical DPI, or the axes drift) and
+`QPdfWriter` for PDF, the page sized to the widget.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QMarginsF, QPoint, QRect, QSize, QSizeF
+from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
+from PySide6.QtWidgets import QWidget
+
+from ibviewer.core.cache import atomic_write_text
+from ibviewer.errors import IBViewerError
+
+__all__ = [
+    "FIGURE_FORMATS",
+    "export_widget",
+    "render_png",
+    "render_svg",
+    "render_pdf",
+    "neighbors_rows",
+    "write_neighbors_csv",
+    "write_embeddings_csv",
+]
+
+FIGURE_FORMATS = {"png": "PNG image", "svg": "SVG vector graphics", "pdf": "PDF document"}
+
+
+def export_widget(widget: QWidget, path: str | Path, fmt: str | None = None, scale: float = 1.0) -> Path:
+    """Write ``widget`` as it looks now to ``path`` (format from ``fmt`` or the suffix).
+
+    ``scale`` multiplies the pixel size of PNG output (2.0 gives a 2x-resolution image).
+    """
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in FIGURE_FORMATS:
+        raise IBViewerError(f"Cannot export a figure as {fmt!r}; choose PNG, SVG or PDF (file name ending .png, .svg or .pdf).")
+    if not path.parent.is_dir():
+        raise IBViewerError(f"The folder {path.parent} does not exist; choose another place to save {path.name}.")
+    if fmt == "png":
+        render_png(widget, path, scale)
+    elif fmt == "svg":
+        render_svg(widget, path)
+    else:
+        render_pdf(widget, path)
+    return path
+
+
+def _check_size(widget: QWidget) -> QSize:
+    size = widget.size()
+    if size.width() < 2 or size.height() < 2:
+        raise IBViewerError("That part of the window is not visible, so there is nothing to export; show it first.")
+    return size
+
+
+def render_png(widget: QWidget, path: str | Path, scale: float = 1.0) -> QSize:
+    """Render at ``scale`` times the widget's size (text and lines re-drawn, not blown up)."""
+    size = _check_size(widget)
+    if not 0.1 <= scale <= 16:
+        raise IBViewerError(f"A PNG scale of {scale} is out of range; choose between 0.1 and 16.")
+    width, height = max(1, round(size.width() * scale)), max(1, round(size.height() * scale))
+    image = QImage(width, height, QImage.Format.Format_ARGB32)
+    image.fill(QColor("white"))
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+    painter.scale(width / size.width(), height / size.height())
+    widget.render(painter, QPoint(0, 0), QRect(QPoint(0, 0), size))
+    painter.end()
+    if not image.save(str(path), "PNG"):
+        raise IBViewerError(f"Could not write {path}; check that the folder is writable.")
+    return QSize(width, height)
+
+
+def render_svg(widget: QWidget, path: str | Path) -> None:
+    from PySide6.QtSvg import QSvgGenerator
+
+    size = _check_size(widget)
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(size)
+    generator.setViewBox(QRect(QPoint(0, 0), size))
+    generator.setResolution(widget.logicalDpiX())  # otherwise the axes drift from the data
+    generator.setTitle("ibviewer figure")
+    generator.setDescription(widget.windowTitle() or widget.objectName() or "ibviewer")
+    painter = QPainter(generator)
+    widget.render(painter, QPoint(0, 0), QRect(QPoint(0, 0), size))
+    painter.end()
+    if not Path(path).is_file():
+        raise IBViewerError(f"Could not write {path}; check that the folder is writable.")
+
+
+def render_pdf(widget: QWidget, path: str | Path) -> None:
+    size = _check_size(widget)
+    dpi = widget.logicalDpiX()
+    writer = QPdfWriter(str(path))
+    writer.setResolution(dpi)
+    page = QPageSize(QSizeF(size.width() * 72.0 / dpi, size.height() * 72.0 / dpi), QPageSize.Unit.Point, "figure")
+    writer.setPageLayout(QPageLayout(page, QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
+    writer.setTitle("ibviewer figure")
+    painter = QPainter(writer)
+    if not painter.isActive():
+        raise IBViewerError(f"Could not write {path}; check that the folder is writable.")
+    factor = min(writer.width() / size.width(), writer.height() / size.height())
+    painter.scale(factor, factor)
+    widget.render(painter, QPoint(0, 0), QRect(QPoint(0, 0), size))
+    painter.end()
+
+
+def neighbors_rows(state: Any) -> list[dict[str, Any]]:
+    """The focused sample's neighbours in every layer, one dict per (layer, rank)."""
+    neighbors = state.neighbors
+    if neighbors is None:
+        return []
+    names = state.class_names()
+    rows = []
+    for layer, indices in neighbors.indices.items():
+        for rank, (row, distance) in enumerate(zip(indices, neighbors.distances[layer]), start=1):
+            label = int(state.labels[row])
+            rows.append(
+                {
+                    "query_index": int(state.activations.sample_idx[neighbors.row]),
+                    "query_layer": neighbors.layer,
+                    "epoch": neighbors.epoch,
+                    "metric": neighbors.metric,
+                    "layer": layer,
+                    "rank": rank,
+                    "index": int(state.activations.sample_idx[int(row)]),
+                    "name": state.sample_name(int(row)),
+                    "label": names[label] if label < len(names) else label,
+                    "distance": repr(float(distance)),
+                }
+            )
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buffer.getvalue())
+    return path
+
+
+def write_neighbors_csv(state: Any, path: str | Path) -> Path:
+    rows = neighbors_rows(state)
+    if not rows:
+        raise IBViewerError("No neighbours to export: click a point in a layer panel first.")
+    return _write_csv(Path(path), rows, list(rows[0]))
+
+
+def write_embeddings_csv(state: Any, path: str | Path) -> Path:
+    """Every layer's embedding at the current epoch in one long table: layer, index, label, x, y[, z]."""
+    layers = [layer for layer in state.layer_names if state.coords(layer) is not None]
+    if not layers:
+        raise IBViewerError("No embeddings to export yet: wait until the layer panels are drawn.")
+    names = state.class_names()
+    dims = max(int(np.asarray(state.coords(layer)).shape[1]) for layer in layers)
+    axes = ["x", "y", "z"][:dims]
+    rows = []
+    for layer in layers:
+        embedding = state.embedding(layer)
+        coords = np.asarray(embedding.coords)
+        method = getattr(embedding, "method", "")
+        for row in range(coords.shape[0]):
+            label = int(state.labels[row])
+            record = {
+                "epoch": state.epoch,
+                "layer": layer,
+                "method": method,
+                "index": int(state.activations.sample_idx[row]),
+                "label": names[label] if label < len(names) else label,
+            }
+            record.update({axis: repr(float(coords[row, i])) for i, axis in enumerate(axes) if i < coords.shape[1]})
+            rows.append(record)
+    return _write_csv(Path(path), rows, ["epoch", "layer", "method", "index", "label", *axes])
+

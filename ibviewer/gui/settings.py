@@ -1,0 +1,42 @@
+"""Persistent preferences (QSettings): window layout, recent runs, the last model factory and dataset.
+
+Stored as an INI file under the organisation/application name; tests redirect it with
+``QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp_dir)``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+__all__ = ["ORGANIZATION", "APPLICATION", "app_settings", "recent_runs", "add_recent_run", "MAX_RECENT"]
+
+ORGANIZATION = "ibviewer"
+APPLICATION = "ibviewer"
+MAX_RECENT = 10
+
+
+def app_settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def recent_runs(settings: QSettings | None = None) -> list[dict[str, Any]]:
+    """Recently opened runs, newest first: dicts with path, model, model_kwargs, dataset."""
+    settings = settings or app_settings()
+    raw = settings.value("recent/runs", "[]")
+    try:
+        entries = json.loads(raw if isinstance(raw, str) else "[]")
+    except json.JSONDecodeError:
+        return []
+    return [e for e in entries if isinstance(e, dict) and isinstance(e.get("path"), str)]
+
+
+def add_recent_run(entry: dict[str, Any], settings: QSettings | None = None) -> list[dict[str, Any]]:
+    settings = settings or app_settings()
+    entries = [e for e in recent_runs(settings) if e.get("path") != entry["path"]]
+    entries.insert(0, entry)
+    entries = entries[:MAX_RECENT]
+    settings.setValue("recent/runs", json.dumps(entries))
+    return entries

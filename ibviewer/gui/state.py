@@ -1,0 +1,288 @@
+"""`AppState`: the single place the window's data lives; views listen to its signals.
+
+Samples are identified by their *row* in the activation set (0..n_samples-1); the
+dataset index of a row is ``activations.sample_idx[row]``. Views never call each
+other: a click in one panel calls ``state.set_focus(...)``, and every view redraws
+from ``focus_changed``/``selection_changed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+__all__ = ["AppState", "ViewSettings", "Neighborhood", "Focus"]
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """What the user asked to see; part of a session."""
+
+    method: str = "tsne"  # final embedding method; PCA is always shown first
+    dims: int = 2
+    estimator: str = "binning"
+    estimator_params: dict[str, Any] = field(default_factory=dict)
+    k: int = 10
+    metric: str = "euclidean"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The sample the user clicked, and in which layer's panel."""
+
+    row: int
+    layer: str
+
+
+@dataclass(frozen=True)
+class Neighborhood:
+    """The k nearest neighbours of the focused sample in every layer's original space.
+
+    ``indices[layer]`` and ``distances[layer]`` are (k,) arrays of rows (nearest first),
+    excluding the sample itself. ``overlap[layer]`` counts how many of the focus layer's
+    neighbours are also neighbours in ``layer``.
+    """
+
+    row: int
+    layer: str
+    epoch: int
+    k: int
+    metric: str
+    indices: dict[str, np.ndarray]
+    distances: dict[str, np.ndarray]
+
+    @property
+    def focus_indices(self) -> np.ndarray:
+        return self.indices[self.layer]
+
+    @property
+    def focus_distances(self) -> np.ndarray:
+        return self.distances[self.layer]
+
+    def overlap(self, layer: str) -> int:
+        return int(np.intersect1d(self.indices[self.layer], self.indices[layer]).size)
+
+
+class AppState(QObject):
+    """Holds the open run and everything computed from it; emits a signal on every change.
+
+    Signals
+    -------
+    run_changed()
+        A new run (and its activations) replaced the previous one; all results were cleared.
+    result_changed(str)
+        ``"infoplane"``, ``"embeddings"`` (all layers replaced/cleared) or ``"probes"``.
+    embedding_changed(str)
+        One layer's embedding at the current epoch was added or refined (layer name).
+    epoch_changed(int)
+    selection_changed()
+        The group selection (rectangle/lasso) changed.
+    focus_changed()
+        The clicked sample changed (or was cleared).
+    neighbors_changed()
+    hover_changed(int)
+        The hovered row, -1 for none.
+    settings_changed()
+    """
+
+    run_changed = Signal()
+    result_changed = Signal(str)
+    embedding_changed = Signal(str)
+    epoch_changed = Signal(int)
+    selection_changed = Signal()
+    focus_changed = Signal()
+    neighbors_changed = Signal()
+    hover_changed = Signal(int)
+    settings_changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.run: Any = None
+        self.activations: Any = None
+        self.infoplane: Any = None
+        self.probes: Any = None
+        self.settings = ViewSettings()
+        self.epoch: int | None = None
+        # (epoch, layer) -> the newest embedding object (LayerEmbedding or a partial snapshot)
+        self._embeddings: dict[tuple[int, str], Any] = {}
+        self.selection = np.zeros(0, dtype=np.int64)
+        self.focus: Focus | None = None
+        self.neighbors: Neighborhood | None = None
+        self.hover = -1
+
+    # -- run -----------------------------------------------------------------------
+    @property
+    def dataset(self) -> Any:
+        return getattr(self.run, "dataset", None)
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return self.activations.layer_names if self.activations is not None else ()
+
+    @property
+    def n_samples(self) -> int:
+        return self.activations.n_samples if self.activations is not None else 0
+
+    @property
+    def labels(self) -> np.ndarray:
+        if self.activations is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.asarray(self.activations.labels)
+
+    def class_names(self) -> list[str]:
+        """Names of the classes present in the labels (index = label)."""
+        n_classes = int(self.labels.max()) + 1 if self.labels.size else 0
+        dataset = self.dataset
+        if dataset is not None and dataset.label_names is not None:
+            n_classes = max(n_classes, len(dataset.label_names))
+            return [dataset.class_name(i) for i in range(n_classes)]
+        names = getattr(self.activations, "label_names", None)
+        if names:
+            return [str(names[i]) if i < len(names) else str(i) for i in range(n_classes)]
+        return [str(i) for i in range(n_classes)]
+
+    def sample_name(self, row: int) -> str:
+        """The word of a text sample, else ``#<dataset index>``."""
+        index = int(self.activations.sample_idx[row])
+        dataset = self.dataset
+        if dataset is not None:
+            return dataset.sample_name(index)
+        words = getattr(self.activations, "words", None)
+        return str(words[row]) if words is not None else f"#{index}"
+
+    def sample_image(self, row: int) -> np.ndarray | None:
+        """(H, W) or (H, W, 3) image in [0, 1] for a thumbnail, when the data are images."""
+        dataset = self.dataset
+        if dataset is None or dataset.images is None:
+            return None
+        return dataset.images[int(self.activations.sample_idx[row])]
+
+    def layer_dim(self, layer: str) -> int:
+        for info in self.activations.layers:
+            if info.name == layer:
+                return int(info.dim)
+        raise KeyError(layer)
+
+    def set_run(self, run: Any, activations: Any) -> None:
+        """Replace the run; clears every result and the selection."""
+        self.run = run
+        self.activations = activations
+        self.infoplane = None
+        self.probes = None
+        self._embeddings.clear()
+        self.selection = np.zeros(0, dtype=np.int64)
+        self.focus = None
+        self.neighbors = None
+        self.hover = -1
+        epochs = tuple(activations.epochs) if activations is not None else ()
+        self.epoch = epochs[-1] if epochs else None
+        self.run_changed.emit()
+
+    # -- results -------------------------------------------------------------------
+    def set_infoplane(self, infoplane: Any) -> None:
+        self.infoplane = infoplane
+        self.result_changed.emit("infoplane")
+
+    def set_probes(self, probes: Any) -> None:
+        self.probes = probes
+        self.result_changed.emit("probes")
+
+    def set_embedding(self, epoch: int, layer: str, embedding: Any) -> None:
+        """Store one layer's embedding (final or a snapshot of a running optimisation)."""
+        self._embeddings[(int(epoch), layer)] = embedding
+        if epoch == self.epoch:
+            self.embedding_changed.emit(layer)
+
+    def clear_embeddings(self) -> None:
+        self._embeddings.clear()
+        self.result_changed.emit("embeddings")
+
+    def embedding(self, layer: str, epoch: int | None = None) -> Any:
+        """The newest embedding object of a layer at ``epoch`` (default: the current one), or None."""
+        epoch = self.epoch if epoch is None else epoch
+        return self._embeddings.get((epoch, layer)) if epoch is not None else None
+
+    def coords(self, layer: str, epoch: int | None = None) -> np.ndarray | None:
+        """(n_samples, dims) coordinates of a layer's embedding, or None when not computed yet."""
+        embedding = self.embedding(layer, epoch)
+        return None if embedding is None else np.asarray(embedding.coords)
+
+    def probe_accuracy(self, layer: str, epoch: int | None = None) -> float | None:
+        """Held-out linear-probe accuracy of a layer at an epoch, when known."""
+        probes = self.probes
+        if probes is None:
+            return None
+        epoch = self.epoch if epoch is None else epoch
+        try:
+            return float(probes.accuracy(layer, epoch))
+        except (AttributeError, KeyError, ValueError, IndexError):
+            pass
+        try:
+            layer_idx = list(probes.layers).index(layer)
+            epoch_idx = list(probes.epochs).index(epoch)
+            return float(np.asarray(probes.linear_acc)[epoch_idx, layer_idx])
+        except (AttributeError, ValueError, IndexError):
+            return None
+
+    # -- navigation and selection --------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        if self.activations is None or epoch not in self.activations.epochs or epoch == self.epoch:
+            return
+        self.epoch = int(epoch)
+        self.neighbors = None
+        self.epoch_changed.emit(self.epoch)
+
+    def set_settings(self, **changes: Any) -> None:
+        new = replace(self.settings, **changes)
+        if new != self.settings:
+            self.settings = new
+            self.settings_changed.emit()
+
+    def set_selection(self, rows: np.ndarray | list[int]) -> None:
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        if rows.size == self.selection.size and np.array_equal(rows, self.selection):
+            return
+        self.selection = rows
+        self.selection_changed.emit()
+
+    def clear_selection(self) -> None:
+        self.set_selection([])
+        self.set_focus(None)
+
+    def set_focus(self, row: int | None, layer: str | None = None) -> None:
+        """Focus the sample ``row`` as seen in ``layer`` (None clears the focus)."""
+        if row is None:
+            focus = None
+        else:
+            if layer is None:
+                layer = self.focus.layer if self.focus is not None else self.layer_names[-1]
+            focus = Focus(int(row), layer)
+        if focus == self.focus:
+            return
+        self.focus = focus
+        self.neighbors = None
+        self.focus_changed.emit()
+        self.neighbors_changed.emit()
+
+    def set_neighbors(self, neighbors: Neighborhood | None) -> None:
+        self.neighbors = neighbors
+        self.neighbors_changed.emit()
+
+    def set_hover(self, row: int) -> None:
+        if row != self.hover:
+            self.hover = int(row)
+            self.hover_changed.emit(self.hover)
+
+    def highlighted_rows(self) -> np.ndarray:
+        """Rows drawn highlighted in every panel: the group selection, or the focus and its neighbours."""
+        if self.selection.size:
+            return self.selection
+        if self.neighbors is not None:
+            return np.concatenate([[self.neighbors.row], self.neighbors.focus_indices]).astype(np.int64)
+        if self.focus is not None:
+            return np.array([self.focus.row], dtype=np.int64)
+        return np.zeros(0, dtype=np.int64)

@@ -1,0 +1,492 @@
+"""Per-layer embeddings as small multiples: one linked scatter panel per captured layer.
+
+Every panel draws the same samples coloured by label. Hover, click (focus + neighbours)
+and rectangle/lasso selections go to `AppState`; every panel redraws its highlights
+from the state's signals, so a gesture in one panel shows in all of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QCursor, QKeySequence, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QGraphicsPathItem,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ibviewer.gui.analysis import METHOD_TITLES
+from ibviewer.gui.state import AppState
+from ibviewer.gui.views.style import (
+    FOCUS_COLOR,
+    HOVER_COLOR,
+    NEIGHBOR_COLOR,
+    SELECTION_PEN,
+    class_brushes,
+    class_colors,
+    make_pen,
+    nearest_point,
+    points_in_polygon,
+)
+
+__all__ = ["EmbeddingGridView", "LayerPanel", "SelectionViewBox", "ClassLegend"]
+
+PAN, RECT, LASSO = "pan", "rect", "lasso"
+CLICK_TOLERANCE_PX = 8.0
+
+
+class SelectionViewBox(pg.ViewBox):
+    """A ViewBox whose left drag draws a rectangle or lasso in selection modes (pans otherwise)."""
+
+    region_selected = Signal(object, object)  # (m, 2) polygon in data coordinates, Qt.KeyboardModifiers
+    point_clicked = Signal(float, float, object)  # data x, y, modifiers
+    hovered = Signal(float, float)  # data x, y (nan, nan when the mouse left)
+
+    def __init__(self) -> None:
+        super().__init__(enableMenu=False)
+        self.mode = PAN
+        self._drag_points: list[QPointF] = []
+        self._outline = QGraphicsPathItem()
+        pen = QPen(QColor(30, 30, 30))
+        pen.setCosmetic(True)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        self._outline.setPen(pen)
+        self._outline.setBrush(QColor(30, 120, 220, 40))
+        self._outline.setZValue(1e6)
+        self._outline.hide()
+        self.addItem(self._outline, ignoreBounds=True)
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802, ANN001 - Qt override
+        if self.mode == PAN or ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        if ev.isStart():
+            self._drag_points = [self.mapToView(ev.buttonDownPos())]
+        position = self.mapToView(ev.pos())
+        if self.mode == LASSO:
+            self._drag_points.append(position)
+            polygon = self._drag_points
+        else:
+            start = self._drag_points[0]
+            polygon = [start, QPointF(position.x(), start.y()), position, QPointF(start.x(), position.y())]
+        path = QPainterPath(polygon[0])
+        for point in polygon[1:]:
+            path.lineTo(point)
+        path.closeSubpath()
+        self._outline.setPath(path)
+        self._outline.show()
+        if ev.isFinish():
+            self._outline.hide()
+            array = np.array([[p.x(), p.y()] for p in polygon], dtype=np.float64)
+            self.region_selected.emit(array, ev.modifiers())
+
+    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            position = self.mapToView(ev.pos())
+            self.point_clicked.emit(position.x(), position.y(), ev.modifiers())
+            return
+        super().mouseClickEvent(ev)
+
+    def hoverEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        if ev.isExit():
+            self.hovered.emit(math.nan, math.nan)
+            return
+        position = self.mapToView(ev.pos())
+        self.hovered.emit(position.x(), position.y())
+
+
+class LayerPanel(pg.PlotWidget):
+    """One layer's embedding: a scatter coloured by label plus highlight overlays."""
+
+    def __init__(self, state: AppState, layer: str, parent: QWidget | None = None) -> None:
+        self.viewbox = SelectionViewBox()
+        super().__init__(parent, viewBox=self.viewbox)
+        self.state = state
+        self.layer = layer
+        self.coords: np.ndarray | None = None
+        self._brush_list: list | None = None
+        item = self.getPlotItem()
+        item.hideAxis("left")
+        item.hideAxis("bottom")
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        self.viewbox.setAspectLocked(True)
+        self.viewbox.setBorder(pg.mkPen("#b0b0b0"))
+        self.setMinimumSize(160, 160)
+
+        self.scatter = pg.ScatterPlotItem(pen=None, size=5, pxMode=True)
+        self.highlight_item = pg.ScatterPlotItem(pen=SELECTION_PEN, size=7, pxMode=True)
+        self.neighbor_item = pg.ScatterPlotItem(pen=make_pen(NEIGHBOR_COLOR, 2.0), brush=None, size=11, pxMode=True)
+        self.focus_item = pg.ScatterPlotItem(
+            pen=make_pen(FOCUS_COLOR, 2.0), brush=pg.mkBrush(255, 255, 255, 0), size=16, symbol="o", pxMode=True
+        )
+        self.hover_item = pg.ScatterPlotItem(pen=make_pen(HOVER_COLOR, 1.5), brush=None, size=13, pxMode=True)
+        for z, scatter in enumerate((self.scatter, self.highlight_item, self.neighbor_item, self.focus_item, self.hover_item)):
+            scatter.setZValue(z)
+            self.addItem(scatter)
+        self.placeholder = pg.TextItem("computing…", color="#808080", anchor=(0.5, 0.5))
+        self.addItem(self.placeholder, ignoreBounds=True)
+
+        self.viewbox.point_clicked.connect(self._on_viewbox_point_clicked)
+        self.viewbox.region_selected.connect(self._on_viewbox_region_selected)
+        self.viewbox.hovered.connect(self._on_viewbox_hovered)
+        self.update_title()
+
+    # -- drawing -------------------------------------------------------------------
+    def set_mode(self, mode: str) -> None:
+        self.viewbox.mode = mode
+        self.viewbox.setMouseEnabled(True, True)
+
+    def point_size(self) -> float:
+        n = 0 if self.coords is None else len(self.coords)
+        return 7.0 if n <= 500 else 5.0 if n <= 3000 else 4.0
+
+    def reload(self) -> None:
+        """Take this layer's embedding at the current epoch from the state."""
+        coords = self.state.coords(self.layer)
+        first = self.coords is None
+        if coords is None:
+            self.coords = None
+            self.scatter.clear()
+            self.placeholder.show()
+            self.placeholder.setPos(0, 0)
+        else:
+            coords = np.asarray(coords, dtype=np.float64)[:, :2]
+            if self._brush_list is None or len(self._brush_list) != len(coords):
+                labels = self.state.labels
+                brushes = class_brushes(len(self.state.class_names()))
+                self._brush_list = [brushes[label] for label in labels.tolist()]
+            self.coords = coords
+            self.placeholder.hide()
+            self.scatter.setData(pos=coords, brush=self._brush_list, size=self.point_size(), pen=None)
+            if first:
+                self.viewbox.autoRange(padding=0.05)
+            else:
+                self.viewbox.enableAutoRange()  # follow t-SNE snapshots unless the user zoomed
+        self.update_title()
+        self.refresh_highlights()
+        self.refresh_hover()
+
+    def update_title(self) -> None:
+        parts = [f"<b>{self.layer}</b>"]
+        try:
+            parts.append(f"{self.state.layer_dim(self.layer)}-d")
+        except (KeyError, AttributeError):
+            pass
+        accuracy = self.state.probe_accuracy(self.layer)
+        if accuracy is not None:
+            parts.append(f"probe {100 * accuracy:.1f}%")
+        embedding = self.state.embedding(self.layer)
+        if embedding is not None:
+            method = getattr(embedding, "method", None)
+            iteration = getattr(embedding, "iteration", None)
+            text = METHOD_TITLES.get(str(method), str(method)) if method else ""
+            if iteration is not None:
+                text = f"{text} it. {iteration}".strip()
+            if text:
+                parts.append(f"<span style='color:#707070'>{text}</span>")
+        self.getPlotItem().setTitle(" · ".join(parts), size="10pt")
+
+    def refresh_highlights(self) -> None:
+        state = self.state
+        coords = self.coords
+        rows = state.highlighted_rows() if coords is not None else np.zeros(0, dtype=np.int64)
+        self.scatter.setOpacity(0.25 if rows.size else 1.0)
+        if rows.size and coords is not None:
+            brushes = class_brushes(len(state.class_names()))
+            labels = state.labels[rows]
+            self.highlight_item.setData(
+                pos=coords[rows], brush=[brushes[label] for label in labels.tolist()], data=rows, size=self.point_size() + 2
+            )
+        else:
+            self.highlight_item.clear()
+        neighbors = state.neighbors
+        if neighbors is not None and coords is not None:
+            rows = neighbors.focus_indices
+            self.neighbor_item.setData(pos=coords[rows], data=rows)
+        else:
+            self.neighbor_item.clear()
+        if state.focus is not None and coords is not None:
+            self.focus_item.setData(pos=coords[[state.focus.row]], data=[state.focus.row])
+        else:
+            self.focus_item.clear()
+
+    def refresh_hover(self) -> None:
+        row = self.state.hover
+        if row >= 0 and self.coords is not None and row < len(self.coords):
+            self.hover_item.setData(pos=self.coords[[row]], data=[row])
+        else:
+            self.hover_item.clear()
+
+    def highlighted_rows(self) -> np.ndarray:
+        """Rows currently drawn highlighted in this panel (for tests and exports)."""
+        data = self.highlight_item.data["data"]
+        return np.asarray([int(d) for d in data], dtype=np.int64)
+
+    def neighbor_rows(self) -> np.ndarray:
+        return np.asarray([int(d) for d in self.neighbor_item.data["data"]], dtype=np.int64)
+
+    def row_at(self, x: float, y: float) -> int:
+        """The sample drawn nearest to data point (x, y), or -1 when none is within a few pixels."""
+        if self.coords is None:
+            return -1
+        return nearest_point(self.coords, x, y, self.viewbox.viewPixelSize(), CLICK_TOLERANCE_PX)
+
+    def map_row_to_scene(self, row: int) -> QPointF:
+        """Where a sample is drawn, in scene coordinates (tests use it to click points)."""
+        x, y = self.coords[row]
+        return self.viewbox.mapViewToScene(QPointF(float(x), float(y)))
+
+    # -- gestures --------------------------------------------------------------------
+    def _on_viewbox_point_clicked(self, x: float, y: float, modifiers) -> None:  # noqa: ANN001
+        row = self.row_at(x, y)
+        if row < 0:
+            self.state.clear_selection()
+            return
+        self.state.set_selection([])
+        self.state.set_focus(row, self.layer)
+
+    def _on_viewbox_region_selected(self, polygon: np.ndarray, modifiers) -> None:  # noqa: ANN001
+        if self.coords is None:
+            return
+        rows = np.flatnonzero(points_in_polygon(self.coords, polygon))
+        if modifiers & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier):
+            rows = np.union1d(self.state.selection, rows)
+        self.state.set_selection(rows)
+
+    def _on_viewbox_hovered(self, x: float, y: float) -> None:
+        row = -1 if math.isnan(x) else self.row_at(x, y)
+        self.state.set_hover(row)
+        if row >= 0:
+            label = int(self.state.labels[row])
+            names = self.state.class_names()
+            text = f"{self.state.sample_name(row)} · label {names[label] if label < len(names) else label}"
+            QToolTip.showText(QCursor.pos(), text, self)
+
+
+class ClassLegend(QWidget):
+    """A wrapping row of coloured dots with class names (at most ``max_items`` shown)."""
+
+    def __init__(self, parent: QWidget | None = None, max_items: int = 20) -> None:
+        super().__init__(parent)
+        self.max_items = max_items
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(4, 0, 4, 0)
+        self._layout.setSpacing(10)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def set_classes(self, names: list[str], counts: np.ndarray | None = None) -> None:
+        while self._layout.count():
+            item = self._layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        colors = class_colors(len(names))
+        title = QLabel("<b>Label</b>")
+        self._layout.addWidget(title)
+        for i, name in enumerate(names[: self.max_items]):
+            color = colors[i].name()
+            count = f" <span style='color:#808080'>({int(counts[i])})</span>" if counts is not None and i < len(counts) else ""
+            label = QLabel(f"<span style='color:{color}; font-size:14pt'>●</span> {name}{count}")
+            label.setToolTip(f"class {i}: {name}")
+            self._layout.addWidget(label)
+        if len(names) > self.max_items:
+            self._layout.addWidget(QLabel(f"… {len(names) - self.max_items} more"))
+        self._layout.addStretch(1)
+
+
+class EmbeddingGridView(QWidget):
+    """Toolbar (pan / rectangle / lasso, clear) over a figure: title, legend and one panel per layer."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.panels: dict[str, LayerPanel] = {}
+        self.mode = PAN
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self._build_toolbar())
+
+        self.figure = QWidget(self)  # what "Export figure > layer grid" renders
+        self.figure.setObjectName("layerGridFigure")
+        self.figure.setAutoFillBackground(True)
+        palette = self.figure.palette()
+        palette.setColor(self.figure.backgroundRole(), QColor("white"))
+        self.figure.setPalette(palette)
+        figure_layout = QVBoxLayout(self.figure)
+        figure_layout.setContentsMargins(6, 4, 6, 4)
+        self.title = QLabel("No run open")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setStyleSheet("font-size: 12pt; color: #202020;")
+        self.legend = ClassLegend()
+        self.grid = QGridLayout()
+        self.grid.setSpacing(4)
+        figure_layout.addWidget(self.title)
+        figure_layout.addWidget(self.legend)
+        figure_layout.addLayout(self.grid, 1)
+        layout.addWidget(self.figure, 1)
+
+        state.run_changed.connect(self._on_state_run_changed)
+        state.embedding_changed.connect(self._on_state_embedding_changed)
+        state.result_changed.connect(self._on_state_result_changed)
+        state.epoch_changed.connect(self._on_state_epoch_changed)
+        state.selection_changed.connect(self._on_state_highlights_changed)
+        state.focus_changed.connect(self._on_state_highlights_changed)
+        state.neighbors_changed.connect(self._on_state_highlights_changed)
+        state.hover_changed.connect(self._on_state_hover_changed)
+        state.settings_changed.connect(self._update_title)
+
+    def _build_toolbar(self) -> QWidget:
+        bar = QWidget(self)
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(4, 2, 4, 2)
+        self.mode_buttons: dict[str, QToolButton] = {}
+        group = QButtonGroup(self)
+        group.setExclusive(True)
+        for mode, text, tip in (
+            (PAN, "Pan / zoom", "Drag to pan, wheel to zoom; click a point to list its neighbours"),
+            (RECT, "Rectangle", "Drag a rectangle to select a group (Shift adds to the selection)"),
+            (LASSO, "Lasso", "Draw around a group to select it (Shift adds to the selection)"),
+        ):
+            button = QToolButton(bar)
+            button.setText(text)
+            button.setToolTip(tip)
+            button.setCheckable(True)
+            button.setChecked(mode == PAN)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            group.addButton(button)
+            button.toggled.connect(self._on_mode_button_toggled)
+            self.mode_buttons[mode] = button
+            row.addWidget(button)
+        row.addSpacing(12)
+        clear = QToolButton(bar)
+        clear.setText("Clear selection")
+        clear.setToolTip("Clear the selection and the clicked sample (Esc)")
+        clear.clicked.connect(self.state.clear_selection)
+        row.addWidget(clear)
+        reset = QToolButton(bar)
+        reset.setText("Reset zoom")
+        reset.clicked.connect(self.reset_zoom)
+        row.addWidget(reset)
+        row.addStretch(1)
+        self.selection_label = QLabel("")
+        self.selection_label.setStyleSheet("color: #505050;")
+        row.addWidget(self.selection_label)
+
+        self.clear_action = QAction("Clear selection", self)
+        self.clear_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.clear_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.clear_action.triggered.connect(self.state.clear_selection)
+        self.addAction(self.clear_action)
+        return bar
+
+    # -- public --------------------------------------------------------------------
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.mode_buttons[mode].setChecked(True)
+        for panel in self.panels.values():
+            panel.set_mode(mode)
+
+    def reset_zoom(self) -> None:
+        for panel in self.panels.values():
+            panel.viewbox.autoRange(padding=0.05)
+
+    # -- state slots -----------------------------------------------------------------
+    def _on_mode_button_toggled(self, checked: bool) -> None:
+        if checked:
+            for mode, button in self.mode_buttons.items():
+                if button.isChecked() and mode != self.mode:
+                    self.set_mode(mode)
+
+    def _on_state_run_changed(self) -> None:
+        for panel in self.panels.values():
+            self.grid.removeWidget(panel)
+            panel.deleteLater()
+        self.panels = {}
+        names = self.state.layer_names
+        n = len(names)
+        if n:
+            n_cols = max(1, math.ceil(math.sqrt(n * 1.3)))
+            n_rows = math.ceil(n / n_cols)
+            for i, name in enumerate(names):
+                panel = LayerPanel(self.state, name, self.figure)
+                panel.set_mode(self.mode)
+                self.panels[name] = panel
+                self.grid.addWidget(panel, i // n_cols, i % n_cols)
+            for r in range(n_rows):
+                self.grid.setRowStretch(r, 1)
+            for c in range(n_cols):
+                self.grid.setColumnStretch(c, 1)
+        labels = self.state.labels
+        names_ = self.state.class_names()
+        counts = np.bincount(labels, minlength=len(names_)) if labels.size else None
+        self.legend.set_classes(names_, counts)
+        self._update_title()
+        self._update_selection_label()
+
+    def _on_state_embedding_changed(self, layer: str) -> None:
+        panel = self.panels.get(layer)
+        if panel is not None:
+            panel.reload()
+        self._update_title()
+
+    def _on_state_result_changed(self, what: str) -> None:
+        if what == "embeddings":
+            self._reload_all()
+        elif what == "probes":
+            for panel in self.panels.values():
+                panel.update_title()
+
+    def _on_state_epoch_changed(self, epoch: int) -> None:
+        self._reload_all()
+
+    def _reload_all(self) -> None:
+        for panel in self.panels.values():
+            panel.reload()
+        self._update_title()
+
+    def _on_state_highlights_changed(self) -> None:
+        for panel in self.panels.values():
+            panel.refresh_highlights()
+        self._update_selection_label()
+
+    def _on_state_hover_changed(self, row: int) -> None:
+        for panel in self.panels.values():
+            panel.refresh_hover()
+
+    def _update_selection_label(self) -> None:
+        state = self.state
+        if state.selection.size:
+            self.selection_label.setText(f"{state.selection.size} of {state.n_samples} samples selected")
+        elif state.focus is not None:
+            self.selection_label.setText(f"{state.sample_name(state.focus.row)} selected in {state.focus.layer}")
+        else:
+            self.selection_label.setText("")
+
+    def _update_title(self) -> None:
+        state = self.state
+        if state.activations is None:
+            self.title.setText("No run open")
+            return
+        wanted = METHOD_TITLES.get(state.settings.method, state.settings.method)
+        shown = {getattr(state.embedding(layer), "method", None) for layer in state.layer_names} - {None}
+        pending = ""
+        if shown == {"pca"} and state.settings.method != "pca":
+            pending = f" <span style='color:#808080'>(PCA shown until {wanted} is ready)</span>"
+        self.title.setText(
+            f"<b>{wanted}</b> of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}"
+        )

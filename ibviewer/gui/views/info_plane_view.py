@@ -1,0 +1,244 @@
+"""The information plane: I(X;T) against I(T;Y) for every layer and saved epoch, coloured by epoch.
+
+Drawn as in Shwartz-Ziv & Tishby (2017): one line per epoch joining the layers, every
+point coloured by its epoch with an "Epochs" colour bar, the ceilings log2(N) and H(Y)
+as dashed lines, each layer's trajectory as a faint grey line. Hover shows the values;
+clicking a point selects its epoch in `AppState`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QCursor
+from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
+
+from ibviewer.gui.state import AppState
+from ibviewer.gui.views.style import epoch_colormap, make_pen, nearest_point
+
+__all__ = ["InfoPlaneView"]
+
+LAYER_SYMBOLS = ("o", "s", "t", "d", "p", "h", "star", "t1", "t2", "t3", "+", "x")
+HOVER_TOLERANCE_PX = 8.0
+
+
+class _InfoPlaneViewBox(pg.ViewBox):
+    def __init__(self, view: InfoPlaneView) -> None:
+        super().__init__(enableMenu=False)
+        self._view = view
+
+    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        if ev.button() == Qt.MouseButton.LeftButton:
+            position = self.mapToView(ev.pos())
+            if self._view.click_at(position.x(), position.y()):
+                ev.accept()
+                return
+        super().mouseClickEvent(ev)
+
+    def hoverEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        if ev.isExit():
+            return
+        position = self.mapToView(ev.pos())
+        self._view.hover_at(position.x(), position.y())
+
+
+class InfoPlaneView(QWidget):
+    """The information-plane figure with its colour bar; reacts to `AppState`."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._points = np.zeros((0, 2))  # (n_epochs * n_layers, 2) i_xt, i_ty
+        self._cells: list[tuple[int, int]] = []  # (epoch index, layer index) of each point
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.canvas = pg.GraphicsLayoutWidget(self)  # what "Export figure > information plane" renders
+        self.canvas.setMinimumSize(320, 260)
+        layout.addWidget(self.canvas)
+        self.viewbox = _InfoPlaneViewBox(self)
+        self.plot = self.canvas.addPlot(row=0, col=0, viewBox=self.viewbox)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("bottom", "I(X;T) (bits)")
+        self.plot.setLabel("left", "I(T;Y) (bits)")
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.colorbar: pg.ColorBarItem | None = None
+        self.legend: pg.LegendItem | None = None
+        self.message = pg.TextItem("", color="#707070", anchor=(0.5, 0.5))
+        self.plot.addItem(self.message, ignoreBounds=True)
+        self._marker = pg.PlotDataItem(pen=make_pen(QColor("#d62728"), 2.5), symbol=None)
+        self._marker.setZValue(20)
+        self._marker_points = pg.ScatterPlotItem(
+            size=12, pen=make_pen(QColor("#d62728"), 2.0), brush=pg.mkBrush(255, 255, 255, 0), pxMode=True
+        )
+        self._marker_points.setZValue(21)
+        self.epoch_lines: list[pg.PlotDataItem] = []
+        self.point_items: list[pg.ScatterPlotItem] = []
+
+        state.run_changed.connect(self._on_state_run_changed)
+        state.result_changed.connect(self._on_state_result_changed)
+        state.epoch_changed.connect(self._on_state_epoch_changed)
+        self._show_message("No run open")
+
+    # -- drawing -------------------------------------------------------------------
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setPos(0.5, 0.5)
+        self.message.setVisible(bool(text))
+        if text:
+            self.plot.setXRange(0, 1)
+            self.plot.setYRange(0, 1)
+
+    def _clear(self) -> None:
+        for item in list(self.plot.items):
+            if item is not self.message:
+                self.plot.removeItem(item)
+        if self.legend is not None:
+            self.legend.clear()
+        self.epoch_lines, self.point_items = [], []
+        self._points = np.zeros((0, 2))
+        self._cells = []
+        self.plot.setTitle("")
+
+    def redraw(self) -> None:
+        """Draw the state's information plane (or a waiting message)."""
+        self._clear()
+        plane = self.state.infoplane
+        if plane is None:
+            self._show_message("Computing the information plane…" if self.state.activations is not None else "No run open")
+            return
+        self._show_message("")
+        epochs = np.asarray(plane.epochs, dtype=np.float64)
+        i_xt, i_ty = np.asarray(plane.i_xt, dtype=np.float64), np.asarray(plane.i_ty, dtype=np.float64)
+        n_epochs, n_layers = i_xt.shape
+        cmap = epoch_colormap()
+        lo, hi = float(epochs.min()), float(epochs.max())
+        span = hi - lo if hi > lo else 1.0
+        colors = [cmap.map((e - lo) / span, mode="qcolor") for e in epochs]
+
+        # each layer's trajectory over training: faint grey
+        for k in range(n_layers):
+            trail = pg.PlotDataItem(i_xt[:, k], i_ty[:, k], pen=make_pen(QColor(150, 150, 150, 110), 1.0))
+            trail.setZValue(-5)
+            self.plot.addItem(trail)
+        # one line per epoch joining the layers
+        for e in range(n_epochs):
+            color = QColor(colors[e])
+            color.setAlpha(170)
+            line = pg.PlotDataItem(i_xt[e], i_ty[e], pen=make_pen(color, 1.2))
+            line.setZValue(-1)
+            self.plot.addItem(line)
+            self.epoch_lines.append(line)
+        # kde: the band between the Bhattacharyya lower bound and the KL upper bound
+        if plane.i_xt_lower is not None and plane.i_ty_lower is not None:
+            lower_xt, lower_ty = np.asarray(plane.i_xt_lower), np.asarray(plane.i_ty_lower)
+            band = pg.ErrorBarItem(
+                x=i_xt.ravel(), y=i_ty.ravel(), left=(i_xt - lower_xt).ravel(), bottom=(i_ty - lower_ty).ravel(),
+                pen=make_pen(QColor(120, 120, 120, 90), 1.0), beam=0,
+            )  # fmt: skip
+            band.setZValue(-3)
+            self.plot.addItem(band)
+        # points: colour = epoch, symbol = layer (legend names the layers)
+        brushes = [pg.mkBrush(c) for c in colors]
+        if self.legend is None:
+            self.legend = pg.LegendItem(offset=(-10, -10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+            self.legend.setParentItem(self.viewbox)
+        for k, layer in enumerate(plane.layers):
+            symbol = LAYER_SYMBOLS[k % len(LAYER_SYMBOLS)]
+            points = pg.ScatterPlotItem(
+                x=i_xt[:, k], y=i_ty[:, k], symbol=symbol, size=7, brush=brushes, pen=pg.mkPen(60, 60, 60, 120), pxMode=True
+            )
+            points.setZValue(5)
+            self.plot.addItem(points)
+            self.point_items.append(points)
+            sample = pg.ScatterPlotItem(symbol=symbol, size=8, brush=pg.mkBrush(200, 200, 200), pen=pg.mkPen(60, 60, 60))
+            self.legend.addItem(sample, layer)
+        self._points = np.column_stack([i_xt.ravel(), i_ty.ravel()])
+        self._cells = [(e, k) for e in range(n_epochs) for k in range(n_layers)]
+
+        # ceilings
+        for value, angle, text in (
+            (plane.log2_n, 90, f"log₂N = {plane.log2_n:.2f}"),
+            (plane.h_y, 0, f"H(Y) = {plane.h_y:.2f}"),
+        ):
+            line = pg.InfiniteLine(
+                pos=value, angle=angle, pen=pg.mkPen("#555555", width=1, style=Qt.PenStyle.DashLine),
+                label=text, labelOpts={"position": 0.55 if angle == 90 else 0.12, "color": "#404040", "movable": False},
+            )  # fmt: skip
+            self.plot.addItem(line)
+        self.plot.setXRange(0, max(plane.log2_n, float(np.nanmax(i_xt))) * 1.05, padding=0)
+        self.plot.setYRange(0, max(plane.h_y, float(np.nanmax(i_ty))) * 1.08, padding=0)
+
+        # colour bar
+        if self.colorbar is None:
+            self.colorbar = pg.ColorBarItem(values=(lo, hi if hi > lo else lo + 1), colorMap=cmap, label="Epochs",
+                                            interactive=False, width=14)  # fmt: skip
+            self.canvas.addItem(self.colorbar, row=0, col=1)
+        else:
+            self.colorbar.setLevels((lo, hi if hi > lo else lo + 1))
+
+        name = getattr(self.state.run, "name", "")
+        self.plot.setTitle(f"Information plane · {plane.label()}" + (f" · {name}" if name else ""), size="10pt")
+        self.plot.addItem(self._marker)
+        self.plot.addItem(self._marker_points)
+        self.update_marker()
+
+    def update_marker(self) -> None:
+        """Outline the selected epoch's line."""
+        plane = self.state.infoplane
+        if plane is None or self.state.epoch not in plane.epochs:
+            self._marker.setData([], [])
+            self._marker_points.clear()
+            return
+        e = list(plane.epochs).index(self.state.epoch)
+        x, y = np.asarray(plane.i_xt)[e], np.asarray(plane.i_ty)[e]
+        self._marker.setData(x, y)
+        self._marker_points.setData(x=x, y=y)
+
+    # -- gestures ------------------------------------------------------------------
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(epoch index, layer index) of the point nearest (x, y) within a few pixels."""
+        index = nearest_point(self._points, x, y, self.viewbox.viewPixelSize(), HOVER_TOLERANCE_PX)
+        return None if index < 0 else self._cells[index]
+
+    def point_position(self, epoch_idx: int, layer_idx: int) -> QPointF:
+        """Scene position of one point (tests click it)."""
+        plane = self.state.infoplane
+        point = QPointF(float(plane.i_xt[epoch_idx, layer_idx]), float(plane.i_ty[epoch_idx, layer_idx]))
+        return self.viewbox.mapViewToScene(point)
+
+    def click_at(self, x: float, y: float) -> bool:
+        cell = self.cell_at(x, y)
+        if cell is None:
+            return False
+        self.state.set_epoch(int(self.state.infoplane.epochs[cell[0]]))
+        return True
+
+    def hover_at(self, x: float, y: float) -> None:
+        cell = self.cell_at(x, y)
+        if cell is None or math.isnan(x):
+            QToolTip.hideText()
+            return
+        plane = self.state.infoplane
+        e, k = cell
+        text = (
+            f"epoch {plane.epochs[e]} · layer {plane.layers[k]}\n"
+            f"I(X;T) = {plane.i_xt[e, k]:.3f} bits\nI(T;Y) = {plane.i_ty[e, k]:.3f} bits"
+        )
+        if plane.i_xt_lower is not None:
+            text += f"\nlower bounds: {plane.i_xt_lower[e, k]:.3f}, {plane.i_ty_lower[e, k]:.3f} bits"
+        QToolTip.showText(QCursor.pos(), text + "\nclick to show this epoch", self.canvas)
+
+    # -- state slots -----------------------------------------------------------------
+    def _on_state_run_changed(self) -> None:
+        self.redraw()
+
+    def _on_state_result_changed(self, what: str) -> None:
+        if what == "infoplane":
+            self.redraw()
+
+    def _on_state_epoch_changed(self, epoch: int) -> None:
+        self.update_marker()
