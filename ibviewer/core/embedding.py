@@ -73,7 +73,7 @@ TSNE_DEFAULTS: dict[str, Any] = {
     "metric": "euclidean",
     "neighbors": "auto",
     "n_jobs": 1,
-    "callbacks_every_iters": 25,
+    "callbacks_every_iters": 50,
 }
 UMAP_DEFAULTS: dict[str, Any] = {
     "n_neighbors": 15,
@@ -636,7 +636,7 @@ def embed(
     **params
         Method parameters: t-SNE ``perplexity`` (30), ``n_iter`` (500), ``early_exaggeration_iter``
         (250), ``early_exaggeration``, ``exaggeration``, ``learning_rate``, ``negative_gradient_method``,
-        ``theta``, ``dof``, ``metric``, ``neighbors``, ``n_jobs`` (1), ``callbacks_every_iters`` (25);
+        ``theta``, ``dof``, ``metric``, ``neighbors``, ``n_jobs`` (1), ``callbacks_every_iters`` (50);
         UMAP ``n_neighbors`` (15), ``min_dist`` (0.1), ``spread``, ``metric``, ``n_epochs``,
         ``learning_rate``, ``negative_sample_rate``, ``repulsion_strength``.
 
@@ -792,7 +792,8 @@ def _faithfulness(
 # ----------------------------------------------------------------------------- many layers
 
 
-def _choose_epochs(acts: ActivationSet, epochs: Sequence[int] | str | int | None) -> tuple[int, ...]:
+def select_epochs(acts: ActivationSet, epochs: Sequence[int] | str | int | None) -> tuple[int, ...]:
+    """Saved epochs named by None/"last" (the last), "all", an int or a list, in training order."""
     if not acts.epochs:
         raise ActivationError("The activation set holds no epochs.")
     if epochs is None or epochs == "last":
@@ -810,7 +811,8 @@ def _choose_epochs(acts: ActivationSet, epochs: Sequence[int] | str | int | None
     return tuple(sorted(set(chosen), key=acts.epochs.index))
 
 
-def _choose_layers(acts: ActivationSet, layers: Sequence[str] | str | None) -> tuple[str, ...]:
+def select_layers(acts: ActivationSet, layers: Sequence[str] | str | None) -> tuple[str, ...]:
+    """Layer names (None: all, in network order), checked against the activation set."""
     if layers is None:
         chosen = list(acts.layer_names)
     elif isinstance(layers, str):
@@ -971,8 +973,8 @@ def embed_layers(
         for name in ("alignment_regularisation", "alignment_window_size"):
             if name in params:
                 raise EstimatorError(f"{name} applies to alignment='aligned_umap' only.")
-    chosen_epochs = _choose_epochs(acts, epochs)
-    chosen_layers = _choose_layers(acts, layers)
+    chosen_epochs = select_epochs(acts, epochs)
+    chosen_layers = select_layers(acts, layers)
     plan = _plan(chosen_epochs, chosen_layers, alignment)
     settings = {
         "v": _CACHE_VERSION,
