@@ -1,0 +1,683 @@
+"""Per-layer embeddings in 3D: small multiples of `pyqtgraph.opengl` views, linked through `AppState`.
+
+Each panel draws one layer's embedding as a `GLScatterPlotItem` (translucent blending, so
+dense clusters keep their colour) coloured like the 2D view. Drag rotates, the wheel zooms,
+Ctrl+drag pans; cameras are linked across panels by default. Clicking picks a point by
+projecting every point to the screen with the view's projection and view matrices and
+taking the nearest within a few pixels; hover, selection, focus and neighbours come from
+`AppState`, so a gesture in the 2D or 3D view shows in both.
+
+OpenGL needs a real or virtual X display (Xvfb with ``QT_QPA_PLATFORM=xcb``); Qt's
+offscreen platform has none.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.opengl as gl
+from OpenGL import GL
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QCursor, QImage
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ibviewer.gui.analysis import METHOD_TITLES
+from ibviewer.gui.state import AppState
+from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_rgba
+from ibviewer.gui.views.style import FOCUS_COLOR, HOVER_COLOR, NEIGHBOR_COLOR
+from ibviewer.gui.views.timeline import EpochPlayback, coords_at, full_coords
+
+__all__ = [
+    "project_to_screen",
+    "pick_nearest",
+    "normalise_coords",
+    "opengl_available",
+    "GLScatterView",
+    "GLLayerPanel",
+    "EmbeddingGrid3DView",
+]
+
+PICK_TOLERANCE_PX = 6.0
+CLICK_SLOP_PX = 4.0
+DEFAULT_CAMERA = {"distance": 4.2, "elevation": 22.0, "azimuth": 40.0, "fov": 60.0, "center": [0.0, 0.0, 0.0]}
+FIT_RADIUS = 1.35  # points lie in [-1, 1]^3; a little more than 1 keeps rotated corners in view
+DIMMED_ALPHA = 0.18
+# overlays are drawn without depth test, in depth-value order, so rings stay visible inside clouds
+OVERLAY_GL_OPTIONS = {
+    GL.GL_DEPTH_TEST: False,
+    GL.GL_BLEND: True,
+    GL.GL_CULL_FACE: False,
+    "glBlendFuncSeparate": (GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA, GL.GL_ONE, GL.GL_ONE_MINUS_SRC_ALPHA),
+}
+
+
+def fit_distance(width: float, height: float, fov: float) -> float:
+    """Camera distance at which a sphere of radius ``FIT_RADIUS`` fills the smaller side of the view."""
+    aspect = min(1.0, height / width) if width > 0 and height > 0 else 1.0
+    return FIT_RADIUS / (math.tan(math.radians(fov) / 2) * aspect)
+
+
+def opengl_available() -> tuple[bool, str]:
+    """Whether 3D views can work on this Qt platform, and why not."""
+    from PySide6.QtGui import QGuiApplication
+
+    platform = QGuiApplication.platformName()
+    if platform in ("offscreen", "minimal"):
+        return False, f"Qt platform {platform!r} has no OpenGL; run under X (e.g. Xvfb) with QT_QPA_PLATFORM=xcb"
+    return True, ""
+
+
+def _rgba_tuple(color: QColor) -> tuple[float, float, float, float]:
+    return (color.redF(), color.greenF(), color.blueF(), color.alphaF())
+
+
+def _matrix(m: Any) -> np.ndarray:
+    """A QMatrix4x4 as a row-major (4, 4) array."""
+    return np.array(m.copyDataTo(), dtype=np.float64).reshape(4, 4)
+
+
+def project_to_screen(
+    points: np.ndarray, mvp: np.ndarray, width: float, height: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Screen positions of 3D points under a model-view-projection matrix.
+
+    Parameters
+    ----------
+    points : ndarray, (n, 3)
+    mvp : ndarray, (4, 4)
+        Row-major projection @ view matrix.
+    width, height : float
+        Widget size in logical pixels.
+
+    Returns
+    -------
+    screen : ndarray, (n, 2)
+        Widget coordinates (x right, y down).
+    depth : ndarray, (n,)
+        Normalised device depth (smaller is nearer).
+    visible : ndarray of bool, (n,)
+        In front of the camera and inside the view.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    homogeneous = np.hstack([points[:, :3], np.ones((len(points), 1))])
+    clip = homogeneous @ mvp.T
+    w = clip[:, 3]
+    in_front = w > 1e-9
+    safe_w = np.where(in_front, w, 1.0)
+    ndc = clip[:, :3] / safe_w[:, None]
+    screen = np.empty((len(points), 2))
+    screen[:, 0] = (ndc[:, 0] + 1.0) * 0.5 * width
+    screen[:, 1] = (1.0 - ndc[:, 1]) * 0.5 * height
+    visible = in_front & (np.abs(ndc) <= 1.0).all(axis=1)
+    return screen, ndc[:, 2], visible
+
+
+def pick_nearest(
+    screen: np.ndarray, depth: np.ndarray, visible: np.ndarray, x: float, y: float, tolerance_px: float = PICK_TOLERANCE_PX
+) -> int:
+    """Row of the visible point drawn nearest to (x, y), or -1 when none is within ``tolerance_px``.
+
+    Points at (almost) the same screen distance go to the one nearer the camera.
+    """
+    if len(screen) == 0:
+        return -1
+    d2 = (screen[:, 0] - x) ** 2 + (screen[:, 1] - y) ** 2
+    d2 = np.where(visible, d2, np.inf)
+    candidates = np.flatnonzero(d2 <= tolerance_px**2)
+    if candidates.size == 0:
+        return -1
+    # half-pixel rings, then depth: a point hidden right behind another loses to it
+    order = np.lexsort((depth[candidates], np.floor(np.sqrt(d2[candidates]) * 2)))
+    return int(candidates[order[0]])
+
+
+def normalise_coords(coords: np.ndarray) -> np.ndarray:
+    """(n, 3) float32 display coordinates in [-1, 1]: centred, scaled by the largest half-extent.
+
+    2-D embeddings get z = 0 (the 3D view then shows them flat).
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    if coords.shape[1] < 3:
+        coords = np.hstack([coords, np.zeros((len(coords), 3 - coords.shape[1]))])
+    coords = coords[:, :3]
+    if len(coords) == 0:
+        return coords.astype(np.float32)
+    low, high = coords.min(axis=0), coords.max(axis=0)
+    half = float((high - low).max()) / 2.0
+    scale = half if half > 0 else 1.0
+    return ((coords - (low + high) / 2.0) / scale).astype(np.float32)
+
+
+class _ScatterItem(gl.GLScatterPlotItem):
+    """A GLScatterPlotItem whose shader program is cached per OpenGL share group.
+
+    pyqtgraph caches one program for the whole process; it dies with the first window's
+    context, and a later window (another top-level, a reopened view) then draws with a
+    dangling program and crashes. One program per share group is always valid.
+    """
+
+    _programs: dict[int, Any] = {}
+
+    def getShaderProgram(self):  # noqa: N802, ANN201 - pyqtgraph override
+        from shiboken6 import Shiboken
+
+        from PySide6.QtGui import QOpenGLContext
+
+        group = QOpenGLContext.currentContext().shareGroup()
+        key = Shiboken.getCppPointer(group)[0]
+        program = self._programs.get(key)
+        if program is None:
+            gl.GLScatterPlotItem._shaderProgram = None  # never reuse another group's program
+            program = gl.GLScatterPlotItem.getShaderProgram()
+            gl.GLScatterPlotItem._shaderProgram = None
+            self._programs[key] = program
+            group.destroyed.connect(lambda *_args, key=key: _ScatterItem._programs.pop(key, None))
+        return program
+
+
+class GLScatterView(gl.GLViewWidget):
+    """A GLViewWidget that tells clicks (press and release in place) and hovers apart from drags."""
+
+    clicked = Signal(float, float, object)  # widget x, y, modifiers
+    hovered = Signal(float, float)  # widget x, y (nan, nan when the mouse left)
+    camera_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMouseTracking(True)
+        self.setBackgroundColor("w")
+        self._press: QPointF | None = None
+        self._dragged = False
+        self.auto_fit = True  # keep the cloud in view on resize until the user moves the camera
+
+    def mvp_matrix(self) -> np.ndarray:
+        """Row-major projection @ view matrix for the whole widget (as `paintGL` uses)."""
+        viewport = (0, 0, self.width(), self.height())
+        return _matrix(self.projectionMatrix(viewport, viewport)) @ _matrix(self.viewMatrix())
+
+    def camera_state(self) -> dict[str, Any]:
+        opts = self.opts
+        center = opts["center"]
+        return {
+            "center": [float(center.x()), float(center.y()), float(center.z())],
+            "distance": float(opts["distance"]),
+            "elevation": float(opts["elevation"]),
+            "azimuth": float(opts["azimuth"]),
+            "fov": float(opts["fov"]),
+        }
+
+    def set_camera_state(self, camera: dict[str, Any]) -> None:
+        self.auto_fit = "distance" not in camera
+        params: dict[str, Any] = {k: float(camera[k]) for k in ("distance", "elevation", "azimuth", "fov") if k in camera}
+        if "center" in camera:
+            params["center"] = pg.Vector(*[float(v) for v in camera["center"]])
+        self.setCameraParams(**params)
+
+    # -- Qt overrides ------------------------------------------------------------------
+    def mousePressEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        self._press = ev.position()
+        self._dragged = False
+        super().mousePressEvent(ev)
+
+    def mouseMoveEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        position = ev.position()
+        if ev.buttons() == Qt.MouseButton.NoButton:
+            self.hovered.emit(position.x(), position.y())
+            return
+        if self._press is not None and (position - self._press).manhattanLength() > CLICK_SLOP_PX:
+            self._dragged = True
+        self.auto_fit = False
+        super().mouseMoveEvent(ev)
+        self.camera_changed.emit()
+
+    def mouseReleaseEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        press, self._press = self._press, None
+        position = ev.position()
+        if (
+            ev.button() == Qt.MouseButton.LeftButton
+            and press is not None
+            and not self._dragged
+            and (position - press).manhattanLength() <= CLICK_SLOP_PX
+        ):
+            self.clicked.emit(position.x(), position.y(), ev.modifiers())
+        super().mouseReleaseEvent(ev)
+
+    def wheelEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        self.auto_fit = False
+        super().wheelEvent(ev)
+        self.camera_changed.emit()
+
+    def resizeEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        super().resizeEvent(ev)
+        if self.auto_fit:
+            self.opts["distance"] = fit_distance(self.width(), self.height(), self.opts["fov"])
+
+    def leaveEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        self.hovered.emit(math.nan, math.nan)
+        super().leaveEvent(ev)
+
+
+class GLLayerPanel(QWidget):
+    """One layer's 3D embedding: a title over a GL view with the points and highlight overlays."""
+
+    def __init__(self, state: AppState, layer: str, color_mode: str = "label", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.layer = layer
+        self.color_mode = color_mode
+        self.coords: np.ndarray | None = None  # (n, 3) display coordinates
+        self.embedding_dims = 0
+        self._colors: np.ndarray | None = None
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        self.title = QLabel(self)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setStyleSheet("color: #202020; background: white;")
+        self.view = GLScatterView(self)
+        self.view.setMinimumSize(160, 160)
+        self.view.set_camera_state({k: v for k, v in DEFAULT_CAMERA.items() if k != "distance"})
+        layout.addWidget(self.title)
+        layout.addWidget(self.view, 1)
+
+        self.scatter = _ScatterItem(pos=np.zeros((0, 3)), size=5, pxMode=True)
+        self.scatter.setGLOptions("translucent")
+        self.scatter.setVisible(False)
+        self.focus_ring = self._overlay(FOCUS_COLOR, 1)
+        self.neighbor_ring = self._overlay(NEIGHBOR_COLOR, 2)
+        self.highlight_item = self._overlay(None, 3)
+        self.hover_ring = self._overlay(HOVER_COLOR, 4)
+        self.hover_dot = self._overlay(None, 5)
+        self.view.addItem(self.scatter)
+        for item in (self.focus_ring, self.neighbor_ring, self.highlight_item, self.hover_ring, self.hover_dot):
+            self.view.addItem(item)
+
+        self.view.clicked.connect(self._on_view_clicked)
+        self.view.hovered.connect(self._on_view_hovered)
+        self.update_title()
+
+    def _overlay(self, color: QColor | None, depth: int) -> gl.GLScatterPlotItem:
+        item = _ScatterItem(pos=np.zeros((0, 3)), size=8, pxMode=True)
+        if color is not None:
+            item.setData(color=_rgba_tuple(color))
+        item.setGLOptions(dict(OVERLAY_GL_OPTIONS))
+        item.setDepthValue(depth)
+        item.setVisible(False)
+        return item
+
+    # -- drawing -------------------------------------------------------------------
+    def point_size(self) -> float:
+        n = 0 if self.coords is None else len(self.coords)
+        return 7.0 if n <= 500 else 5.0 if n <= 3000 else 4.0
+
+    def reload(self) -> None:
+        """Take this layer's embedding at the current epoch from the state."""
+        coords = full_coords(self.state, self.layer)
+        self.embedding_dims = 0 if coords is None else int(coords.shape[1])
+        self._colors = None
+        self.set_coords(coords)
+        self.update_title()
+
+    def set_coords(self, coords: np.ndarray | None) -> None:
+        """Show these (n, dims) embedding coordinates (playback passes blended ones)."""
+        if coords is None:
+            self.coords = None
+            self.scatter.setVisible(False)
+        else:
+            self.coords = normalise_coords(coords)
+            if self._colors is None or len(self._colors) != len(self.coords):
+                self._colors = point_rgba(self.state, self.color_mode, self.layer)
+            self.scatter.setVisible(True)
+        self.refresh_highlights()
+        self.refresh_hover()
+
+    def set_color_mode(self, mode: str) -> None:
+        self.color_mode = mode
+        self._colors = None
+        if self.coords is not None:
+            self._colors = point_rgba(self.state, mode, self.layer)
+        self.refresh_highlights()
+
+    def update_title(self) -> None:
+        parts = [f"<b>{self.layer}</b>"]
+        try:
+            parts.append(f"{self.state.layer_dim(self.layer)}-d")
+        except (KeyError, AttributeError):
+            pass
+        accuracy = self.state.probe_accuracy(self.layer)
+        if accuracy is not None:
+            parts.append(f"probe {100 * accuracy:.1f}%")
+        embedding = self.state.embedding(self.layer)
+        method = getattr(embedding, "method", None)
+        if method:
+            parts.append(f"<span style='color:#707070'>{METHOD_TITLES.get(str(method), str(method))}</span>")
+        if self.coords is None:
+            parts.append("<span style='color:#808080'>computing…</span>")
+        elif self.embedding_dims == 2:
+            parts.append("<span style='color:#a04000'>2-D embedding (set dims to 3)</span>")
+        self.title.setText(" · ".join(parts))
+
+    def refresh_highlights(self) -> None:
+        coords, colors = self.coords, self._colors
+        if coords is None or colors is None:
+            for item in (self.focus_ring, self.neighbor_ring, self.highlight_item):
+                item.setVisible(False)
+            return
+        state = self.state
+        size = self.point_size()
+        rows = state.highlighted_rows()
+        rows = rows[rows < len(coords)]
+        base = colors
+        if rows.size:
+            base = colors.copy()
+            base[:, 3] *= DIMMED_ALPHA
+        self.scatter.setData(pos=coords, color=base, size=size)
+        self._show(self.highlight_item, coords[rows], colors[rows], size + 2)
+        neighbors = state.neighbors
+        neighbor_rows = neighbors.focus_indices if neighbors is not None else np.zeros(0, dtype=np.int64)
+        self._show(self.neighbor_ring, coords[neighbor_rows[neighbor_rows < len(coords)]], None, size + 7)
+        focus_rows = [state.focus.row] if state.focus is not None and state.focus.row < len(coords) else []
+        self._show(self.focus_ring, coords[focus_rows], None, size + 10)
+
+    def refresh_hover(self) -> None:
+        row = self.state.hover
+        if self.coords is not None and self._colors is not None and 0 <= row < len(self.coords):
+            size = self.point_size()
+            self._show(self.hover_ring, self.coords[[row]], None, size + 7)
+            self._show(self.hover_dot, self.coords[[row]], self._colors[[row]], size + 2)
+        else:
+            self.hover_ring.setVisible(False)
+            self.hover_dot.setVisible(False)
+
+    @staticmethod
+    def _show(item: gl.GLScatterPlotItem, pos: np.ndarray, colors: np.ndarray | None, size: float) -> None:
+        if len(pos) == 0:
+            item.setVisible(False)
+            return
+        if colors is None:
+            item.setData(pos=pos, size=size)
+        else:
+            item.setData(pos=pos, color=colors, size=size)
+        item.setVisible(True)
+
+    def highlighted_rows(self) -> np.ndarray:
+        """Rows currently drawn highlighted (for tests and exports)."""
+        if not self.highlight_item.visible() or self.coords is None:
+            return np.zeros(0, dtype=np.int64)
+        rows = self.state.highlighted_rows()
+        return rows[rows < len(self.coords)]
+
+    # -- picking ---------------------------------------------------------------------
+    def screen_positions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(screen (n, 2), depth (n,), visible (n,)) of every point in view-widget coordinates."""
+        if self.coords is None:
+            empty = np.zeros((0, 2))
+            return empty, np.zeros(0), np.zeros(0, dtype=bool)
+        return project_to_screen(self.coords, self.view.mvp_matrix(), self.view.width(), self.view.height())
+
+    def row_at(self, x: float, y: float) -> int:
+        """The sample drawn nearest to widget point (x, y), or -1 when none is within a few pixels."""
+        screen, depth, visible = self.screen_positions()
+        return pick_nearest(screen, depth, visible, x, y)
+
+    def render_image(self, width: int | None = None, height: int | None = None) -> QImage:
+        """Render the GL view into an off-screen framebuffer at a chosen size (independent of the window)."""
+        from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLFramebufferObjectFormat
+
+        view = self.view
+        width = int(width or view.width())
+        height = int(height or view.height())
+        view.makeCurrent()
+        fmt = QOpenGLFramebufferObjectFormat()
+        fmt.setAttachment(QOpenGLFramebufferObject.Attachment.CombinedDepthStencil)
+        fbo = QOpenGLFramebufferObject(width, height, fmt)
+        try:
+            fbo.bind()
+            GL.glViewport(0, 0, width, height)
+            view.paint(region=(0, 0, width, height), viewport=(0, 0, width, height))
+            image = fbo.toImage().convertToFormat(QImage.Format.Format_RGB32)
+        finally:
+            fbo.release()
+            QOpenGLFramebufferObject.bindDefault()
+            view.doneCurrent()
+        return image
+
+    # -- gestures --------------------------------------------------------------------
+    def _on_view_clicked(self, x: float, y: float, modifiers: Any) -> None:
+        row = self.row_at(x, y)
+        if row < 0:
+            self.state.clear_selection()
+            return
+        if modifiers & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier):
+            self.state.set_selection(np.union1d(self.state.selection, [row]))
+            return
+        self.state.set_selection([])
+        self.state.set_focus(row, self.layer)
+
+    def _on_view_hovered(self, x: float, y: float) -> None:
+        row = -1 if math.isnan(x) else self.row_at(x, y)
+        self.state.set_hover(row)
+        if row >= 0:
+            label = int(self.state.labels[row])
+            names = self.state.class_names()
+            text = f"{self.state.sample_name(row)} · label {names[label] if label < len(names) else label}"
+            QToolTip.showText(QCursor.pos(), text, self.view)
+
+
+class EmbeddingGrid3DView(QWidget):
+    """Toolbar (linked cameras, reset view) over a figure: title, colour legend, one 3D panel per layer."""
+
+    def __init__(
+        self, state: AppState, playback: EpochPlayback | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.playback = playback
+        self.color_mode = "label"
+        self.panels: dict[str, GLLayerPanel] = {}
+        self._syncing = False
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        bar = QWidget(self)
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(4, 2, 4, 2)
+        self.link_cameras = QCheckBox("Link cameras", bar)
+        self.link_cameras.setChecked(True)
+        self.link_cameras.setToolTip("Rotate and zoom every layer's panel together")
+        reset = QToolButton(bar)
+        reset.setText("Reset view")
+        reset.clicked.connect(self.reset_cameras)
+        hint = QLabel("drag: rotate · wheel: zoom · Ctrl+drag: pan · click: neighbours · Shift+click: add to selection")
+        hint.setStyleSheet("color: #707070;")
+        row.addWidget(self.link_cameras)
+        row.addWidget(reset)
+        row.addSpacing(12)
+        row.addWidget(hint)
+        row.addStretch(1)
+        layout.addWidget(bar)
+
+        self.figure = QWidget(self)  # what a figure export renders
+        self.figure.setObjectName("layerGrid3DFigure")
+        self.figure.setAutoFillBackground(True)
+        palette = self.figure.palette()
+        palette.setColor(self.figure.backgroundRole(), QColor("white"))
+        self.figure.setPalette(palette)
+        figure_layout = QVBoxLayout(self.figure)
+        figure_layout.setContentsMargins(6, 4, 6, 4)
+        self.title = QLabel("No run open", self.figure)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setStyleSheet("font-size: 12pt; color: #202020;")
+        self.legend = QLabel(self.figure)
+        self.legend.setWordWrap(True)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(4)
+        figure_layout.addWidget(self.title)
+        figure_layout.addWidget(self.legend)
+        figure_layout.addLayout(self.grid, 1)
+        layout.addWidget(self.figure, 1)
+
+        state.run_changed.connect(self._on_state_run_changed)
+        state.embedding_changed.connect(self._on_state_embedding_changed)
+        state.result_changed.connect(self._on_state_result_changed)
+        state.epoch_changed.connect(self._on_state_epoch_changed)
+        state.selection_changed.connect(self._on_state_highlights_changed)
+        state.focus_changed.connect(self._on_state_highlights_changed)
+        state.neighbors_changed.connect(self._on_state_highlights_changed)
+        state.hover_changed.connect(self._on_state_hover_changed)
+        if playback is not None:
+            playback.position_changed.connect(self._on_playback_position_changed)
+        if state.activations is not None:
+            self._on_state_run_changed()
+
+    # -- public --------------------------------------------------------------------
+    def set_color_mode(self, mode: str) -> None:
+        """Colour every panel by ``label``, ``predicted``, ``correct`` or ``faithfulness``."""
+        self.color_mode = mode
+        for panel in self.panels.values():
+            panel.set_color_mode(mode)
+        self._update_legend()
+
+    def camera_state(self) -> dict[str, Any] | None:
+        """The camera of the first panel (all panels share it while linked)."""
+        first = next(iter(self.panels.values()), None)
+        return None if first is None else first.view.camera_state()
+
+    def set_camera_state(self, camera: dict[str, Any]) -> None:
+        for panel in self.panels.values():
+            panel.view.set_camera_state(camera)
+
+    def reset_cameras(self) -> None:
+        """Back to the default angle, zoomed so every panel's cloud fits."""
+        camera = {k: v for k, v in DEFAULT_CAMERA.items() if k != "distance"}
+        for panel in self.panels.values():
+            panel.view.set_camera_state(camera)
+            panel.view.opts["distance"] = fit_distance(panel.view.width(), panel.view.height(), camera["fov"])
+            panel.view.update()
+
+    def export_png(self, path: str | Path, scale: float = 1.0) -> Path:
+        """Save the whole figure (title, legend, every panel) as a PNG; ``scale`` > 1 for print."""
+        path = Path(path)
+        image = self.figure.grab().toImage()
+        if scale != 1.0:
+            image = image.scaled(
+                int(image.width() * scale), int(image.height() * scale),
+                Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation,
+            )  # fmt: skip
+        if not image.save(str(path), "PNG"):
+            from ibviewer.errors import IBViewerError
+
+            raise IBViewerError(f"Could not write {path}; choose a folder you can write to.")
+        return path
+
+    # -- state slots -----------------------------------------------------------------
+    def _on_state_run_changed(self) -> None:
+        for panel in self.panels.values():
+            self.grid.removeWidget(panel)
+            panel.deleteLater()
+        self.panels = {}
+        names = self.state.layer_names
+        n = len(names)
+        if n:
+            n_cols = max(1, math.ceil(math.sqrt(n * 1.3)))
+            for i, name in enumerate(names):
+                panel = GLLayerPanel(self.state, name, self.color_mode, self.figure)
+                panel.view.camera_changed.connect(self._on_panel_camera_changed)
+                self.panels[name] = panel
+                self.grid.addWidget(panel, i // n_cols, i % n_cols)
+            for r in range(math.ceil(n / n_cols)):
+                self.grid.setRowStretch(r, 1)
+            for c in range(n_cols):
+                self.grid.setColumnStretch(c, 1)
+        self._reload_all()
+
+    def _on_state_embedding_changed(self, layer: str) -> None:
+        panel = self.panels.get(layer)
+        if panel is not None:
+            panel.reload()
+        self._update_title()
+
+    def _on_state_result_changed(self, what: str) -> None:
+        if what == "embeddings":
+            self._reload_all()
+        elif what == "probes":
+            for panel in self.panels.values():
+                panel.update_title()
+            if self.color_mode in ("predicted", "correct"):
+                self.set_color_mode(self.color_mode)
+
+    def _on_state_epoch_changed(self, epoch: int) -> None:
+        if self.playback is not None and self.playback.is_playing():
+            return  # playback draws blended coordinates itself
+        self._reload_all()
+
+    def _on_playback_position_changed(self, position: float) -> None:
+        if float(position).is_integer() or not self.playback.is_playing():
+            self._reload_all()
+            return
+        for name, panel in self.panels.items():
+            coords = coords_at(self.state, name, position)
+            if coords is not None:
+                panel.set_coords(coords)
+
+    def _reload_all(self) -> None:
+        for panel in self.panels.values():
+            panel.reload()
+        self._update_title()
+        self._update_legend()
+
+    def _on_state_highlights_changed(self) -> None:
+        for panel in self.panels.values():
+            panel.refresh_highlights()
+
+    def _on_state_hover_changed(self, row: int) -> None:
+        for panel in self.panels.values():
+            panel.refresh_hover()
+
+    def _on_panel_camera_changed(self) -> None:
+        if self._syncing or not self.link_cameras.isChecked():
+            return
+        source = self.sender()
+        if not isinstance(source, GLScatterView):
+            return
+        camera = source.camera_state()
+        self._syncing = True
+        try:
+            for panel in self.panels.values():
+                if panel.view is not source:
+                    panel.view.set_camera_state(camera)
+        finally:
+            self._syncing = False
+
+    def _update_title(self) -> None:
+        state = self.state
+        if state.activations is None:
+            self.title.setText("No run open")
+            return
+        wanted = METHOD_TITLES.get(state.settings.method, state.settings.method)
+        self.title.setText(f"<b>{wanted}</b> 3D of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples")
+
+    def _update_legend(self) -> None:
+        if self.state.activations is None:
+            self.legend.setText("")
+            return
+        entries = color_legend(self.state, self.color_mode)[:20]
+        dots = " ".join(
+            f"<span style='color:{color.name()}; font-size:14pt'>●</span> {name}&nbsp;&nbsp;" for name, color in entries
+        )
+        self.legend.setText(f"<b>{COLOR_MODE_TITLES[self.color_mode]}</b>&nbsp;&nbsp;{dots}")
