@@ -76,3 +76,11 @@ def test_analyze_bad_options_are_one_line_errors(tmp_path, ib12_checkpoints, cap
     code = main(["analyze", str(folder), "--model", spec, "--dataset", "ib12", "--out", str(tmp_path / "o"), *extra])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and needle in err and err.count("\n") == 1
+
+
+def test_estimator_options_that_do_not_apply_are_refused(tmp_path, ib12_checkpoints, capsys):
+    folder, spec = ib12_checkpoints
+    code = main(["analyze", str(folder), "--model", spec, "--dataset", "ib12", "--out", str(tmp_path / "o"),
+                 "--estimator", "kde", "--bins", "10"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--bins does not apply to --estimator kde" in err

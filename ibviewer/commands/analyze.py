@@ -11,21 +11,6 @@ from typing import Any
 WHAT = ("infoplane", "embeddings", "probes")
 
 
-def add_estimator_arguments(parser: argparse.ArgumentParser) -> None:
-    """The estimator options shared by `analyze` and the GUI launcher."""
-    group = parser.add_argument_group("information estimator")
-    group.add_argument("--estimator", choices=("binning", "adaptive", "kde"), default="binning")
-    group.add_argument("--bins", type=int, default=None, metavar="N", help="number of bins (binning, adaptive; default 30)")
-    group.add_argument("--bin-width", type=float, default=None, metavar="W", help="bin width instead of a count (binning)")
-    range_group = group.add_mutually_exclusive_group()
-    range_group.add_argument("--range", type=float, nargs=2, metavar=("LO", "HI"), help="fixed binning range (default -1 1)")
-    range_group.add_argument(
-        "--range-per-layer", action="store_true", help="bin each layer over its min..max across epochs (ReLU layers)"
-    )
-    group.add_argument("--noise-var", type=float, default=None, metavar="V", help="KDE noise variance (default 1e-3)")
-    group.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel joblib workers over (epoch, layer) cells")
-
-
 def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for the chosen estimator from the parsed options (only those given)."""
     params: dict[str, Any] = {}
@@ -45,6 +30,7 @@ def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from ibviewer.cli import add_run_arguments
+    from ibviewer.commands.mi import add_estimator_arguments
 
     parser = subparsers.add_parser(
         "analyze",
@@ -58,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files in it are replaced)")
     parser.add_argument("--what", default="infoplane,embeddings,probes", help=f"comma-separated subset of {','.join(WHAT)}")
     add_run_arguments(parser)
-    add_estimator_arguments(parser)
+    add_estimator_arguments(parser, jobs=True)
     group = parser.add_argument_group("embeddings, probes and neighbours")
     group.add_argument("--epochs", default="last", help="last, all, or a comma-separated list of saved epochs")
     group.add_argument("--method", choices=("pca", "tsne", "umap"), default="tsne")
@@ -107,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     from ibviewer.core.progress import SubProgress, TextProgress
     from ibviewer.errors import IBViewerError
 
+    from ibviewer.commands.mi import check_estimator_options
+
+    check_estimator_options(args)
     what = _parse_what(args.what)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
