@@ -30,6 +30,7 @@ __all__ = [
     "NeighborCache",
     "find_neighbors",
     "METHOD_TITLES",
+    "warm_up",
 ]
 
 log = logging.getLogger(__name__)
@@ -138,19 +139,13 @@ def run_analysis(activations: Any, request: AnalysisRequest, *, progress: Progre
     if want_final:
         _embed(activations, request, request.method, SubProgress(progress, *spans["final"]))
     if "probes" in stages:
-        try:
-            from ibviewer.core.probes import run_probes
-        except ImportError:  # TODO(part 1): remove once ibviewer.core.probes has landed
-            log.warning("layer probes are not available yet")
-            progress.update(1.0, "Done")
-            return
+        from ibviewer.core.probes import run_probes
 
         probes = run_probes(
             activations,
             epochs=(request.epoch,),
+            seed=request.seed,
             progress=SubProgress(progress, *spans["probes"], prefix="Layer probes: "),
-            cache_dir=request.cache_dir,
-            use_cache=request.use_cache,
         )
         progress.partial(StageResult("probes", probes))
     progress.update(1.0, "Done")
@@ -189,6 +184,41 @@ def _embed(activations: Any, request: AnalysisRequest, method: str, progress: Pr
         cache_dir=request.cache_dir,
         use_cache=request.use_cache,
     )
+
+
+def warm_up(method: str = "tsne", *, progress: Progress = NULL_PROGRESS) -> None:
+    """Import the heavy libraries and run each code path once on a few random points.
+
+    Loading a C extension (torch, scikit-learn, numba/llvmlite under openTSNE) holds the
+    GIL for up to ~0.4 s, freezing the GUI thread whichever thread imports it; the app
+    runs this once at start so that the analysis itself never pays it. UMAP (numba
+    compilation, ~10 s in every new process) is warmed only when it is the chosen method.
+    """
+    import torch  # noqa: F401
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression  # noqa: F401
+    from sklearn.model_selection import StratifiedKFold  # noqa: F401
+    from sklearn.neighbors import KNeighborsClassifier  # noqa: F401
+
+    import ibviewer.core.embedding
+    import ibviewer.core.information
+    import ibviewer.core.neighbors
+    import ibviewer.core.probes
+    import ibviewer.core.run  # noqa: F401
+
+    progress.check_cancelled()
+    x = np.random.default_rng(0).normal(size=(60, 8)).astype(np.float32)
+    PCA(n_components=2).fit_transform(x)
+    if method in ("tsne", "umap"):
+        from openTSNE import TSNE
+
+        progress.check_cancelled()
+        TSNE(n_jobs=1, random_state=0, perplexity=10).prepare_initial(x)  # pulls in pynndescent, numba, llvmlite
+    if method == "umap":
+        from ibviewer.core.embedding import embed
+
+        progress.check_cancelled()
+        embed(x, method="umap", dims=2, seed=0)
 
 
 class NeighborCache:

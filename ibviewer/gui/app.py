@@ -182,6 +182,7 @@ def run_app(args: argparse.Namespace) -> int:
         driver = ScreenshotDriver(window, screenshot_out, getattr(args, "select", None), app.exit)
     previous_hook = install_excepthook(window, driver)
     window.show()
+    window.start_warm_up()
     path = open_defaults.path or default_sample_path()
     if path:
         window.open_path(path)

@@ -42,6 +42,7 @@ from ibviewer.gui.analysis import (
     find_neighbors,
     open_and_extract,
     run_analysis,
+    warm_up,
 )
 from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
 from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
@@ -120,11 +121,13 @@ class MainWindow(QMainWindow):
         self.analysis_runner = TaskRunner(name="analysis", parent=self)
         self.neighbor_runner = TaskRunner(name="neighbours", parent=self)
         self.runners = (self.open_runner, self.analysis_runner, self.neighbor_runner)
+        self.warm_up_runner = TaskRunner(name="warm-up", parent=self)  # not a user job: never "busy"
         for runner in self.runners:
             runner.progress_changed.connect(self._on_runner_progress_changed)
             runner.failed.connect(self._on_runner_failed)
             runner.cancelled.connect(self._on_runner_cancelled)
             runner.running_changed.connect(self._on_runner_running_changed)
+            runner.warning_raised.connect(self._on_runner_warning_raised)
         self.open_runner.finished.connect(self._on_open_runner_finished)
         self.analysis_runner.partial_ready.connect(self._on_analysis_runner_partial_ready)
         self.analysis_runner.finished.connect(self._on_analysis_runner_finished)
@@ -217,8 +220,13 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running computation (Ctrl+.)")
         self.cancel_button.clicked.connect(self.cancel_all)
+        self.warnings: list[str] = []
+        self.warning_label = QLabel("")
+        self.warning_label.setStyleSheet("color: #9a6700;")
+        self.warning_label.hide()
         bar.addWidget(self.run_label)
         bar.addWidget(self.status_message, 1)
+        bar.addPermanentWidget(self.warning_label)
         bar.addPermanentWidget(self.progress_bar)
         bar.addPermanentWidget(self.cancel_button)
         self.progress_bar.hide()
@@ -245,10 +253,14 @@ class MainWindow(QMainWindow):
         settings.setValue("window/left_splitter", self.left_splitter.saveState())
         settings.sync()
 
+    def start_warm_up(self) -> None:
+        """Load the heavy libraries in the background (see `ibviewer.gui.analysis.warm_up`)."""
+        self.warm_up_runner.submit(warm_up, self.state.settings.method)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.persist_layout:
             self.save_layout()
-        for runner in self.runners:
+        for runner in (*self.runners, self.warm_up_runner):
             runner.shutdown(timeout=2.0)
         super().closeEvent(event)
 
@@ -320,6 +332,8 @@ class MainWindow(QMainWindow):
              "dataset": request.dataset, "max_samples": request.max_samples}  # fmt: skip
         )
         self.state.set_run(opened.run, opened.activations)
+        self.warnings.clear()
+        self.warning_label.hide()
         acts = opened.activations
         epochs = list(acts.epochs)
         self.setWindowTitle(f"{opened.run.name} — ibviewer")
@@ -360,8 +374,6 @@ class MainWindow(QMainWindow):
         if isinstance(result, StageResult):
             if result.stage == "infoplane":
                 state.set_infoplane(result.value)
-                for warning in getattr(result.value, "warnings", ()):
-                    self.statusBar().showMessage(str(warning), 15_000)
             elif result.stage == "probes":
                 state.set_probes(result.value)
             return
@@ -459,6 +471,13 @@ class MainWindow(QMainWindow):
         else:
             self.status_message.setText(f"Failed: {error_summary(exc)}")
         self._report(exc)
+
+    def _on_runner_warning_raised(self, message: str) -> None:
+        self.warnings.append(message)
+        self.warning_label.setText(f"⚠ {len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}")
+        self.warning_label.setToolTip("\n\n".join(self.warnings[-10:]))
+        self.warning_label.show()
+        self.statusBar().showMessage(message, 20_000)
 
     def _on_runner_cancelled(self) -> None:
         self.status_message.setText("Cancelled")

@@ -218,15 +218,17 @@ class AppState(QObject):
             return None
         epoch = self.epoch if epoch is None else epoch
         try:
-            return float(probes.accuracy(layer, epoch))
-        except (AttributeError, KeyError, ValueError, IndexError):
-            pass
-        try:
             layer_idx = list(probes.layers).index(layer)
             epoch_idx = list(probes.epochs).index(epoch)
-            return float(np.asarray(probes.linear_acc)[epoch_idx, layer_idx])
-        except (AttributeError, ValueError, IndexError):
+        except ValueError:
             return None
+        return float(np.asarray(probes.linear_acc)[epoch_idx, layer_idx])
+
+    def probe_note(self) -> str | None:
+        """The probes' plain-language pruning note for the current epoch, when known."""
+        if self.probes is None or self.epoch not in tuple(self.probes.epochs):
+            return None
+        return str(self.probes.pruning_note(self.epoch))
 
     # -- navigation and selection --------------------------------------------------
     def set_epoch(self, epoch: int) -> None:

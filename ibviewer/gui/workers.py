@@ -10,14 +10,22 @@ Progress updates and intermediate partial results (objects with an ``iteration``
 attribute, such as t-SNE snapshots) are coalesced: only the newest one per layer is
 kept while the GUI has not yet picked it up, so a fast optimiser cannot flood the
 event loop. Final partial results are always delivered, in order.
+
+Warnings raised in a job (the core's actionable advice, e.g. "layer X sits at log2(N)")
+become `TaskRunner.warning_raised` instead of going to stderr or, under a strict
+warnings filter, failing the job. Python 3.11 has no per-thread warning filters, so
+while any job runs one process-wide override routes each worker thread's warnings to
+its job and everything else to the previous handler.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -38,6 +46,7 @@ class ThreadProgress:
         self._events: list[tuple[str, Any]] = []
         self._latest_progress: tuple[float, str] | None = None
         self._poked = False
+        self._warned: set[str] = set()
         self.cancel_event = threading.Event()
 
     # -- the Progress protocol (worker thread) --------------------------------------
@@ -64,6 +73,14 @@ class ThreadProgress:
         if self.cancel_event.is_set():
             raise Cancelled()
 
+    def warn(self, message: str) -> None:
+        """Queue a warning raised in the job (each distinct message once per job)."""
+        with self._lock:
+            if ("warning", message) not in self._events and message not in self._warned:
+                self._warned.add(message)
+                self._events.append(("warning", message))
+                self._notify_locked()
+
     # -- GUI thread -------------------------------------------------------------------
     def take(self) -> tuple[tuple[float, str] | None, list[tuple[str, Any]]]:
         """Everything posted since the last call: (latest progress or None, partial events)."""
@@ -77,6 +94,47 @@ class ThreadProgress:
         if not self._poked:
             self._poked = True
             self._poke(self)
+
+
+class _WarningRouter:
+    """Routes warnings of worker threads to their job while at least one job runs (see module doc)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._routes: dict[int, ThreadProgress] = {}
+        self._override: Any = None
+        self._previous_show: Callable[..., Any] | None = None
+
+    @contextlib.contextmanager
+    def route(self, adapter: ThreadProgress) -> Iterator[None]:
+        ident = threading.get_ident()
+        with self._lock:
+            if not self._routes:
+                self._override = warnings.catch_warnings()
+                self._override.__enter__()
+                self._previous_show = warnings.showwarning
+                warnings.simplefilter("always")
+                warnings.showwarning = self._show
+            self._routes[ident] = adapter
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._routes.pop(ident, None)
+                if not self._routes and self._override is not None:
+                    self._override.__exit__(None, None, None)
+                    self._override = None
+
+    def _show(self, message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        adapter = self._routes.get(threading.get_ident())
+        if adapter is not None:
+            log.info("warning in a job: %s", message)
+            adapter.warn(str(message))
+        elif self._previous_show is not None:
+            self._previous_show(message, category, filename, lineno, file, line)
+
+
+_WARNINGS = _WarningRouter()
 
 
 def _intermediate_key(result: object) -> tuple | None:
@@ -112,6 +170,8 @@ class TaskRunner(QObject):
         The job stopped because `cancel` was called.
     running_changed(bool)
         A job of this runner started or ended (however it ended).
+    warning_raised(str)
+        The job raised a warning (actionable advice for the status bar).
     """
 
     progress_changed = Signal(float, str)
@@ -120,6 +180,7 @@ class TaskRunner(QObject):
     failed = Signal(object)
     cancelled = Signal()
     running_changed = Signal(bool)
+    warning_raised = Signal(str)
 
     _poked = Signal(object)  # ThreadProgress with queued events (worker -> GUI thread)
     _job_done = Signal(object, str, object)  # ThreadProgress, outcome, payload
@@ -200,7 +261,8 @@ class TaskRunner(QObject):
 
     def _work(self, adapter: ThreadProgress, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         try:
-            result = fn(*args, progress=adapter, **kwargs)
+            with _WARNINGS.route(adapter):
+                result = fn(*args, progress=adapter, **kwargs)
         except Cancelled:
             self._job_done.emit(adapter, "cancelled", None)
         except Exception as exc:  # noqa: BLE001 - every failure is reported to the GUI
@@ -219,8 +281,11 @@ class TaskRunner(QObject):
         progress, events = adapter.take()
         if adapter is not self._current or adapter.cancel_event.is_set():
             return  # stale or cancelled: drop
-        for _kind, payload in events:
-            self.partial_ready.emit(payload)
+        for kind, payload in events:
+            if kind == "warning":
+                self.warning_raised.emit(payload)
+            else:
+                self.partial_ready.emit(payload)
             if adapter is not self._current:  # a slot started a new job
                 return
         if progress is not None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from ibviewer.gui.analysis import METHOD_TITLES
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import (
+    PassiveScatter,
     FOCUS_COLOR,
     HOVER_COLOR,
     NEIGHBOR_COLOR,
@@ -127,13 +128,13 @@ class LayerPanel(pg.PlotWidget):
         self.viewbox.setBorder(pg.mkPen("#b0b0b0"))
         self.setMinimumSize(160, 160)
 
-        self.scatter = pg.ScatterPlotItem(pen=None, size=5, pxMode=True)
-        self.highlight_item = pg.ScatterPlotItem(pen=SELECTION_PEN, size=7, pxMode=True)
-        self.neighbor_item = pg.ScatterPlotItem(pen=make_pen(NEIGHBOR_COLOR, 2.0), brush=None, size=11, pxMode=True)
-        self.focus_item = pg.ScatterPlotItem(
+        self.scatter = PassiveScatter(pen=None, size=5, pxMode=True)
+        self.highlight_item = PassiveScatter(pen=SELECTION_PEN, size=7, pxMode=True)
+        self.neighbor_item = PassiveScatter(pen=make_pen(NEIGHBOR_COLOR, 2.0), brush=None, size=11, pxMode=True)
+        self.focus_item = PassiveScatter(
             pen=make_pen(FOCUS_COLOR, 2.0), brush=pg.mkBrush(255, 255, 255, 0), size=16, symbol="o", pxMode=True
         )
-        self.hover_item = pg.ScatterPlotItem(pen=make_pen(HOVER_COLOR, 1.5), brush=None, size=13, pxMode=True)
+        self.hover_item = PassiveScatter(pen=make_pen(HOVER_COLOR, 1.5), brush=None, size=13, pxMode=True)
         for z, scatter in enumerate((self.scatter, self.highlight_item, self.neighbor_item, self.focus_item, self.hover_item)):
             scatter.setZValue(z)
             self.addItem(scatter)
@@ -450,6 +451,7 @@ class EmbeddingGridView(QWidget):
         elif what == "probes":
             for panel in self.panels.values():
                 panel.update_title()
+            self._update_title()
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
         self._reload_all()
@@ -487,6 +489,8 @@ class EmbeddingGridView(QWidget):
         pending = ""
         if shown == {"pca"} and state.settings.method != "pca":
             pending = f" <span style='color:#808080'>(PCA shown until {wanted} is ready)</span>"
+        note = state.probe_note()
+        note_html = f"<br><span style='font-size:9pt; color:#505050'>Linear probes: {note}</span>" if note else ""
         self.title.setText(
-            f"<b>{wanted}</b> of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}"
+            f"<b>{wanted}</b> of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}{note_html}"
         )

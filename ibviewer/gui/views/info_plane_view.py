@@ -17,12 +17,21 @@ from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import epoch_colormap, make_pen, nearest_point
+from ibviewer.gui.views.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
 
 __all__ = ["InfoPlaneView"]
 
 LAYER_SYMBOLS = ("o", "s", "t", "d", "p", "h", "star", "t1", "t2", "t3", "+", "x")
 HOVER_TOLERANCE_PX = 8.0
+
+
+N_COLOR_STEPS = 24
+
+
+def _joined(x_rows: np.ndarray, y_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of polylines as one NaN-separated polyline (for ``connect="finite"``)."""
+    pad = np.full((x_rows.shape[0], 1), np.nan)
+    return np.hstack([x_rows, pad]).ravel(), np.hstack([y_rows, pad]).ravel()
 
 
 class _InfoPlaneViewBox(pg.ViewBox):
@@ -65,13 +74,16 @@ class InfoPlaneView(QWidget):
         self.plot.setLabel("bottom", "I(X;T) (bits)")
         self.plot.setLabel("left", "I(T;Y) (bits)")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.colorbar: pg.ColorBarItem | None = None
+        # built once up front: creating it costs ~0.1 s, too long for the GUI thread mid-analysis
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=epoch_colormap(), label="Epochs", interactive=False, width=14)
+        self.canvas.addItem(self.colorbar, row=0, col=1)
+        self.colorbar.hide()
         self.legend: pg.LegendItem | None = None
         self.message = pg.TextItem("", color="#707070", anchor=(0.5, 0.5))
         self.plot.addItem(self.message, ignoreBounds=True)
         self._marker = pg.PlotDataItem(pen=make_pen(QColor("#d62728"), 2.5), symbol=None)
         self._marker.setZValue(20)
-        self._marker_points = pg.ScatterPlotItem(
+        self._marker_points = PassiveScatter(
             size=12, pen=make_pen(QColor("#d62728"), 2.0), brush=pg.mkBrush(255, 255, 255, 0), pxMode=True
         )
         self._marker_points.setZValue(21)
@@ -99,6 +111,7 @@ class InfoPlaneView(QWidget):
         if self.legend is not None:
             self.legend.clear()
         self.epoch_lines, self.point_items = [], []
+        self.colorbar.hide()
         self._points = np.zeros((0, 2))
         self._cells = []
         self.plot.setTitle("")
@@ -117,18 +130,20 @@ class InfoPlaneView(QWidget):
         cmap = epoch_colormap()
         lo, hi = float(epochs.min()), float(epochs.max())
         span = hi - lo if hi > lo else 1.0
-        colors = [cmap.map((e - lo) / span, mode="qcolor") for e in epochs]
 
-        # each layer's trajectory over training: faint grey
-        for k in range(n_layers):
-            trail = pg.PlotDataItem(i_xt[:, k], i_ty[:, k], pen=make_pen(QColor(150, 150, 150, 110), 1.0))
-            trail.setZValue(-5)
-            self.plot.addItem(trail)
-        # one line per epoch joining the layers
-        for e in range(n_epochs):
-            color = QColor(colors[e])
+        # each layer's trajectory over training: faint grey, one item for all layers
+        trails = pg.PlotCurveItem(
+            *_joined(i_xt.T, i_ty.T), connect="finite", pen=make_pen(QColor(150, 150, 150, 110), 1.0)
+        )
+        trails.setZValue(-5)
+        self.plot.addItem(trails)
+        # one line per epoch joining the layers; epochs share an item per colour step (cheap for 1000s of epochs)
+        steps = np.minimum((N_COLOR_STEPS * (epochs - lo) / span).astype(int), N_COLOR_STEPS - 1)
+        for step in np.unique(steps):
+            rows = np.flatnonzero(steps == step)
+            color = cmap.map((step + 0.5) / N_COLOR_STEPS, mode="qcolor")
             color.setAlpha(170)
-            line = pg.PlotDataItem(i_xt[e], i_ty[e], pen=make_pen(color, 1.2))
+            line = pg.PlotCurveItem(*_joined(i_xt[rows], i_ty[rows]), connect="finite", pen=make_pen(color, 1.0))
             line.setZValue(-1)
             self.plot.addItem(line)
             self.epoch_lines.append(line)
@@ -141,20 +156,22 @@ class InfoPlaneView(QWidget):
             )  # fmt: skip
             band.setZValue(-3)
             self.plot.addItem(band)
-        # points: colour = epoch, symbol = layer (legend names the layers)
-        brushes = [pg.mkBrush(c) for c in colors]
+        # points: colour = epoch (in the same steps as the lines: few distinct brushes keep painting fast),
+        # symbol = layer (legend names the layers)
+        step_brushes = [pg.mkBrush(cmap.map((i + 0.5) / N_COLOR_STEPS, mode="qcolor")) for i in range(N_COLOR_STEPS)]
+        brushes = [step_brushes[i] for i in steps.tolist()]
         if self.legend is None:
             self.legend = pg.LegendItem(offset=(-10, -10), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
             self.legend.setParentItem(self.viewbox)
         for k, layer in enumerate(plane.layers):
             symbol = LAYER_SYMBOLS[k % len(LAYER_SYMBOLS)]
-            points = pg.ScatterPlotItem(
+            points = PassiveScatter(
                 x=i_xt[:, k], y=i_ty[:, k], symbol=symbol, size=7, brush=brushes, pen=pg.mkPen(60, 60, 60, 120), pxMode=True
             )
             points.setZValue(5)
             self.plot.addItem(points)
             self.point_items.append(points)
-            sample = pg.ScatterPlotItem(symbol=symbol, size=8, brush=pg.mkBrush(200, 200, 200), pen=pg.mkPen(60, 60, 60))
+            sample = PassiveScatter(symbol=symbol, size=8, brush=pg.mkBrush(200, 200, 200), pen=pg.mkPen(60, 60, 60))
             self.legend.addItem(sample, layer)
         self._points = np.column_stack([i_xt.ravel(), i_ty.ravel()])
         self._cells = [(e, k) for e in range(n_epochs) for k in range(n_layers)]
@@ -166,19 +183,14 @@ class InfoPlaneView(QWidget):
         ):
             line = pg.InfiniteLine(
                 pos=value, angle=angle, pen=pg.mkPen("#555555", width=1, style=Qt.PenStyle.DashLine),
-                label=text, labelOpts={"position": 0.55 if angle == 90 else 0.12, "color": "#404040", "movable": False},
+                label=text, labelOpts={"position": 0.55 if angle == 90 else 0.12, "color": "#404040", "movable": False, "fill": (255, 255, 255, 210)},
             )  # fmt: skip
             self.plot.addItem(line)
         self.plot.setXRange(0, max(plane.log2_n, float(np.nanmax(i_xt))) * 1.05, padding=0)
         self.plot.setYRange(0, max(plane.h_y, float(np.nanmax(i_ty))) * 1.08, padding=0)
 
-        # colour bar
-        if self.colorbar is None:
-            self.colorbar = pg.ColorBarItem(values=(lo, hi if hi > lo else lo + 1), colorMap=cmap, label="Epochs",
-                                            interactive=False, width=14)  # fmt: skip
-            self.canvas.addItem(self.colorbar, row=0, col=1)
-        else:
-            self.colorbar.setLevels((lo, hi if hi > lo else lo + 1))
+        self.colorbar.setLevels((lo, hi if hi > lo else lo + 1))
+        self.colorbar.show()
 
         name = getattr(self.state.run, "name", "")
         self.plot.setTitle(f"Information plane · {plane.label()}" + (f" · {name}" if name else ""), size="10pt")

@@ -19,6 +19,8 @@ __all__ = [
     "configure_pyqtgraph",
     "points_in_polygon",
     "nearest_point",
+    "PassiveScatter",
+    "make_pen",
 ]
 
 # matplotlib's tab10 and tab20: distinguishable, familiar from papers
@@ -99,3 +101,10 @@ def nearest_point(coords: np.ndarray, x: float, y: float, pixel_size: tuple[floa
     d2 = ((coords[:, 0] - x) / sx) ** 2 + ((coords[:, 1] - y) / sy) ** 2
     row = int(np.argmin(d2))
     return row if d2[row] <= tolerance_px**2 else -1
+
+
+class PassiveScatter(pg.ScatterPlotItem):
+    """A scatter that leaves clicks to its ViewBox (which finds the nearest point itself)."""
+
+    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        ev.ignore()
