@@ -74,3 +74,44 @@ def make_state(dims: int = 3, epochs=EPOCHS, metrics=None):
         for layer in LAYERS:
             state.set_embedding(epoch, layer, make_embedding(acts, layer, epoch, dims))
     return state
+
+
+QUERY_WORDS = tuple(f"query{g:02d}" for g in range(16))
+
+
+class WordRun(FakeRun):
+    """A run whose dataset carries words, with the 16 query words in ``extra`` (as the word_lm sample)."""
+
+    def __init__(self, dataset) -> None:
+        super().__init__({})
+        self.dataset = dataset
+        self.extra = {"query_words": list(QUERY_WORDS)}
+
+
+def make_word_state(n_per_query: int = 12, seed: int = 0):
+    """AppState with a synthetic text run: 16 query words, each with a cloud of related words, 3 layers."""
+    from ibviewer.core.types import Dataset
+    from ibviewer.gui.state import AppState
+
+    rng = np.random.default_rng(seed)
+    n_groups = len(QUERY_WORDS)
+    words = list(QUERY_WORDS)
+    groups = list(range(n_groups))
+    for g in range(n_groups):
+        for j in range(n_per_query):
+            words.append(f"w{g:02d}_{j:02d}")
+            groups.append(g)
+    groups_arr = np.array(groups)
+    n = len(words)
+    values, layers = {}, []
+    for k, (name, dim) in enumerate((("embed", 12), ("act1", 10), ("act2", 8))):
+        centres = rng.normal(size=(n_groups, dim)) * (2 + 2 * k)
+        x = centres[groups_arr] + rng.normal(size=(n, dim))
+        values[name] = x[None].astype(np.float32)
+        layers.append(LayerInfo(name, name, (dim,), dim))
+    labels = (groups_arr % 4).astype(np.int64)
+    dataset = Dataset("words", "words", "tokens", np.arange(n)[:, None], labels, words=tuple(words))
+    acts = ActivationSet(tuple(layers), (3,), values, labels, np.arange(n, dtype=np.int64), key=f"words-{seed}")
+    state = AppState()
+    state.set_run(WordRun(dataset), acts)
+    return state

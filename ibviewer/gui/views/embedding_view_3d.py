@@ -45,6 +45,7 @@ __all__ = [
     "pick_nearest",
     "normalise_coords",
     "opengl_available",
+    "grab_with_gl",
     "GLScatterView",
     "GLLayerPanel",
     "EmbeddingGrid3DView",
@@ -78,6 +79,29 @@ def opengl_available() -> tuple[bool, str]:
     if platform in ("offscreen", "minimal"):
         return False, f"Qt platform {platform!r} has no OpenGL; run under X (e.g. Xvfb) with QT_QPA_PLATFORM=xcb"
     return True, ""
+
+
+def grab_with_gl(widget: QWidget) -> QImage:
+    """A picture of ``widget`` with every OpenGL view inside it drawn from its own framebuffer.
+
+    ``QWidget.grab`` includes the GL scene but drops what GL items paint with QPainter
+    (``GLTextItem`` labels); each view's ``grabFramebuffer`` has everything.
+    """
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QPainter
+    from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+    image = widget.grab().toImage()
+    painter = QPainter(image)
+    try:
+        for child in widget.findChildren(QOpenGLWidget):
+            if child.isVisible() and child.width() > 0 and child.height() > 0:
+                frame = child.grabFramebuffer()
+                frame.setDevicePixelRatio(image.devicePixelRatio())
+                painter.drawImage(child.mapTo(widget, QPoint(0, 0)), frame)
+    finally:
+        painter.end()
+    return image
 
 
 def _rgba_tuple(color: QColor) -> tuple[float, float, float, float]:
@@ -573,7 +597,7 @@ class EmbeddingGrid3DView(QWidget):
     def export_png(self, path: str | Path, scale: float = 1.0) -> Path:
         """Save the whole figure (title, legend, every panel) as a PNG; ``scale`` > 1 for print."""
         path = Path(path)
-        image = self.figure.grab().toImage()
+        image = grab_with_gl(self.figure)
         if scale != 1.0:
             image = image.scaled(
                 int(image.width() * scale), int(image.height() * scale),

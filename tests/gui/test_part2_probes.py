@@ -1,0 +1,60 @@
+"""The probe panel draws exactly the core's ProbeResult, marks the saturation layer and says what to prune."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ibviewer.core.probes import run_probes
+from ibviewer.gui.views.probe_panel import ProbePanel
+from tests.gui.part2_data import EPOCHS, LAYERS, make_state
+
+
+def test_probe_panel_numbers_equal_the_core(qtbot):
+    state = make_state(dims=2)
+    panel = ProbePanel(state)
+    qtbot.addWidget(panel)
+    assert panel.table.rowCount() == 0 and "computing" in panel.title.text()
+    result = run_probes(state.activations, epochs="last", seed=0)
+    state.set_probes(result)
+    shown = panel.shown_values()
+    assert list(shown) == list(LAYERS)
+    for j, layer in enumerate(LAYERS):
+        assert shown[layer] == (result.linear_acc[0, j], result.knn_acc[0, j])
+        assert panel.table.item(j, 1).data(256) == result.linear_acc[0, j]  # Qt.UserRole
+        assert panel.table.item(j, 1).text() == f"{100 * result.linear_acc[0, j]:.2f}%"
+    saturation = result.saturation_layer()
+    assert f"saturation: {saturation}" == panel.saturation_label.toPlainText()
+    assert result.pruning_note() in panel.note.text()
+    assert panel.chance_line.value() == result.chance
+    assert not panel.epoch_plot.isVisible()  # one probed epoch: no curve over epochs
+
+
+def test_saturation_note_with_a_layer_that_adds_nothing(qtbot):
+    from ibviewer.core.probes import ProbeResult
+
+    state = make_state(dims=2)
+    panel = ProbePanel(state)
+    qtbot.addWidget(panel)
+    linear = np.array([[0.5, 0.95, 0.955]])
+    state.set_probes(ProbeResult(epochs=(20,), layers=LAYERS, linear_acc=linear, knn_acc=linear - 0.1, chance=1 / 3, n_samples=60))
+    assert "layers after fc2 add less than 1% accuracy: candidates for pruning." in panel.note.text()
+    assert panel.saturation_line.isVisible() and panel.saturation_line.value() == 1.5
+
+
+def test_probe_every_epoch_draws_the_curves_and_follows_the_epoch(qtbot):
+    state = make_state(dims=2)
+    panel = ProbePanel(state)
+    qtbot.addWidget(panel)
+    panel.show()
+    with qtbot.waitSignal(state.result_changed, timeout=30_000):
+        panel.probe_all_epochs()
+    expected = state.probes  # the core's ProbeResult, as the worker returned it
+    assert expected.epochs == EPOCHS and expected.linear_acc.shape == (3, 3)
+    assert panel.epoch_plot.isVisible() and len(panel.epoch_plot.listDataItems()) == len(LAYERS)
+    for j, curve in enumerate(panel.epoch_plot.listDataItems()):
+        np.testing.assert_array_equal(curve.yData, expected.linear_acc[:, j])
+    state.set_epoch(5)
+    assert panel.shown_epoch == 5 and panel.epoch_marker.value() == 5
+    shown = panel.shown_values()
+    for j, layer in enumerate(LAYERS):
+        assert shown[layer] == (expected.linear_acc[1, j], expected.knn_acc[1, j])
