@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -240,10 +241,20 @@ def main() -> None:
     parser.add_argument("--kde-epochs", type=int, default=2, help="epochs the kde comparison runs on")
     parser.add_argument("--noise-var", type=float, default=1e-3)
     parser.add_argument("--skip-kde", action="store_true")
+    parser.add_argument("--skip-binning", action="store_true")
+    parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} cores; numpy {np.__version__}")
+    # the wide early layers sit at log2(N) in many epochs; that is data, not a benchmark problem
+    warnings.simplefilter("ignore", UserWarning)
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} cores, load average {load:.2f} at start; numpy {np.__version__}")
     x, acts = make_activations(args.epochs)
-    bench_binning(x, acts, args.original_epochs)
+    if not args.skip_binning:
+        bench_binning(x, acts, args.original_epochs)
     if not args.skip_kde:
         bench_kde(acts, args.kde_epochs, args.noise_var)
 

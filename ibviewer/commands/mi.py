@@ -21,27 +21,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("file", metavar="FILE.npz", help="archive holding arrays 't' and 'y'")
-    # no argparse choices: an unknown name then fails with the estimator registry's one-line message
-    parser.add_argument(
-        "--estimator", default="binning", metavar="{binning,adaptive,kde}", help="estimator (default binning)"
-    )
-    parser.add_argument("--bins", type=int, default=None, metavar="N", help="number of bins (binning: edges; default 30)")
-    parser.add_argument("--bin-width", type=float, default=None, metavar="W", help="bin width instead of --bins (binning)")
-    range_group = parser.add_mutually_exclusive_group()
-    range_group.add_argument("--range", type=float, nargs=2, metavar=("LO", "HI"), help="binning range (default -1 1)")
-    range_group.add_argument(
-        "--range-per-layer", action="store_true", help="bin over t's own min..max (binning; for ReLU layers)"
-    )
-    parser.add_argument("--noise-var", type=float, default=None, metavar="V", help="kde noise variance (default 1e-3)")
+    add_estimator_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.set_defaults(func=run)
+
+
+def add_estimator_arguments(parser: argparse.ArgumentParser, jobs: bool = False) -> None:
+    """The estimator options (shared with commands that compute a whole plane; ``jobs`` adds --jobs).
+
+    Pair with :func:`check_estimator_options` so options that do not fit the estimator are errors.
+    """
+    group = parser.add_argument_group("information estimator")
+    # no argparse choices: an unknown name then fails with a one-line message (exit code 2)
+    group.add_argument(
+        "--estimator", default="binning", metavar="{binning,adaptive,kde}", help="estimator (default binning)"
+    )
+    group.add_argument("--bins", type=int, default=None, metavar="N", help="number of bins (binning: edges; default 30)")
+    group.add_argument("--bin-width", type=float, default=None, metavar="W", help="bin width instead of --bins (binning)")
+    ranges = group.add_mutually_exclusive_group()
+    ranges.add_argument("--range", type=float, nargs=2, metavar=("LO", "HI"), help="binning range (default -1 1)")
+    ranges.add_argument(
+        "--range-per-layer", action="store_true", help="bin each layer over its own min..max (binning; ReLU layers)"
+    )
+    group.add_argument("--noise-var", type=float, default=None, metavar="V", help="kde noise variance (default 1e-3)")
+    if jobs:
+        group.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel joblib workers over (epoch, layer) cells")
 
 
 def run(args: argparse.Namespace) -> int:
     from ibviewer.commands.analyze import estimator_params
     from ibviewer.core.information import describe_estimator, mutual_information
 
-    _check_options(args)
+    check_estimator_options(args)
     t, y = load_representation(Path(args.file))
     result = mutual_information(t, y, args.estimator, **estimator_params(args))
     if args.json:
@@ -66,7 +77,7 @@ def _bounds_line(name: str, lower: float, upper: float, ceiling_name: str, ceili
     )
 
 
-def _check_options(args: argparse.Namespace) -> None:
+def check_estimator_options(args: argparse.Namespace) -> None:
     """Options that do not apply to the chosen estimator are errors, not silently ignored."""
     from ibviewer.errors import EstimatorError
 

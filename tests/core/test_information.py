@@ -272,6 +272,20 @@ def test_kde_agrees_with_reference_and_chunking_does_not_matter(rng):
     assert fitted.i_xt_lower_ < fitted.i_xt_
 
 
+def test_kde_device_cuda(rng):
+    import torch
+
+    t, y = np.tanh(rng.normal(size=(200, 3))), rng.integers(0, 2, 200)
+    if not torch.cuda.is_available():
+        with pytest.raises(EstimatorError, match="CUDA is not available"):
+            mutual_information(t, y, "kde", noise_var=0.1, device="cuda")
+        return
+    on_gpu = mutual_information(t, y, "kde", noise_var=0.1, device="cuda")
+    on_cpu = mutual_information(t, y, "kde", noise_var=0.1, device="cpu")
+    for key in ("i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"):
+        assert on_gpu[key] == pytest.approx(on_cpu[key], abs=1e-9)
+
+
 def test_kde_more_noise_means_less_information(rng):
     t = np.tanh(rng.normal(size=(300, 4)))
     y = rng.integers(0, 2, 300)
