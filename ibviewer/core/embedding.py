@@ -527,6 +527,14 @@ def _tsne(
     return coords
 
 
+def _import_umap() -> Any:
+    """umap-learn, imported quietly (it warns that the optional TensorFlow is missing)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Tensorflow not installed.*", category=ImportWarning)
+        import umap
+    return umap
+
+
 def _umap_kwargs(params: Mapping[str, Any], n_sub: int, dims: int, seed: int, where: str) -> dict[str, Any]:
     n_neighbors = int(params["n_neighbors"])
     if n_neighbors > n_sub - 1:
@@ -558,8 +566,7 @@ def _umap(
     progress: Progress,
     where: str,
 ) -> FloatArray:
-    import umap
-
+    umap = _import_umap()
     x_sub = reduced[embedded_idx]
     n_sub, n = len(embedded_idx), reduced.shape[0]
     kwargs = _umap_kwargs(params, n_sub, dims, seed, where)
@@ -1115,8 +1122,7 @@ def _embed_aligned_umap(
         for panel in panels:
             progress.partial(results[panel])
         return results
-    import umap
-
+    umap = _import_umap()
     progress.update(0.0, f"AlignedUMAP: preparing {len(panels)} panels")
     features, reduced = [], []
     for epoch, layer in panels:
@@ -1226,8 +1232,7 @@ def warm_up_umap(*, background: bool = True, large: bool = False) -> threading.T
     def work() -> float:
         start = time.perf_counter()
         try:
-            import umap
-
+            umap = _import_umap()
             rng = np.random.default_rng(0)
             x = rng.normal(size=(200, 8)).astype(np.float32)
             with warnings.catch_warnings():
