@@ -1,0 +1,61 @@
+"""The word experiment preset: synonyms by the final layer, groups for colouring, per-layer embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ibviewer.core.types import ActivationSet, LayerInfo
+from ibviewer.core.words import word_experiment
+from ibviewer.errors import EstimatorError
+
+
+def word_acts() -> tuple[ActivationSet, list[str]]:
+    """Three topics of 30 words each plus 60 filler words; topics are clusters in the last layer only."""
+    rng = np.random.default_rng(0)
+    words = [f"{topic}{i}" for topic in ("cat", "car", "sun") for i in range(30)] + [f"filler{i}" for i in range(60)]
+    topic = np.array([0] * 30 + [1] * 30 + [2] * 30 + [3] * 60)
+    centres = rng.normal(size=(4, 16)) * 5
+    centres[3] = 0
+    last = centres[topic] + rng.normal(size=(150, 16))
+    first = rng.normal(size=(150, 16))
+    values = {"emb": first[None].astype(np.float32), "out": last[None].astype(np.float32)}
+    layers = (LayerInfo("emb", "Embedding", (16,), 16), LayerInfo("out", "Linear", (16,), 16))
+    # the captured samples are dataset rows 10.. (a subset), so words must be looked up via sample_idx
+    sample_idx = np.arange(150, dtype=np.int64) + 10
+    all_words = [f"pad{i}" for i in range(10)] + words
+    return ActivationSet(layers, (3,), values, topic.astype(np.int64), sample_idx, key="w"), all_words
+
+
+def test_synonyms_come_from_the_final_layer_and_are_grouped():
+    acts, words = word_acts()
+    result = word_experiment(acts, words, ["cat0", "car0", "sun0"], n_neighbors=20, method="pca")
+    assert result.query_words == ("cat0", "car0", "sun0")
+    assert result.words[:3] == ("cat0", "car0", "sun0") and result.is_query[:3].all() and not result.is_query[3:].any()
+    assert result.layer_for_synonyms == "out" and result.n_neighbors == 20 and result.epoch == 3
+    assert result.n_selected == 63  # three disjoint topics of 21 words
+    for word, group in zip(result.words, result.groups):
+        assert word.startswith(("cat", "car", "sun")[group])
+    assert result.embeddings.layers == ("emb", "out")
+    coords = result.embeddings.get(3, "out").coords
+    assert coords.shape == (63, 2)
+    # rows follow selected_idx, whose words are the dataset's
+    assert [words[int(acts.sample_idx[i])] for i in result.selected_idx] == list(result.words)
+
+
+def test_defaults_follow_dims_and_embedding_is_tsne():
+    acts, words = word_acts()
+    with pytest.warns(UserWarning, match="perplexity"):
+        result = word_experiment(acts, words, ["cat0"], dims=3, n_iter=60, early_exaggeration_iter=30)
+    assert result.n_neighbors == 50 and result.n_selected == 51
+    assert result.embeddings.method == "tsne" and result.embeddings.dims == 3
+
+
+def test_unknown_query_words_list_close_matches():
+    acts, words = word_acts()
+    with pytest.raises(EstimatorError, match=r"'cta0' \(close: .*cat0"):
+        word_experiment(acts, words, ["cat0", "cta0"], method="pca")
+    with pytest.raises(EstimatorError, match="no words"):
+        word_experiment(acts, [], ["cat0"])
+    with pytest.raises(EstimatorError, match="repeat"):
+        word_experiment(acts, words, ["cat0", "cat0"], method="pca")
