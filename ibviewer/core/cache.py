@@ -9,14 +9,15 @@ The root is, in order: the ``cache_dir`` argument, ``$IBVIEWER_CACHE_DIR``,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -63,20 +64,27 @@ def hash_arrays(arrays: Iterable[np.ndarray], extra: Any = None) -> str:
     return digest.hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A temporary file beside ``path`` that replaces it on success and vanishes on failure."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         _remove_quietly(Path(tmp_name))
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    with _atomic_file(path) as handle:
+        handle.write(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -85,21 +93,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def save_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None = None) -> None:
     """Save arrays (and a JSON ``meta`` mapping) as an uncompressed .npz, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            payload = dict(arrays)
-            if meta is not None:
-                payload["__meta__"] = np.array(json.dumps(meta, default=str))
-            np.savez(handle, **payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        _remove_quietly(Path(tmp_name))
-        raise
+    payload = dict(arrays)
+    if meta is not None:
+        payload["__meta__"] = np.array(json.dumps(meta, default=str))
+    with _atomic_file(path) as handle:
+        np.savez(handle, **payload)
 
 
 def _remove_quietly(path: Path) -> None:

@@ -1,0 +1,57 @@
+"""The disk cache: round trips, atomic writes, damaged entries, opting out."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from ibviewer.core.cache import DiskCache, atomic_write_text, cache_root, hash_arrays
+
+
+def test_round_trip_and_meta(tmp_path):
+    cache = DiskCache("things", tmp_path)
+    cache.put("k1", {"a": np.arange(5.0)}, {"note": "x"})
+    arrays, meta = cache.get("k1")
+    np.testing.assert_array_equal(arrays["a"], np.arange(5.0))
+    assert meta == {"note": "x"}
+    assert cache.get("missing") is None
+
+
+def test_disabled_cache_neither_reads_nor_writes(tmp_path):
+    cache = DiskCache("things", tmp_path, enabled=False)
+    cache.put("k", {"a": np.zeros(2)})
+    assert cache.get("k") is None and not (tmp_path / "things").exists()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "f.txt"
+    atomic_write_text(target, "old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write_text(target, "new")
+    monkeypatch.undo()
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_hash_changes_with_content_dtype_and_shape():
+    a = np.arange(6, dtype=np.float32)
+    keys = {hash_arrays([a]), hash_arrays([a.astype(np.float64)]), hash_arrays([a.reshape(2, 3)]),
+            hash_arrays([a + 1]), hash_arrays([a], extra={"p": 1})}
+    assert len(keys) == 5
+    assert hash_arrays([a]) == hash_arrays([a.copy()])
+
+
+def test_cache_root_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("IBVIEWER_CACHE_DIR", str(tmp_path / "env"))
+    assert cache_root() == tmp_path / "env"
+    assert cache_root(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.delenv("IBVIEWER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "ibviewer"
