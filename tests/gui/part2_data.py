@@ -63,12 +63,17 @@ def make_embedding(acts: ActivationSet, layer: str, epoch: int, dims: int = 3, m
     )  # fmt: skip
 
 
-def make_state(dims: int = 3, epochs=EPOCHS, metrics=None):
-    """An AppState with the synthetic run open and embeddings of every layer at ``epochs``."""
+def make_state(dims: int = 3, epochs=EPOCHS, metrics=None, attach=None):
+    """An AppState with the synthetic run open and embeddings of every layer at ``epochs``.
+
+    ``attach(state)`` is called before the run opens, so views built there see it open.
+    """
     from ibviewer.gui.state import AppState
 
     acts = make_activations()
     state = AppState()
+    if attach is not None:
+        attach(state)
     state.set_run(FakeRun(metrics), acts)
     for epoch in epochs:
         for layer in LAYERS:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_colors, make_pen
-from ibviewer.gui.workers import TaskRunner
+from ibviewer.gui.views.background import view_runner
 
 __all__ = ["ProbePanel", "probe_epoch", "run_probes_all_epochs"]
 
@@ -59,7 +59,8 @@ class ProbePanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.shown_epoch: int | None = None
-        self.runner = TaskRunner(name="probes", parent=self)
+        self._closed = False
+        self.runner = view_runner("probes")
         self.runner.finished.connect(self._on_runner_finished)
         self.runner.failed.connect(self._on_runner_failed)
         self.runner.progress_changed.connect(self._on_runner_progress_changed)
@@ -125,10 +126,19 @@ class ProbePanel(QWidget):
         state.epoch_changed.connect(self._on_state_epoch_changed)
         self.redraw()
 
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """Cancel background work and wait for it (the window calls this when it closes)."""
+        self._closed = True
+        self.runner.shutdown(timeout)
+
+    def closeEvent(self, event):  # noqa: N802, ANN001 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
     # -- public --------------------------------------------------------------------
     def probe_all_epochs(self) -> None:
         """Run the probes on every saved epoch in the background; the result replaces `state.probes`."""
-        if self.state.activations is None:
+        if self.state.activations is None or self._closed:
             return
         self.runner.submit(run_probes_all_epochs, self.state.activations)
 

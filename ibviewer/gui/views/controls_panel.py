@@ -1,0 +1,541 @@
+"""Live controls: estimator, embedding and display settings, a bin-count sensitivity view and a regex search.
+
+The panel edits an `AnalysisSettings` and emits it (debounced, so dragging a spin box
+sends one change) through ``settings_edited``; the window compares it with the previous
+settings using `settings_diff` and recomputes only what depends on the change. The
+sensitivity view estimates I(X;T) and I(T;Y) of one layer over a range of bin counts (or
+noise variances for kde) in the background, because the information plane depends on the
+estimator. The search box selects, through `AppState`, every sample whose word, name or
+label matches a regular expression, so the matches are highlighted in every view.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ibviewer.errors import IBViewerError
+from ibviewer.gui.analysis_settings import (
+    ALIGNMENT_CHOICES,
+    COLOR_MODES,
+    ESTIMATOR_CHOICES,
+    METHOD_CHOICES,
+    PREPROCESSING_CHOICES,
+    AnalysisSettings,
+)
+from ibviewer.gui.state import AppState
+from ibviewer.gui.views.coloring import COLOR_MODE_TITLES
+from ibviewer.gui.views.style import make_pen
+from ibviewer.gui.views.background import view_runner
+
+__all__ = ["ControlsPanel", "SensitivityResult", "estimator_sensitivity", "search_rows", "SENSITIVITY_BINS", "SENSITIVITY_NOISE"]
+
+DEBOUNCE_MS = 250
+SENSITIVITY_BINS = (2, 3, 4, 6, 8, 12, 16, 20, 30, 50, 80, 120, 200)
+SENSITIVITY_NOISE = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+PCA_BEFORE_DIMS = 50
+ESTIMATOR_TITLES = {"binning": "Binning (fixed bins)", "adaptive": "Adaptive binning (equal mass)", "kde": "KDE (Gaussian noise)"}
+METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
+RANGE_TITLES = {"fixed": "[-1, 1] (tanh layers)", "layer": "each layer's [min, max]"}
+
+
+class SensitivityResult:
+    """I(X;T) and I(T;Y) of one layer at one epoch over a sweep of an estimator parameter."""
+
+    def __init__(
+        self, layer: str, epoch: int, parameter: str, values: np.ndarray, i_xt: np.ndarray, i_ty: np.ndarray,
+        saturated: np.ndarray, log2_n: float, h_y: float, estimator: str,
+    ) -> None:  # fmt: skip
+        self.layer, self.epoch, self.parameter, self.estimator = layer, epoch, parameter, estimator
+        self.values, self.i_xt, self.i_ty, self.saturated = values, i_xt, i_ty, saturated
+        self.log2_n, self.h_y = log2_n, h_y
+
+
+def estimator_sensitivity(
+    activations: Any, layer: str, epoch: int, settings: AnalysisSettings, *, progress: Any
+) -> SensitivityResult:
+    """Worker job: the chosen estimator over ``SENSITIVITY_BINS`` bin counts (``SENSITIVITY_NOISE`` for kde)."""
+    from ibviewer.core.information import mutual_information
+
+    t = activations.layer(layer, epoch)
+    labels = activations.labels
+    if settings.estimator == "kde":
+        parameter, sweep = "noise_var", SENSITIVITY_NOISE
+    else:
+        parameter, sweep = "n_bins", SENSITIVITY_BINS
+    base = settings.estimator_params()
+    base.pop("bin_width", None)
+    if settings.estimator == "binning" and base.get("value_range") == "layer":
+        base["value_range"] = (float(t.min()), float(t.max()) if t.max() > t.min() else float(t.min()) + 1.0)
+    i_xt, i_ty, saturated = [], [], []
+    for i, value in enumerate(sweep):
+        progress.check_cancelled()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # the saturation warning is shown as a hollow point, not raised
+            result = mutual_information(t, labels, settings.estimator, **{**base, parameter: value})
+        i_xt.append(result["i_xt"])
+        i_ty.append(result["i_ty"])
+        saturated.append(any("log2(N)" in str(w.message) for w in caught))
+        progress.update((i + 1) / len(sweep), f"sensitivity: {parameter}={value:g} ({i + 1}/{len(sweep)})")
+    return SensitivityResult(
+        layer, int(epoch), parameter, np.asarray(sweep, dtype=np.float64), np.asarray(i_xt), np.asarray(i_ty),
+        np.asarray(saturated), float(result["log2_n"]), float(result["h_y"]), settings.estimator,
+    )  # fmt: skip
+
+
+def search_rows(state: Any, pattern: str) -> np.ndarray:
+    """Rows whose word / sample name or class name matches ``pattern`` (a case-insensitive regex).
+
+    Raises
+    ------
+    IBViewerError
+        The pattern is not a valid regular expression.
+    """
+    if not pattern:
+        return np.zeros(0, dtype=np.int64)
+    try:
+        regex = re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise IBViewerError(f"Invalid search pattern {pattern!r}: {exc}. Use a regular expression such as ^qu.*k$.") from exc
+    names = state.class_names()
+    labels = state.labels
+    class_match = np.array([bool(regex.search(name)) for name in names], dtype=bool)
+    matches = class_match[labels] if len(names) else np.zeros(state.n_samples, dtype=bool)
+    sample_names = [state.sample_name(row) for row in range(state.n_samples)]
+    matches |= np.array([bool(regex.search(name)) for name in sample_names], dtype=bool)
+    return np.flatnonzero(matches).astype(np.int64)
+
+
+def _combo(parent: QWidget, items: dict[str, str], tip: str) -> QComboBox:
+    combo = QComboBox(parent)
+    for key, text in items.items():
+        combo.addItem(text, key)
+    combo.setToolTip(tip)
+    return combo
+
+
+def _set_combo(combo: QComboBox, key: Any) -> None:
+    index = combo.findData(key)
+    if index >= 0:
+        combo.setCurrentIndex(index)
+
+
+class ControlsPanel(QWidget):
+    """Estimator, embedding and display controls; emits the edited `AnalysisSettings` (debounced).
+
+    Signals
+    -------
+    settings_edited(object)
+        The new `AnalysisSettings`, at most once per ``DEBOUNCE_MS`` of editing.
+    """
+
+    settings_edited = Signal(object)
+
+    def __init__(self, state: AppState, settings: AnalysisSettings | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._settings = settings or AnalysisSettings()
+        self._updating = False
+        self._search_selected = False
+        self._closed = False
+        self.sensitivity: SensitivityResult | None = None
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self._on_debounce_timeout)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self.apply_search)
+        self._sensitivity_timer = QTimer(self)
+        self._sensitivity_timer.setSingleShot(True)
+        self._sensitivity_timer.setInterval(DEBOUNCE_MS)
+        self._sensitivity_timer.timeout.connect(self.compute_sensitivity)
+        self.sensitivity_runner = view_runner("sensitivity")
+        self.sensitivity_runner.finished.connect(self._on_sensitivity_runner_finished)
+        self.sensitivity_runner.failed.connect(self._on_sensitivity_runner_failed)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self._build_estimator_box())
+        layout.addWidget(self._build_sensitivity_box())
+        layout.addWidget(self._build_embedding_box())
+        layout.addWidget(self._build_display_box())
+        layout.addStretch(1)
+        self.set_settings(self._settings)
+
+        state.run_changed.connect(self._on_state_run_changed)
+        state.epoch_changed.connect(self._on_state_epoch_changed)
+        state.focus_changed.connect(self._on_state_focus_changed)
+        state.selection_changed.connect(self._on_state_selection_changed)
+        self._on_state_run_changed()
+
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """Cancel background work and wait for it (the window calls this when it closes)."""
+        self._closed = True
+        for timer in (self._debounce, self._search_timer, self._sensitivity_timer):
+            timer.stop()
+        self.sensitivity_runner.shutdown(timeout)
+
+    def closeEvent(self, event):  # noqa: N802, ANN001 - Qt override
+        self.shutdown()
+        super().closeEvent(event)
+
+    # -- building ------------------------------------------------------------------------
+    def _build_estimator_box(self) -> QGroupBox:
+        box = QGroupBox("Information plane estimator", self)
+        form = QFormLayout(box)
+        self.estimator = _combo(box, {k: ESTIMATOR_TITLES[k] for k in ESTIMATOR_CHOICES}, "How I(X;T) and I(T;Y) are estimated")
+        self.n_bins = QSpinBox(box)
+        self.n_bins.setRange(2, 10_000)
+        self.n_bins.setToolTip("Number of bin edges: more bins resolve more, and push I(X;T) towards log2(N)")
+        self.use_bin_width = QCheckBox("bin width", box)
+        self.bin_width = QDoubleSpinBox(box)
+        self.bin_width.setDecimals(4)
+        self.bin_width.setRange(1e-4, 100.0)
+        self.bin_width.setSingleStep(0.01)
+        self.bin_width.setValue(0.07)
+        width_row = QHBoxLayout()
+        width_row.addWidget(self.use_bin_width)
+        width_row.addWidget(self.bin_width, 1)
+        self.range_mode = _combo(box, RANGE_TITLES, "Bin edges over a fixed range (tanh) or each layer's own range (ReLU)")
+        self.noise_var = QDoubleSpinBox(box)
+        self.noise_var.setDecimals(6)
+        self.noise_var.setRange(1e-6, 100.0)
+        self.noise_var.setSingleStep(1e-3)
+        self.noise_var.setToolTip("Variance of the Gaussian noise added to T: the resolution at which samples differ")
+        self.kde_band = QCheckBox("show the lower..upper bound band", box)
+        form.addRow("estimator", self.estimator)
+        form.addRow("bins", self.n_bins)
+        form.addRow("", width_row)
+        form.addRow("range", self.range_mode)
+        form.addRow("noise variance", self.noise_var)
+        form.addRow("kde", self.kde_band)
+        for widget in (self.estimator, self.range_mode):
+            widget.currentIndexChanged.connect(self._on_control_changed)
+        for widget in (self.n_bins, self.bin_width, self.noise_var):
+            widget.valueChanged.connect(self._on_control_changed)
+        for widget in (self.use_bin_width, self.kde_band):
+            widget.toggled.connect(self._on_control_changed)
+        return box
+
+    def _build_sensitivity_box(self) -> QGroupBox:
+        box = QGroupBox("Sensitivity to the estimator", self)
+        column = QVBoxLayout(box)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("layer", box))
+        self.sensitivity_layer = QComboBox(box)
+        self.sensitivity_layer.setToolTip("Layer whose I(X;T) and I(T;Y) are swept (follows the clicked sample's layer)")
+        self.sensitivity_layer.currentIndexChanged.connect(self._on_sensitivity_layer_changed)
+        row.addWidget(self.sensitivity_layer, 1)
+        column.addLayout(row)
+        self.sensitivity_plot = pg.PlotWidget(box)
+        self.sensitivity_plot.setMinimumHeight(150)
+        self.sensitivity_plot.setMenuEnabled(False)
+        self.sensitivity_plot.hideButtons()
+        self.sensitivity_plot.setLabel("left", "bits")
+        self.sensitivity_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.sensitivity_plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
+        self.i_xt_curve = self.sensitivity_plot.plot(
+            pen=make_pen(QColor("#1f77b4"), 1.8), symbol="o", symbolSize=5, symbolBrush="#1f77b4", name="I(X;T)"
+        )
+        self.i_ty_curve = self.sensitivity_plot.plot(
+            pen=make_pen(QColor("#d62728"), 1.8), symbol="s", symbolSize=5, symbolBrush="#d62728", name="I(T;Y)"
+        )
+        self.current_marker = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#2ca02c", width=1.5))
+        self.sensitivity_plot.addItem(self.current_marker, ignoreBounds=True)
+        self.log2_n_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen("#707070", style=Qt.PenStyle.DashLine))
+        self.sensitivity_plot.addItem(self.log2_n_line, ignoreBounds=True)
+        column.addWidget(self.sensitivity_plot)
+        self.sensitivity_note = QLabel("", box)
+        self.sensitivity_note.setWordWrap(True)
+        self.sensitivity_note.setStyleSheet("color: #505050;")
+        column.addWidget(self.sensitivity_note)
+        return box
+
+    def _build_embedding_box(self) -> QGroupBox:
+        box = QGroupBox("Embeddings", self)
+        form = QFormLayout(box)
+        self.method = _combo(box, {k: METHOD_NAMES[k] for k in METHOD_CHOICES}, "Method of the per-layer embeddings")
+        self.dims = _combo(box, {2: "2D", 3: "3D"}, "2D panels or rotatable 3D panels")
+        self.perplexity = QDoubleSpinBox(box)
+        self.perplexity.setRange(2.0, 500.0)
+        self.perplexity.setDecimals(1)
+        self.perplexity.setToolTip("t-SNE perplexity: roughly the number of neighbours each point keeps")
+        self.n_neighbors = QSpinBox(box)
+        self.n_neighbors.setRange(2, 500)
+        self.n_neighbors.setToolTip("UMAP n_neighbors: local (small) or global (large) structure")
+        self.seed = QSpinBox(box)
+        self.seed.setRange(0, 2**31 - 1)
+        self.alignment = _combo(
+            box, {k: k for k in ALIGNMENT_CHOICES}, "How panels are aligned across layers and epochs (see docs/embeddings.md)"
+        )
+        self.preprocessing = _combo(box, {k: k for k in PREPROCESSING_CHOICES}, "Applied to each layer before embedding")
+        self.pca_before = QCheckBox(f"PCA to {PCA_BEFORE_DIMS} dimensions first", box)
+        form.addRow("method", self.method)
+        form.addRow("dims", self.dims)
+        form.addRow("perplexity", self.perplexity)
+        form.addRow("n_neighbors", self.n_neighbors)
+        form.addRow("seed", self.seed)
+        form.addRow("alignment", self.alignment)
+        form.addRow("preprocessing", self.preprocessing)
+        form.addRow("", self.pca_before)
+        for widget in (self.method, self.dims, self.alignment, self.preprocessing):
+            widget.currentIndexChanged.connect(self._on_control_changed)
+        for widget in (self.perplexity, self.n_neighbors, self.seed):
+            widget.valueChanged.connect(self._on_control_changed)
+        self.pca_before.toggled.connect(self._on_control_changed)
+        return box
+
+    def _build_display_box(self) -> QGroupBox:
+        box = QGroupBox("Display", self)
+        form = QFormLayout(box)
+        self.color_by = _combo(box, {k: COLOR_MODE_TITLES[k] for k in COLOR_MODES}, "What the point colours show")
+        self.color_by.currentIndexChanged.connect(self._on_control_changed)
+        self.search = QLineEdit(box)
+        self.search.setPlaceholderText("regex over words / labels, e.g. ^(big|large)$")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._on_search_text_changed)
+        self.search_status = QLabel("", box)
+        self.search_status.setStyleSheet("color: #505050;")
+        form.addRow("colour by", self.color_by)
+        form.addRow("search", self.search)
+        form.addRow("", self.search_status)
+        return box
+
+    # -- settings ------------------------------------------------------------------------
+    def settings(self) -> AnalysisSettings:
+        """The settings the controls show now (the last valid ones if the controls disagree)."""
+        try:
+            return self._read_controls()
+        except IBViewerError:
+            return self._settings
+
+    def _read_controls(self) -> AnalysisSettings:
+        method = self.method.currentData()
+        alignment = self.alignment.currentData()
+        return AnalysisSettings(
+            estimator=self.estimator.currentData(),
+            n_bins=int(self.n_bins.value()),
+            bin_width=float(self.bin_width.value()) if self.use_bin_width.isChecked() else None,
+            range_mode=self.range_mode.currentData(),
+            noise_var=float(self.noise_var.value()),
+            kde_band=self.kde_band.isChecked(),
+            method=method,
+            dims=int(self.dims.currentData()),
+            perplexity=float(self.perplexity.value()),
+            n_neighbors=int(self.n_neighbors.value()),
+            seed=int(self.seed.value()),
+            alignment=alignment,
+            preprocessing=self.preprocessing.currentData(),
+            pca_dims=PCA_BEFORE_DIMS if self.pca_before.isChecked() else None,
+            color_by=self.color_by.currentData(),
+            search=self.search.text(),
+        )
+
+    def set_settings(self, settings: AnalysisSettings) -> None:
+        """Show ``settings`` in the controls without emitting ``settings_edited``."""
+        self._updating = True
+        try:
+            _set_combo(self.estimator, settings.estimator)
+            self.n_bins.setValue(settings.n_bins)
+            self.use_bin_width.setChecked(settings.bin_width is not None)
+            if settings.bin_width is not None:
+                self.bin_width.setValue(settings.bin_width)
+            _set_combo(self.range_mode, settings.range_mode)
+            self.noise_var.setValue(settings.noise_var)
+            self.kde_band.setChecked(settings.kde_band)
+            _set_combo(self.method, settings.method)
+            _set_combo(self.dims, settings.dims)
+            self.perplexity.setValue(settings.perplexity)
+            self.n_neighbors.setValue(settings.n_neighbors)
+            self.seed.setValue(settings.seed)
+            _set_combo(self.alignment, settings.alignment)
+            _set_combo(self.preprocessing, settings.preprocessing)
+            self.pca_before.setChecked(settings.pca_dims is not None)
+            _set_combo(self.color_by, settings.color_by)
+            self.search.blockSignals(True)
+            self.search.setText(settings.search)
+            self.search.blockSignals(False)
+        finally:
+            self._updating = False
+        self._settings = settings
+        self._debounce.stop()
+        self._update_enabled()
+
+    def flush(self) -> None:
+        """Emit a pending edit now instead of after the debounce delay."""
+        if self._debounce.isActive():
+            self._debounce.stop()
+            self._on_debounce_timeout()
+
+    def _update_enabled(self) -> None:
+        estimator = self.estimator.currentData()
+        binned = estimator in ("binning", "adaptive")
+        self.n_bins.setEnabled(binned and not (estimator == "binning" and self.use_bin_width.isChecked()))
+        self.use_bin_width.setEnabled(estimator == "binning")
+        self.bin_width.setEnabled(estimator == "binning" and self.use_bin_width.isChecked())
+        self.range_mode.setEnabled(estimator == "binning")
+        self.noise_var.setEnabled(estimator == "kde")
+        self.kde_band.setEnabled(estimator == "kde")
+        method = self.method.currentData()
+        self.perplexity.setEnabled(method == "tsne")
+        self.n_neighbors.setEnabled(method == "umap")
+        self.pca_before.setEnabled(method != "pca")
+        # AlignedUMAP exists for UMAP only: offer it only then
+        model = self.alignment.model()
+        item = model.item(self.alignment.findData("aligned_umap"))
+        if item is not None:
+            item.setEnabled(method == "umap")
+        if method != "umap" and self.alignment.currentData() == "aligned_umap":
+            _set_combo(self.alignment, "init")
+
+    # -- slots -------------------------------------------------------------------------
+    def _on_control_changed(self, *_args: Any) -> None:
+        if self._updating:
+            return
+        self._update_enabled()
+        self._debounce.start()
+
+    def _on_debounce_timeout(self) -> None:
+        try:
+            new = self._read_controls()
+        except IBViewerError as exc:
+            self.sensitivity_note.setText(f"<span style='color:#b00000'>{exc}</span>")
+            return
+        if new == self._settings:
+            return
+        old, self._settings = self._settings, new
+        self.settings_edited.emit(new)
+        if (old.estimator, old.estimator_params()) != (new.estimator, new.estimator_params()):
+            self._update_marker()
+            if (old.estimator, old.range_mode) != (new.estimator, new.range_mode):
+                self._sensitivity_timer.start()
+
+    def _on_search_text_changed(self, text: str) -> None:
+        self._search_timer.start()
+
+    def apply_search(self) -> None:
+        """Select the samples matching the search pattern (clears a selection the search made)."""
+        self._search_timer.stop()
+        pattern = self.search.text()
+        state = self.state
+        if state.activations is None:
+            return
+        try:
+            rows = search_rows(state, pattern)
+        except IBViewerError as exc:
+            self.search.setStyleSheet("border: 1px solid #c00000;")
+            self.search_status.setText(str(exc))
+            return
+        self.search.setStyleSheet("")
+        if not pattern:
+            self.search_status.setText("")
+            if self._search_selected:
+                self._search_selected = False
+                state.set_selection([])
+        else:
+            self.search_status.setText(f"{rows.size} of {state.n_samples} samples match")
+            self._search_selected = True
+            state.set_focus(None)
+            state.set_selection(rows)
+        self._on_control_changed()
+
+    def compute_sensitivity(self) -> None:
+        """Sweep the estimator's resolution for the chosen layer at the current epoch, in the background."""
+        self._sensitivity_timer.stop()
+        state = self.state
+        layer = self.sensitivity_layer.currentData()
+        if state.activations is None or layer is None or state.epoch is None or self._closed:
+            return
+        settings = self.settings()
+        self.sensitivity_note.setText(f"Computing {layer} at epoch {state.epoch}…")
+        self.sensitivity_runner.submit(estimator_sensitivity, state.activations, layer, state.epoch, settings)
+
+    def _on_sensitivity_runner_finished(self, result: SensitivityResult) -> None:
+        self.sensitivity = result
+        log_x = result.parameter == "noise_var"
+        self.sensitivity_plot.setLogMode(x=log_x, y=False)
+        name = "noise variance" if log_x else "number of bins"
+        self.sensitivity_plot.setLabel("bottom", name)
+        self.i_xt_curve.setData(result.values, result.i_xt)
+        self.i_ty_curve.setData(result.values, result.i_ty)
+        self.log2_n_line.setValue(result.log2_n)
+        self._update_marker()
+        n_saturated = int(result.saturated.sum())
+        at_ceiling = f" I(X;T) reaches log2(N) = {result.log2_n:.2f} bits at {n_saturated} of {len(result.values)} settings." if n_saturated else ""
+        self.sensitivity_note.setText(
+            f"<b>{result.layer}</b>, epoch {result.epoch}, {result.estimator}: the plane's values depend on the "
+            f"{name}.{at_ceiling}"
+        )
+
+    def _on_sensitivity_runner_failed(self, exc: object) -> None:
+        self.sensitivity_note.setText(f"<span style='color:#b00000'>Sensitivity failed: {exc}</span>")
+
+    def _update_marker(self) -> None:
+        settings = self._settings
+        result = self.sensitivity
+        if result is None:
+            self.current_marker.setVisible(False)
+            return
+        value = settings.noise_var if result.parameter == "noise_var" else settings.n_bins
+        if result.parameter == "noise_var":
+            value = float(np.log10(value))
+        self.current_marker.setValue(value)
+        self.current_marker.setVisible(settings.bin_width is None or result.parameter == "noise_var")
+
+    def _on_sensitivity_layer_changed(self, index: int) -> None:
+        if not self._updating:
+            self._sensitivity_timer.start()
+
+    def _on_state_run_changed(self) -> None:
+        self.sensitivity_runner.cancel()
+        self._updating = True
+        try:
+            self.sensitivity_layer.clear()
+            for name in self.state.layer_names:
+                self.sensitivity_layer.addItem(name, name)
+            if self.state.layer_names:
+                self.sensitivity_layer.setCurrentIndex(len(self.state.layer_names) - 1)
+        finally:
+            self._updating = False
+        self.sensitivity = None
+        self.i_xt_curve.setData([], [])
+        self.i_ty_curve.setData([], [])
+        self._update_marker()
+        self._search_selected = False
+        if self.state.activations is not None:
+            self._sensitivity_timer.start()
+            if self.search.text():
+                self._search_timer.start()
+
+    def _on_state_epoch_changed(self, epoch: int) -> None:
+        self._sensitivity_timer.start()
+
+    def _on_state_focus_changed(self) -> None:
+        focus = self.state.focus
+        if focus is not None and focus.layer != self.sensitivity_layer.currentData():
+            _set_combo(self.sensitivity_layer, focus.layer)  # restarts the sweep through the index change
+
+    def _on_state_selection_changed(self) -> None:
+        if self._search_selected and self.state.selection.size == 0:
+            self._search_selected = False
