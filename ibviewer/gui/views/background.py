@@ -8,9 +8,11 @@ to the widget's methods are disconnected by Qt when the widget is destroyed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ibviewer.gui.workers import TaskRunner
 
-__all__ = ["view_runner"]
+__all__ = ["view_runner", "BackgroundViewMixin"]
 
 _RUNNING: set[TaskRunner] = set()
 
@@ -27,3 +29,24 @@ def view_runner(name: str) -> TaskRunner:
 
     runner.running_changed.connect(on_running_changed)
     return runner
+
+
+class BackgroundViewMixin:
+    """For a view with `view_runner` jobs: ``shutdown`` stops them, and closing the view calls it.
+
+    The view lists its runners in ``background_runners`` and checks ``closed`` before
+    submitting work (a pending timer may fire between close and deletion).
+    """
+
+    background_runners: tuple[TaskRunner, ...] = ()
+    closed = False
+
+    def shutdown(self, timeout: float = 3.0) -> None:
+        """Cancel background work and wait for it (the window calls this when it closes)."""
+        self.closed = True
+        for runner in self.background_runners:
+            runner.shutdown(timeout)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        self.shutdown()
+        super().closeEvent(event)  # type: ignore[misc]

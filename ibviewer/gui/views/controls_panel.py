@@ -45,7 +45,7 @@ from ibviewer.gui.analysis_settings import (
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.coloring import COLOR_MODE_TITLES
 from ibviewer.gui.views.style import make_pen
-from ibviewer.gui.views.background import view_runner
+from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 
 __all__ = ["ControlsPanel", "SensitivityResult", "estimator_sensitivity", "search_rows", "SENSITIVITY_BINS", "SENSITIVITY_NOISE"]
 
@@ -139,7 +139,7 @@ def _set_combo(combo: QComboBox, key: Any) -> None:
         combo.setCurrentIndex(index)
 
 
-class ControlsPanel(QWidget):
+class ControlsPanel(BackgroundViewMixin, QWidget):
     """Estimator, embedding and display controls; emits the edited `AnalysisSettings` (debounced).
 
     Signals
@@ -156,7 +156,6 @@ class ControlsPanel(QWidget):
         self._settings = settings or AnalysisSettings()
         self._updating = False
         self._search_selected = False
-        self._closed = False
         self.sensitivity: SensitivityResult | None = None
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -171,6 +170,7 @@ class ControlsPanel(QWidget):
         self._sensitivity_timer.setInterval(DEBOUNCE_MS)
         self._sensitivity_timer.timeout.connect(self.compute_sensitivity)
         self.sensitivity_runner = view_runner("sensitivity")
+        self.background_runners = (self.sensitivity_runner,)
         self.sensitivity_runner.finished.connect(self._on_sensitivity_runner_finished)
         self.sensitivity_runner.failed.connect(self._on_sensitivity_runner_failed)
 
@@ -190,15 +190,9 @@ class ControlsPanel(QWidget):
         self._on_state_run_changed()
 
     def shutdown(self, timeout: float = 3.0) -> None:
-        """Cancel background work and wait for it (the window calls this when it closes)."""
-        self._closed = True
         for timer in (self._debounce, self._search_timer, self._sensitivity_timer):
             timer.stop()
-        self.sensitivity_runner.shutdown(timeout)
-
-    def closeEvent(self, event):  # noqa: N802, ANN001 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
+        super().shutdown(timeout)
 
     # -- building ------------------------------------------------------------------------
     def _build_estimator_box(self) -> QGroupBox:
@@ -465,7 +459,7 @@ class ControlsPanel(QWidget):
         self._sensitivity_timer.stop()
         state = self.state
         layer = self.sensitivity_layer.currentData()
-        if state.activations is None or layer is None or state.epoch is None or self._closed:
+        if state.activations is None or layer is None or state.epoch is None or self.closed:
             return
         settings = self.settings()
         self.sensitivity_note.setText(f"Computing {layer} at epoch {state.epoch}…")

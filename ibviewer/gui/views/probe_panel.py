@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_colors, make_pen
-from ibviewer.gui.views.background import view_runner
+from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 
 __all__ = ["ProbePanel", "probe_epoch", "run_probes_all_epochs"]
 
@@ -52,15 +52,15 @@ def run_probes_all_epochs(activations: Any, *, progress: Any) -> Any:
     return run_probes(activations, epochs="all", progress=progress)
 
 
-class ProbePanel(QWidget):
+class ProbePanel(BackgroundViewMixin, QWidget):
     """Probe accuracy per layer (and over epochs) with the saturation layer and the pruning note."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.shown_epoch: int | None = None
-        self._closed = False
         self.runner = view_runner("probes")
+        self.background_runners = (self.runner,)
         self.runner.finished.connect(self._on_runner_finished)
         self.runner.failed.connect(self._on_runner_failed)
         self.runner.progress_changed.connect(self._on_runner_progress_changed)
@@ -126,19 +126,10 @@ class ProbePanel(QWidget):
         state.epoch_changed.connect(self._on_state_epoch_changed)
         self.redraw()
 
-    def shutdown(self, timeout: float = 3.0) -> None:
-        """Cancel background work and wait for it (the window calls this when it closes)."""
-        self._closed = True
-        self.runner.shutdown(timeout)
-
-    def closeEvent(self, event):  # noqa: N802, ANN001 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
-
     # -- public --------------------------------------------------------------------
     def probe_all_epochs(self) -> None:
         """Run the probes on every saved epoch in the background; the result replaces `state.probes`."""
-        if self.state.activations is None or self._closed:
+        if self.state.activations is None or self.closed:
             return
         self.runner.submit(run_probes_all_epochs, self.state.activations)
 

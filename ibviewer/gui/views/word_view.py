@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QT
 
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_brushes, class_colors, make_pen, nearest_point
-from ibviewer.gui.views.background import view_runner
+from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 
 __all__ = [
     "place_labels",
@@ -481,7 +481,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         self._hover_word(-1 if math.isnan(x) else self._word_at(x, y))
 
 
-class WordView(QWidget):
+class WordView(BackgroundViewMixin, QWidget):
     """The word experiment preset: 2D/3D switch, a legend of query words, one labelled panel per layer.
 
     Signals
@@ -496,12 +496,12 @@ class WordView(QWidget):
         super().__init__(parent)
         self.state = state
         self.experiment: Any = None
-        self._closed = False
         self.dims = 2
         self.method = "tsne"
         self.params: dict[str, Any] = {}
         self.panels: dict[str, WordPanel2D | WordPanel3D] = {}
         self.runner = view_runner("words")
+        self.background_runners = (self.runner,)
         self.runner.finished.connect(self._on_runner_finished)
         self.runner.failed.connect(self._on_runner_failed)
         self.runner.progress_changed.connect(self._on_runner_progress_changed)
@@ -551,15 +551,6 @@ class WordView(QWidget):
         state.hover_changed.connect(self._on_state_hover_changed)
         self._on_state_run_changed()
 
-    def shutdown(self, timeout: float = 3.0) -> None:
-        """Cancel background work and wait for it (the window calls this when it closes)."""
-        self._closed = True
-        self.runner.shutdown(timeout)
-
-    def closeEvent(self, event):  # noqa: N802, ANN001 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
-
     # -- public --------------------------------------------------------------------
     def compute(self, dims: int | None = None, method: str | None = None, **params: Any) -> None:
         """Run the word experiment in the background (``dims`` 2 or 3; ``params`` go to the core)."""
@@ -570,7 +561,7 @@ class WordView(QWidget):
             self.method = method
         if params:
             self.params = params
-        if self._closed:
+        if self.closed:
             return
         if not word_preset_available(self.state):
             self.status.setText("This run has no words and query words: the word experiment needs a text run.")
