@@ -170,3 +170,32 @@ def test_colour_modes_and_camera_state_round_trip(grid):
     state = grid.camera_state()
     assert state.pop("center") == pytest.approx(camera.pop("center"))
     assert state == pytest.approx(camera)
+
+
+def test_shift_drag_selects_the_points_inside_the_rectangle(grid):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    panel = grid.panels["fc1"]
+    view = panel.view
+    camera = view.camera_state()
+    screen, _, visible = panel.screen_positions()
+    left, top = 0, 0
+    right, bottom = view.width() // 2, view.height()
+    expected = np.flatnonzero(visible & (screen[:, 0] >= left) & (screen[:, 0] <= right) & (screen[:, 1] <= bottom))
+    assert 0 < expected.size < grid.state.n_samples
+
+    def send(kind, pos, buttons):
+        event = QMouseEvent(kind, QPointF(pos), QPointF(view.mapToGlobal(pos)), Qt.MouseButton.LeftButton,
+                            buttons, Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+        QApplication.sendEvent(view, event)
+
+    send(QEvent.Type.MouseButtonPress, QPoint(left, top), Qt.MouseButton.LeftButton)
+    for x in range(10, right + 1, 10):
+        send(QEvent.Type.MouseMove, QPoint(x, bottom * x // right), Qt.MouseButton.LeftButton)
+    send(QEvent.Type.MouseButtonRelease, QPoint(right, bottom), Qt.MouseButton.NoButton)
+    assert grid.state.selection.tolist() == expected.tolist()
+    assert view.camera_state() == camera  # a selection drag does not rotate
+    for other in grid.panels.values():
+        assert other.highlighted_rows().tolist() == expected.tolist()

@@ -85,7 +85,10 @@ def estimator_sensitivity(
     base = settings.estimator_params()
     base.pop("bin_width", None)
     if settings.estimator == "binning" and base.get("value_range") == "layer":
-        base["value_range"] = (float(t.min()), float(t.max()) if t.max() > t.min() else float(t.min()) + 1.0)
+        # as the information plane does: the layer's range over every epoch
+        values = activations.values[layer]
+        low, high = float(values.min()), float(values.max())
+        base["value_range"] = (low, high if high > low else low + 1.0)
     i_xt, i_ty, saturated = [], [], []
     for i, value in enumerate(sweep):
         progress.check_cancelled()

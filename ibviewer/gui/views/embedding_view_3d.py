@@ -21,13 +21,14 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from OpenGL import GL
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QRubberBand,
     QToolButton,
     QToolTip,
     QVBoxLayout,
@@ -213,10 +214,11 @@ class _ScatterItem(gl.GLScatterPlotItem):
 
 
 class GLScatterView(gl.GLViewWidget):
-    """A GLViewWidget that tells clicks (press and release in place) and hovers apart from drags."""
+    """A GLViewWidget that tells clicks, hovers and Shift+drag rectangles apart from camera drags."""
 
     clicked = Signal(float, float, object)  # widget x, y, modifiers
     hovered = Signal(float, float)  # widget x, y (nan, nan when the mouse left)
+    region_selected = Signal(object)  # QRectF in widget coordinates
     camera_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -225,6 +227,7 @@ class GLScatterView(gl.GLViewWidget):
         self.setBackgroundColor("w")
         self._press: QPointF | None = None
         self._dragged = False
+        self._band: QRubberBand | None = None  # Shift+drag draws a selection rectangle instead of rotating
         self.auto_fit = True  # keep the cloud in view on resize until the user moves the camera
 
     def mvp_matrix(self) -> np.ndarray:
@@ -254,12 +257,20 @@ class GLScatterView(gl.GLViewWidget):
     def mousePressEvent(self, ev):  # noqa: N802, ANN001 - Qt override
         self._press = ev.position()
         self._dragged = False
+        if ev.button() == Qt.MouseButton.LeftButton and ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self._band = QRubberBand(QRubberBand.Shape.Rectangle, self)
+            self._band.setGeometry(QRect(self._press.toPoint(), QSize()))
+            self._band.show()
+            return
         super().mousePressEvent(ev)
 
     def mouseMoveEvent(self, ev):  # noqa: N802, ANN001 - Qt override
         position = ev.position()
         if ev.buttons() == Qt.MouseButton.NoButton:
             self.hovered.emit(position.x(), position.y())
+            return
+        if self._band is not None and self._press is not None:
+            self._band.setGeometry(QRect(self._press.toPoint(), position.toPoint()).normalized())
             return
         if self._press is not None and (position - self._press).manhattanLength() > CLICK_SLOP_PX:
             self._dragged = True
@@ -270,6 +281,13 @@ class GLScatterView(gl.GLViewWidget):
     def mouseReleaseEvent(self, ev):  # noqa: N802, ANN001 - Qt override
         press, self._press = self._press, None
         position = ev.position()
+        if self._band is not None:
+            band, self._band = self._band, None
+            band.hide()
+            band.deleteLater()
+            if press is not None and (position - press).manhattanLength() > CLICK_SLOP_PX:
+                self.region_selected.emit(QRectF(press, position).normalized())
+                return
         if (
             ev.button() == Qt.MouseButton.LeftButton
             and press is not None
@@ -332,6 +350,7 @@ class GLLayerPanel(QWidget):
 
         self.view.clicked.connect(self._on_view_clicked)
         self.view.hovered.connect(self._on_view_hovered)
+        self.view.region_selected.connect(self._on_view_region_selected)
         self.update_title()
 
     def _overlay(self, color: QColor | None, depth: int) -> gl.GLScatterPlotItem:
@@ -492,6 +511,17 @@ class GLLayerPanel(QWidget):
         self.state.set_selection([])
         self.state.set_focus(row, self.layer)
 
+    def _on_view_region_selected(self, rect: QRectF) -> None:
+        """Shift+drag: add the points drawn inside the rectangle to the selection."""
+        screen, _depth, visible = self.screen_positions()
+        inside = (
+            visible
+            & (screen[:, 0] >= rect.left()) & (screen[:, 0] <= rect.right())
+            & (screen[:, 1] >= rect.top()) & (screen[:, 1] <= rect.bottom())
+        )  # fmt: skip
+        self.state.set_focus(None)
+        self.state.set_selection(np.union1d(self.state.selection, np.flatnonzero(inside)))
+
     def _on_view_hovered(self, x: float, y: float) -> None:
         row = -1 if math.isnan(x) else self.row_at(x, y)
         self.state.set_hover(row)
@@ -527,7 +557,10 @@ class EmbeddingGrid3DView(QWidget):
         reset = QToolButton(bar)
         reset.setText("Reset view")
         reset.clicked.connect(self.reset_cameras)
-        hint = QLabel("drag: rotate · wheel: zoom · Ctrl+drag: pan · click: neighbours · Shift+click: add to selection")
+        hint = QLabel(
+            "drag: rotate · wheel: zoom · Ctrl+drag: pan · click: neighbours · "
+            "Shift+click / Shift+drag: add to the selection · Esc: clear"
+        )
         hint.setStyleSheet("color: #707070;")
         row.addWidget(self.link_cameras)
         row.addWidget(reset)
