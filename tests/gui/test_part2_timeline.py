@@ -90,6 +90,16 @@ def test_playback_animates_between_epochs(qtbot):
     assert state.epoch == 5 and timeline.marker_epoch() == pytest.approx(12.5)
 
 
+def test_playback_asks_for_missing_epochs(qtbot):
+    state = make_state(dims=2, epochs=EPOCHS[1:])
+    playback = EpochPlayback(state)
+    assert playback.missing_epochs() == (EPOCHS[0],)
+    with qtbot.waitSignal(playback.embeddings_needed) as blocker:
+        playback.play()
+    playback.pause()
+    assert blocker.args == [(EPOCHS[0],)]
+
+
 def test_playback_draws_blended_coordinates_in_3d(qtbot):
     from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView, normalise_coords, opengl_available
 

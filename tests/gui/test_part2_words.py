@@ -95,6 +95,15 @@ def test_word_view_labels_query_words_in_every_layer(word_view, qtbot):
         assert experiment.words[target] in panel.labelled_words()
 
 
+def test_runs_without_words_say_so(qtbot):
+    state = make_state()
+    view = WordView(state)
+    qtbot.addWidget(view)
+    assert "no words" in view.status.text()
+    view.compute(2)
+    assert view.experiment is None and not view.runner.is_running() and "no words" in view.status.text()
+
+
 def test_clicking_a_word_focuses_its_sample(word_view, qtbot):
     from PySide6.QtCore import QPointF, Qt
     from PySide6.QtTest import QTest

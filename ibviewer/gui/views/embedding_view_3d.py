@@ -727,7 +727,13 @@ class EmbeddingGrid3DView(QWidget):
             self.title.setText("No run open")
             return
         wanted = METHOD_TITLES.get(state.settings.method, state.settings.method)
-        self.title.setText(f"<b>{wanted}</b> 3D of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples")
+        shown = {getattr(state.embedding(layer), "method", None) for layer in state.layer_names} - {None}
+        pending = ""
+        if shown == {"pca"} and state.settings.method != "pca":
+            pending = f" <span style='color:#808080'>(PCA shown until {wanted} is ready)</span>"
+        self.title.setText(
+            f"<b>{wanted}</b> 3D of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}"
+        )
 
     def _update_legend(self) -> None:
         if self.state.activations is None:

@@ -108,10 +108,15 @@ class EpochPlayback(QObject):
     -------
     position_changed(float)
     playing_changed(bool)
+    embeddings_needed(object)
+        Playback started while these saved epochs (a tuple) have no embedding of every
+        layer: the window should embed them (aligned, ``embed_layers(epochs="all")``) so
+        the animation can blend instead of holding the nearest embedded epoch.
     """
 
     position_changed = Signal(float)
     playing_changed = Signal(bool)
+    embeddings_needed = Signal(object)
 
     def __init__(self, state: AppState, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -155,9 +160,19 @@ class EpochPlayback(QObject):
         if changed:
             self.position_changed.emit(self.position)
 
+    def missing_epochs(self) -> tuple[int, ...]:
+        """Saved epochs where some layer has no full embedding yet."""
+        state = self.state
+        return tuple(
+            epoch for epoch in self.epochs if any(full_coords(state, layer, epoch) is None for layer in state.layer_names)
+        )
+
     def play(self) -> None:
         if len(self.epochs) < 2 or self.is_playing():
             return
+        missing = self.missing_epochs()
+        if missing:
+            self.embeddings_needed.emit(missing)
         if self.position >= len(self.epochs) - 1:
             self.set_position(0.0)
         self._last_tick = time.monotonic()
