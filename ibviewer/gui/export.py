@@ -55,6 +55,17 @@ def export_widget(widget: QWidget, path: str | Path, fmt: str | None = None, sca
     return path
 
 
+def _paint(widget: QWidget, painter: QPainter) -> None:
+    """QWidget.render of the whole widget and its children (QGraphicsView hides it behind its own render)."""
+    try:
+        scene = widget.scene() if hasattr(widget, "scene") and callable(widget.scene) else None
+        if scene is not None and hasattr(scene, "prepareForPaint"):
+            scene.prepareForPaint()  # what pyqtgraph does before painting
+        QWidget.render(widget, painter, QPoint(0, 0))
+    finally:
+        painter.end()
+
+
 def _check_size(widget: QWidget) -> QSize:
     size = widget.size()
     if size.width() < 2 or size.height() < 2:
@@ -74,8 +85,7 @@ def render_png(widget: QWidget, path: str | Path, scale: float = 1.0) -> QSize:
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
     painter.scale(width / size.width(), height / size.height())
-    widget.render(painter, QPoint(0, 0), QRect(QPoint(0, 0), size))
-    painter.end()
+    _paint(widget, painter)
     if not image.save(str(path), "PNG"):
         raise IBViewerError(f"Could not write {path}; check that the folder is writable.")
     return QSize(width, height)
@@ -92,9 +102,7 @@ def render_svg(widget: QWidget, path: str | Path) -> None:
     generator.setResolution(widget.logicalDpiX())  # otherwise the axes drift from the data
     generator.setTitle("ibviewer figure")
     generator.setDescription(widget.windowTitle() or widget.objectName() or "ibviewer")
-    painter = QPainter(generator)
-    widget.render(painter, QPoint(0, 0), QRect(QPoint(0, 0), size))
-    painter.end()
+    _paint(widget, QPainter(generator))
     if not Path(path).is_file():
         raise IBViewerError(f"Could not write {path}; check that the folder is writable.")
 
@@ -112,8 +120,7 @@ def render_pdf(widget: QWidget, path: str | Path) -> None:
         raise IBViewerError(f"Could not write {path}; check that the folder is writable.")
     factor = min(writer.width() / size.width(), writer.height() / size.height())
     painter.scale(factor, factor)
-    widget.render(painter, QPoint(0, 0), QRect(QPoint(0, 0), size))
-    painter.end()
+    _paint(widget, painter)
 
 
 def neighbors_rows(state: Any) -> list[dict[str, Any]]:

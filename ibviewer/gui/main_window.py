@@ -53,7 +53,7 @@ from ibviewer.gui.state import AppState, Neighborhood, ViewSettings
 from ibviewer.gui.views.embedding_view import EmbeddingGridView
 from ibviewer.gui.views.info_plane_view import InfoPlaneView
 from ibviewer.gui.views.neighbors_panel import NeighborsPanel
-from ibviewer.gui.workers import TaskRunner
+from ibviewer.gui.workers import TaskRunner, reserve_gui_core
 
 __all__ = ["MainWindow", "FIGURE_TARGETS"]
 
@@ -255,7 +255,11 @@ class MainWindow(QMainWindow):
 
     def start_warm_up(self) -> None:
         """Load the heavy libraries in the background (see `ibviewer.gui.analysis.warm_up`)."""
+        self.warm_up_runner.finished.connect(self._on_warm_up_runner_finished)
         self.warm_up_runner.submit(warm_up, self.state.settings.method)
+
+    def _on_warm_up_runner_finished(self, _result: object) -> None:
+        reserve_gui_core()  # the libraries are loaded now: cap their thread pools
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.persist_layout:

@@ -32,7 +32,10 @@ from PySide6.QtCore import QObject, Signal
 
 from ibviewer.errors import Cancelled
 
-__all__ = ["TaskRunner", "ThreadProgress"]
+__all__ = ["TaskRunner", "ThreadProgress", "reserve_gui_core", "WORKER_NICENESS"]
+
+# worker threads run at a lower OS priority than the GUI thread (Linux: per-thread nice)
+WORKER_NICENESS = 10
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +138,52 @@ class _WarningRouter:
 
 
 _WARNINGS = _WarningRouter()
+
+
+def _lower_thread_priority() -> None:
+    """Let the GUI thread win the CPU over computation (Linux allows a nice value per thread)."""
+    import os
+
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), WORKER_NICENESS))
+    except OSError:  # not permitted or not per-thread on this platform: run at normal priority
+        pass
+
+
+def reserve_gui_core() -> Callable[[], None]:
+    """Cap the native thread pools (BLAS, OpenMP, torch) at one less than the cores, leaving one to the GUI.
+
+    Applies to the libraries loaded so far (call it after `ibviewer.gui.analysis.warm_up`);
+    returns a function that restores the previous limits.
+    """
+    import os
+
+    n_threads = max(1, (os.cpu_count() or 1) - 1)
+    restore: list[Callable[[], None]] = []
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=n_threads)
+        restore.append(limiter.restore_original_limits)
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(min(previous, n_threads))
+        restore.append(lambda: torch.set_num_threads(previous))
+    except ImportError:
+        pass
+
+    def undo() -> None:
+        for step in reversed(restore):
+            step()
+
+    return undo
 
 
 def _intermediate_key(result: object) -> tuple | None:
@@ -260,6 +309,7 @@ class TaskRunner(QObject):
             self._current = None  # whatever it still posts is stale now
 
     def _work(self, adapter: ThreadProgress, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        _lower_thread_priority()
         try:
             with _WARNINGS.route(adapter):
                 result = fn(*args, progress=adapter, **kwargs)

@@ -18,6 +18,7 @@ from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.settings import recent_runs
 from ibviewer.gui.state import ViewSettings
 from ibviewer.gui.views.style import configure_pyqtgraph, points_in_polygon
+from ibviewer.gui.workers import reserve_gui_core
 
 MAX_SAMPLES = 300
 
@@ -235,13 +236,17 @@ def test_the_event_loop_never_stalls_during_a_full_analysis(qtbot, digits_run):
     before the measurement, as the app does before the user acts.
     """
     warm_up("tsne")
+    restore_thread_limits = reserve_gui_core()  # as the app does after its warm-up
     window = make_window(qtbot, method="tsne")
     gaps: list[float] = []
     last = [time.perf_counter()]
 
+    where: list[str] = []
+
     def tick() -> None:
         now = time.perf_counter()
         gaps.append(now - last[0])
+        where.append(window.status_message.text())
         last[0] = now
 
     timer = QTimer()
@@ -253,11 +258,13 @@ def test_the_event_loop_never_stalls_during_a_full_analysis(qtbot, digits_run):
             window.open_path(digits_run)
     finally:
         timer.stop()
+        restore_thread_limits()
     assert window.last_error is None
     assert {window.state.embedding(layer).method for layer in window.state.layer_names} == {"tsne"}
     assert window.state.probes is not None and window.state.infoplane is not None
     assert len(gaps) > 50
-    assert max(gaps) < 0.2, f"the event loop stalled for {max(gaps) * 1000:.0f} ms"
+    worst = int(np.argmax(gaps))
+    assert max(gaps) < 0.2, f"the event loop stalled for {max(gaps) * 1000:.0f} ms during {where[worst]!r}"
 
 
 def test_epoch_outside_the_run_is_reported(qtbot, digits_run):
