@@ -24,7 +24,8 @@ def plot_information_plane(
     """Draw the information plane and save it to every path (format from the suffix).
 
     One line per epoch joins the layers (in network order), coloured by epoch with an
-    "Epochs" colour bar; each layer has its own marker. The axes run from 0 to the ceilings
+    "Epochs" colour bar (on a log scale when the epochs span more than two orders of
+    magnitude, as log-spaced saves do); each layer has its own marker. The axes run from 0 to the ceilings
     log2(N) (I(X;T)) and H(Y) (I(T;Y)), which are drawn as dashed lines. For kde the band
     between the lower and upper bounds is shaded for every epoch. The estimator and its
     settings are the title.
@@ -82,7 +83,7 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None):  # -> matplotli
     # Figure + Agg canvas directly: no pyplot, so no global backend switch inside a Qt app
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
+    from matplotlib.colors import Normalize, SymLogNorm
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -90,7 +91,14 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None):  # -> matplotli
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     epochs = np.asarray(plane.epochs, dtype=float)
-    norm = Normalize(vmin=float(epochs.min()), vmax=float(epochs.max()) if epochs.max() > epochs.min() else epochs.min() + 1)
+    low, high = float(epochs.min()), float(epochs.max())
+    high = high if high > low else low + 1.0
+    if low >= 0 and high > 100 * (low + 1):
+        # log-spaced saves (0, 1, 2, ... 10000): a linear scale would paint almost all of them dark
+        norm = SymLogNorm(linthresh=1.0, vmin=low, vmax=high)
+    else:
+        norm = Normalize(vmin=low, vmax=high)
+    line_alpha = 0.7 if len(plane.epochs) <= 50 else 0.4
     cmap = _colormap()
     n_layers = len(plane.layers)
 
@@ -102,7 +110,7 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None):  # -> matplotli
             ys = np.concatenate([plane.i_ty[e], plane.i_ty_lower[e][::-1]])
             axes.fill(xs, ys, color=colour, alpha=0.12, linewidth=0)
             axes.plot(plane.i_xt_lower[e], plane.i_ty_lower[e], color=colour, alpha=0.6, linewidth=0.6, linestyle="--")
-        axes.plot(plane.i_xt[e], plane.i_ty[e], color=colour, alpha=0.7, linewidth=0.9, zorder=2)
+        axes.plot(plane.i_xt[e], plane.i_ty[e], color=colour, alpha=line_alpha, linewidth=0.9, zorder=2)
     for k, name in enumerate(plane.layers):
         marker = _LAYER_MARKERS[k % len(_LAYER_MARKERS)]
         axes.scatter(

@@ -898,7 +898,8 @@ def compute_information_plane(
     layers : sequence of str, optional
         Layers to estimate, in the order to plot them (default: all of ``acts``).
     progress : Progress
-        Told after every (epoch, layer) cell; cancellation is checked between cells.
+        Told after every (epoch, layer) cell ("epoch 5, layer fc2 (12/700)"; callers add their
+        own prefix, e.g. with SubProgress); cancellation is checked between cells.
     n_jobs : int or None, default=1
         Workers for joblib; None defers to ``joblib.parallel_config`` (so a backend such as
         Dask set there is used without code changes).
@@ -954,7 +955,7 @@ def compute_information_plane(
         if plane is not None:
             for message in plane.warnings:
                 warnings.warn(message, UserWarning, stacklevel=2)
-            progress.update(1.0, "information plane: loaded from cache")
+            progress.update(1.0, "loaded from cache")
             return plane
 
     if labels.shape != (n_samples,) or n_samples < 2:
@@ -978,7 +979,7 @@ def compute_information_plane(
 
     cells = [(e, k) for e in range(n_epochs) for k in range(len(layer_names))]
     results = np.full((n_epochs, len(layer_names), 5), np.nan)
-    progress.update(0.0, f"information plane: {len(cells)} cells ({estimator})")
+    progress.update(0.0, f"{len(cells)} cells ({estimator})")
     progress.check_cancelled()
     from joblib import Parallel, delayed
 
@@ -991,7 +992,7 @@ def compute_information_plane(
             results[e, k] = cell
             progress.update(
                 done / len(cells),
-                f"information plane: epoch {acts.epochs[e]}, layer {layer_names[k]} ({done}/{len(cells)})",
+                f"epoch {acts.epochs[e]}, layer {layer_names[k]} ({done}/{len(cells)})",
             )
             progress.check_cancelled()
 

@@ -469,7 +469,7 @@ def test_plane_cache_hit_skips_computation(rng, tmp_path, monkeypatch):
     np.testing.assert_array_equal(again.i_xt, first.i_xt)
     np.testing.assert_array_equal(again.i_ty, first.i_ty)
     assert again.params == first.params and again.layers == first.layers and again.h_y == first.h_y
-    assert progress.updates == [(1.0, "information plane: loaded from cache")]
+    assert progress.updates == [(1.0, "loaded from cache")]
     with pytest.raises(AssertionError, match="computed although cached"):
         compute_information_plane(acts, "binning", cache_dir=tmp_path, use_cache=False)
     with pytest.raises(AssertionError, match="computed although cached"):  # other params: other key
