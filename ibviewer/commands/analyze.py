@@ -150,8 +150,6 @@ def _infoplane(acts, args: argparse.Namespace, out: Path, progress) -> list[Path
 
     plane = compute_information_plane(acts, args.estimator, progress=progress, n_jobs=args.jobs, cache_dir=args.cache_dir,
                                       use_cache=not args.no_cache, **estimator_params(args))
-    for message in plane.warnings:
-        print(f"warning: {message}")
     paths = [out / "infoplane.png", out / "infoplane.svg"]
     plot_information_plane(plane, paths)
     return [write_infoplane_csv(plane, out / "infoplane.csv"), *paths]

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ibviewer.core.cache import DiskCache, atomic_write_text, hash_json
+from ibviewer.core.device import resolve_device
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import ActivationSet, FloatArray, IntArray
 from ibviewer.errors import ActivationError, EstimatorError
@@ -558,7 +559,7 @@ class KDEMIEstimator:
     def _fit_checked(self, t: np.ndarray, y_ids: IntArray, n_classes: int) -> KDEMIEstimator:
         params = self.get_params()
         n = t.shape[0]
-        device = _torch_device(self.device)
+        device = resolve_device(self.device, EstimatorError)
         block_elements = _KDE_BLOCK_ELEMENTS_CUDA if device.type == "cuda" else _KDE_BLOCK_ELEMENTS
         chunk = min(n, params["chunk_size"] or max(1, block_elements // n))
         upper, lower = _kde_bounds_nats(t, y_ids, n_classes, params["noise_var"], chunk, device)
@@ -571,20 +572,6 @@ class KDEMIEstimator:
         self.i_ty_, self.i_ty_lower_ = (min(max(v[1] * bits, 0.0), self.h_y_) for v in (upper, lower))
         self.saturated_ = self.log2_n_ - self.i_xt_ <= _KDE_SATURATION_TOL
         return self
-
-
-def _torch_device(device: str | None):  # -> torch.device
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise EstimatorError(f"Unknown torch device {device!r} ({exc}); use 'cpu' or 'cuda'.") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise EstimatorError(f"device {device!r} was asked for but CUDA is not available here; use device='cpu'.")
-    return resolved
 
 
 def _kde_bounds_nats(

@@ -26,6 +26,7 @@ from ibviewer.core.checkpoint import (
     load_checkpoint,
 )
 from ibviewer.core.datasets import load_dataset
+from ibviewer.core.device import resolve_device
 from ibviewer.core.progress import NULL_PROGRESS, Progress, SubProgress
 from ibviewer.core.types import ActivationSet, Dataset, LayerInfo
 from ibviewer.errors import (
@@ -317,7 +318,7 @@ class Run:
         import torch
 
         assert self.dataset is not None
-        device = _check_device(options.device)
+        device = resolve_device(options.device)
         n_epochs = len(self.entries)
         values = {layer.name: np.empty((n_epochs, len(sample_idx), layer.dim), np.float32) for layer in layers}
         x = self.dataset.x[sample_idx]
@@ -348,18 +349,6 @@ class Run:
         key = hash_arrays([*values.values(), self.dataset.y[sample_idx]], {"archive": True})
         record = dict(options.to_dict(), layers=[layer.name for layer in layers], source="archive")
         return ActivationSet(tuple(layers), self.epochs, values, self.dataset.y[sample_idx], sample_idx, key, record)
-
-
-def _check_device(device: str) -> Any:
-    import torch
-
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise IBViewerError(f"--device {device!r} is not a torch device (use cpu, cuda or cuda:N).") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise IBViewerError(f"--device {device} was asked for, but no CUDA GPU is available here. Use --device cpu.")
-    return resolved
 
 
 # ---- opening ---------------------------------------------------------------------------------

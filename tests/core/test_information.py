@@ -277,7 +277,7 @@ def test_kde_device_cuda(rng):
 
     t, y = np.tanh(rng.normal(size=(200, 3))), rng.integers(0, 2, 200)
     if not torch.cuda.is_available():
-        with pytest.raises(EstimatorError, match="CUDA is not available"):
+        with pytest.raises(EstimatorError, match="no CUDA GPU is available"):
             mutual_information(t, y, "kde", noise_var=0.1, device="cuda")
         return
     on_gpu = mutual_information(t, y, "kde", noise_var=0.1, device="cuda")
