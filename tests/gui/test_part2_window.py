@@ -1,0 +1,99 @@
+"""The part-2 views installed in the real main window: tabs, timeline, controls, sessions, copy figure."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from ibviewer.gui.analysis import OpenRequest
+from ibviewer.gui.main_window import MainWindow
+from ibviewer.gui.part2 import LAYERS_TAB, PROBES_TAB, install_part2
+from ibviewer.gui.state import ViewSettings
+from ibviewer.gui.views.style import configure_pyqtgraph
+
+MAX_SAMPLES = 120
+
+
+@pytest.fixture
+def window(qtbot):
+    configure_pyqtgraph()
+    window = MainWindow(ViewSettings(method="pca"), OpenRequest(path="", max_samples=MAX_SAMPLES), show_dialogs=False,
+                        persist_layout=False)  # fmt: skip
+    install_part2(window)
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+def _open(qtbot, window, path):
+    with qtbot.waitSignal(window.idle, timeout=60_000):
+        window.open_path(path)
+    assert window.state.activations is not None, window.last_error
+
+
+def test_part2_views_fill_in_and_follow_the_controls(window, qtbot, digits_run, monkeypatch):
+    part2 = window.part2
+    assert [part2.tabs.tabText(i) for i in range(3)] == ["Layers", "Words", "Layer probes"]
+    _open(qtbot, window, digits_run)
+    state = window.state
+    assert not part2.tabs.isTabEnabled(1)  # digits has no words
+    # the window's probes reach the probe panel; the timeline drives the epoch
+    assert part2.probe_panel.shown_epoch == state.epoch
+    assert part2.timeline.slider.maximum() == len(state.activations.epochs) - 1
+    with qtbot.waitSignal(window.idle, timeout=60_000):
+        part2.timeline.slider.setValue(0)
+    assert state.epoch == state.activations.epochs[0] and part2.timeline.marker_epoch() == state.epoch
+    # a perplexity edit recomputes only the embeddings, a bin edit only the information plane
+    stages = []
+    monkeypatch.setattr(window, "start_analysis", lambda s: stages.append(set(s)))
+    part2.controls.perplexity.setValue(12)
+    part2.controls.flush()
+    part2.controls.n_bins.setValue(10)
+    part2.controls.flush()
+    assert stages == [{"infoplane"}]  # method is PCA: the perplexity edit recomputed nothing
+    part2.controls.method.setCurrentIndex(part2.controls.method.findData("tsne"))
+    part2.controls.flush()
+    assert stages[-1] == {"embeddings"} and state.settings.method == "tsne"
+    assert state.settings.estimator_params["n_bins"] == 10
+    # View > 3D switches the layer stack (and asks for 3-D embeddings)
+    part2.view_3d_action.trigger()
+    assert state.settings.dims == 3 and part2.layer_stack.currentWidget() is part2.grid3d
+    assert stages[-1] == {"embeddings"}
+    part2.tabs.setCurrentIndex(PROBES_TAB)
+    assert part2.current_figure() is part2.probe_panel.canvas
+    part2.copy_figure_action.trigger()
+    assert not QApplication.clipboard().image().isNull()
+
+
+def test_saved_session_reopens_to_the_same_state(window, qtbot, digits_run, tmp_path, monkeypatch):
+    part2 = window.part2
+    _open(qtbot, window, digits_run)
+    state = window.state
+    with qtbot.waitSignal(window.idle, timeout=60_000):
+        state.set_epoch(state.activations.epochs[1])
+    state.set_selection([3, 5, 8])
+    part2.apply_settings(part2.settings.with_changes(n_bins=12, color_by="correct"))
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=60_000)
+    path = tmp_path / "view.ibvsession"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    part2.save_session_action.trigger()
+    assert path.is_file()
+    saved = part2.session()
+
+    other = MainWindow(ViewSettings(method="pca"), OpenRequest(path="", max_samples=MAX_SAMPLES), show_dialogs=False,
+                       persist_layout=False)  # fmt: skip
+    qtbot.addWidget(other)
+    install_part2(other)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    with qtbot.waitSignal(other.idle, timeout=60_000):
+        other.part2.open_session_action.trigger()
+    assert other.last_error is None
+    restored = other.part2.session()
+    assert restored == saved
+    assert other.state.epoch == state.activations.epochs[1]
+    assert other.state.selection.tolist() == [3, 5, 8]
+    assert other.state.settings.estimator_params["n_bins"] == 12
+    assert other.part2.controls.settings().color_by == "correct"
+    assert other.part2.tabs.currentIndex() == LAYERS_TAB
