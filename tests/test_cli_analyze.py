@@ -84,3 +84,14 @@ def test_estimator_options_that_do_not_apply_are_refused(tmp_path, ib12_checkpoi
                  "--estimator", "kde", "--bins", "10"])
     err = capsys.readouterr().err
     assert code == 2 and "--bins does not apply to --estimator kde" in err
+
+
+def test_embedding_csv_index_is_the_dataset_index(tmp_path, ib12_checkpoints):
+    from ibviewer.core.activations import choose_samples
+
+    folder, spec = ib12_checkpoints
+    out = tmp_path / "out"
+    assert main(["analyze", str(folder), "--model", spec, "--dataset", "ib12", "--out", str(out), "--what", "embeddings",
+                 "--method", "pca", "--max-samples", "50"]) == 0
+    rows = _rows(out / "embeddings" / "20" / "1.csv")
+    assert [int(r["index"]) for r in rows] == choose_samples(4096, 50).tolist()

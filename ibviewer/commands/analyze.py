@@ -170,7 +170,7 @@ def _embeddings(opened, acts, args: argparse.Namespace, epochs: list[int], probe
         cache_dir=args.cache_dir, use_cache=not args.no_cache, **params,
     )
     data = opened.dataset
-    written = list(write_embeddings_csv(embeddings, acts.labels, out / "embeddings") or [])
+    written = list(write_embeddings_csv(embeddings, acts.labels, out / "embeddings", sample_idx=acts.sample_idx))
     for epoch in epochs:
         path = out / f"layers_e{epoch}.png"
         plot_layer_grid(embeddings, acts.labels, data.label_names if data else None, probes=probes, epoch=epoch, path=path)
