@@ -186,6 +186,14 @@ def reserve_gui_core() -> Callable[[], None]:
     return undo
 
 
+def _emit_safely(signal: Any, *args: Any) -> None:
+    """Emit from a worker thread; the runner may have been deleted with its window meanwhile."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:  # "Signal source has been deleted": nobody is listening any more
+        log.debug("a job ended after its runner was deleted")
+
+
 def _intermediate_key(result: object) -> tuple | None:
     """Key under which intermediate snapshots replace each other, or None for final results."""
     if hasattr(result, "iteration"):
@@ -269,7 +277,7 @@ class TaskRunner(QObject):
         was_running = self._current is not None
         self._cancel_current()
         self._generation += 1
-        adapter = ThreadProgress(self._poked.emit)
+        adapter = ThreadProgress(self._poke)
         self._current = adapter
         self.started_at = time.monotonic()
         thread = threading.Thread(
@@ -314,15 +322,16 @@ class TaskRunner(QObject):
             with _WARNINGS.route(adapter):
                 result = fn(*args, progress=adapter, **kwargs)
         except Cancelled:
-            self._job_done.emit(adapter, "cancelled", None)
+            outcome, payload = "cancelled", None
         except Exception as exc:  # noqa: BLE001 - every failure is reported to the GUI
             log.debug("task %s failed", self.name, exc_info=True)
-            self._job_done.emit(adapter, "failed", exc)
+            outcome, payload = "failed", exc
         else:
-            if adapter.cancel_event.is_set():
-                self._job_done.emit(adapter, "cancelled", None)
-            else:
-                self._job_done.emit(adapter, "finished", result)
+            outcome, payload = ("cancelled", None) if adapter.cancel_event.is_set() else ("finished", result)
+        _emit_safely(self._job_done, adapter, outcome, payload)
+
+    def _poke(self, adapter: ThreadProgress) -> None:
+        _emit_safely(self._poked, adapter)
 
     def _on_worker_poked(self, adapter: ThreadProgress) -> None:
         self._drain(adapter)
