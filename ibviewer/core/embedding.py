@@ -1198,7 +1198,7 @@ def configure_numba_cache(cache_dir: str | None = None) -> str | None:
 
     umap-learn and pynndescent mark part of their functions ``cache=True``; numba writes
     those next to the package or, when that is read-only, into ``NUMBA_CACHE_DIR``. It
-    only helps ``import umap`` (see docs/performance-embedding.md); a fit still compiles.
+    only helps ``import umap`` (see docs/performance.md); a fit still compiles.
     Must run before numba is first imported to take effect. Returns the folder used.
     """
     import os
@@ -1227,7 +1227,7 @@ def warm_up_umap(*, background: bool = True, large: bool = False) -> threading.T
     Notes
     -----
     A fresh process pays ~10 s (more with ``large``) of numba compilation on its first
-    UMAP fit; this moves that cost to start-up. See docs/performance-embedding.md.
+    UMAP fit; this moves that cost to start-up. See docs/performance.md.
     """
 
     def work() -> float:
