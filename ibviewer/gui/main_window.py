@@ -545,17 +545,9 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(
             self, "Export Figure", self._default_export_name(stem, fmt), f"{fmt.upper()} (*.{fmt})"
         )
-        if not path:
-            return
-        if not path.lower().endswith(f".{fmt}"):
+        if path and not path.lower().endswith(f".{fmt}"):
             path += f".{fmt}"
-        try:
-            self.export_figure(target, path, scale)
-        except IBViewerError as exc:
-            self._report(exc)
-            return
-        app_settings().setValue("export/last_dir", str(Path(path).parent))
-        self.status_message.setText(f"Saved {path}")
+        self._save(path, lambda: self.export_figure(target, path, scale))
 
     def _on_export_data_action_triggered(self) -> None:
         titles = list(DATA_KINDS.values())
@@ -564,10 +556,14 @@ class MainWindow(QMainWindow):
             return
         kind = list(DATA_KINDS)[titles.index(title)]
         path, _ = QFileDialog.getSaveFileName(self, "Export Data", self._default_export_name(kind, "csv"), "CSV (*.csv)")
+        self._save(path, lambda: self.export_data(kind, path))
+
+    def _save(self, path: str, write: Any) -> None:
+        """Run ``write()`` for a path the user chose (nothing when cancelled); errors go to the dialog."""
         if not path:
             return
         try:
-            self.export_data(kind, path)
+            write()
         except IBViewerError as exc:
             self._report(exc)
             return

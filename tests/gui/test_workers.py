@@ -69,13 +69,14 @@ def test_result_partials_and_progress_arrive_in_the_gui_thread(qtbot):
     assert not runner.is_running()
 
 
-def test_cancel_reaches_the_worker(qtbot):
-    def spin(progress):
-        while True:
-            progress.check_cancelled()
-            time.sleep(0.005)
+def _spin(progress):
+    while True:
+        progress.check_cancelled()
+        time.sleep(0.005)
 
-    runner = TaskRunner(spin)
+
+def test_cancel_reaches_the_worker(qtbot):
+    runner = TaskRunner(_spin)
     with qtbot.waitSignal(runner.cancelled, timeout=5_000):
         runner.start()
         runner.cancel()
@@ -152,12 +153,7 @@ def test_intermediate_snapshots_are_coalesced_but_the_newest_arrives(qtbot):
 
 
 def test_shutdown_waits_for_the_thread(qtbot):
-    def spin(progress):
-        while True:
-            progress.check_cancelled()
-            time.sleep(0.005)
-
-    runner = TaskRunner(spin)
+    runner = TaskRunner(_spin)
     runner.start()
     assert runner.is_running()
     assert runner.shutdown(timeout=2.0)
