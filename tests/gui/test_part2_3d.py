@@ -199,3 +199,15 @@ def test_shift_drag_selects_the_points_inside_the_rectangle(grid):
     assert view.camera_state() == camera  # a selection drag does not rotate
     for other in grid.panels.values():
         assert other.highlighted_rows().tolist() == expected.tolist()
+
+
+def test_without_opengl_the_grid_says_why_instead_of_crashing(qtbot, monkeypatch):
+    import ibviewer.gui.views.embedding_view_3d as view3d
+
+    monkeypatch.setattr(view3d, "opengl_available", lambda: (False, "no OpenGL here"))
+    grid = view3d.EmbeddingGrid3DView(make_state(dims=3))
+    qtbot.addWidget(grid)
+    grid.show()
+    assert grid.panels == {} and "no OpenGL here" in grid.title.text()
+    grid.state.set_epoch(5)  # state changes keep working
+    assert "no OpenGL here" in grid.title.text() and grid.camera_state() is None

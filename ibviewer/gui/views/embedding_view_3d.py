@@ -650,6 +650,10 @@ class EmbeddingGrid3DView(QWidget):
         self.panels = {}
         names = self.state.layer_names
         n = len(names)
+        available, reason = opengl_available()
+        if n and not available:
+            self.title.setText(f"3D views need OpenGL: {reason}.")
+            return  # a QOpenGLWidget on a platform without OpenGL crashes when shown
         if n:
             n_cols = max(1, math.ceil(math.sqrt(n * 1.3)))
             for i, name in enumerate(names):
@@ -726,6 +730,8 @@ class EmbeddingGrid3DView(QWidget):
         if state.activations is None:
             self.title.setText("No run open")
             return
+        if not self.panels and state.layer_names:
+            return  # the "needs OpenGL" message stays
         wanted = METHOD_TITLES.get(state.settings.method, state.settings.method)
         shown = {getattr(state.embedding(layer), "method", None) for layer in state.layer_names} - {None}
         pending = ""
