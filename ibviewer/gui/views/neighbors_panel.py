@@ -119,7 +119,7 @@ class NeighborsPanel(QWidget):
         self.overlap_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.overlap_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.overlap_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        layout.addWidget(self.overlap_table, 1)
+        layout.addWidget(self.overlap_table, 0)
 
         self.k_spin.valueChanged.connect(self._on_k_spin_value_changed)
         self.metric_combo.currentIndexChanged.connect(self._on_metric_combo_index_changed)
@@ -197,6 +197,14 @@ class NeighborsPanel(QWidget):
             value_item.setBackground(QColor(shade, 255 - (255 - shade) // 3, shade))
             self.overlap_table.setItem(i, 0, name_item)
             self.overlap_table.setItem(i, 1, value_item)
+        self._fit_overlap_table()
+
+    def _fit_overlap_table(self) -> None:
+        """As tall as its rows (up to 8), so the neighbour list keeps the space."""
+        rows = min(self.overlap_table.rowCount(), 8)
+        height = self.overlap_table.horizontalHeader().height() + 4
+        height += sum(self.overlap_table.rowHeight(i) for i in range(rows))
+        self.overlap_table.setMaximumHeight(max(height, 60))
 
     @staticmethod
     def _label_html(label: int, names: list[str]) -> str:
