@@ -317,14 +317,14 @@ class Recorder:
         for folder in (self.path, self.path / WEIGHTS_DIR):
             for tmp in folder.glob(".*.tmp"):
                 logger.info("removing %s left by an interrupted write", tmp)
-                _unlink(tmp)
+                tmp.unlink(missing_ok=True)
 
     def _remove_unlisted_weights(self) -> None:
         listed = {str(self.path / entry["weights"]) for entry in self._entries}
         for weights in (self.path / WEIGHTS_DIR).glob("epoch_*.safetensors"):
             if str(weights) not in listed:
                 logger.info("removing %s: no manifest entry names it (interrupted or dropped)", weights)
-                _unlink(weights)
+                weights.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ recording
 
@@ -404,7 +404,7 @@ class Recorder:
             raise
         for old in dropped:
             if old["weights"] != weights_name:
-                _unlink(self.path / old["weights"])
+                (self.path / old["weights"]).unlink(missing_ok=True)
         return True
 
     def _check_keys(self, keys: tuple[str, ...]) -> None:
@@ -554,9 +554,3 @@ def _jsonable(value: dict[str, Any], what: str) -> dict[str, Any]:
     except (TypeError, ValueError) as exc:
         raise IBViewerError(f"{what} must be JSON-serialisable (numbers, strings, lists, dicts): {exc}.") from exc
 
-
-def _unlink(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass

@@ -1,0 +1,122 @@
+"""The bundled sample runs: a registry, where they live, and how to retrain them.
+
+Each sample has a module here with ``train(out_dir, epochs=None, seed=0,
+progress=NULL_PROGRESS) -> Path`` that trains it from scratch with the
+:class:`~ibviewer.core.recorder.Recorder`; the trained runs ship in the
+repository's ``sample_models/<name>/`` folders.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from ibviewer.core.progress import NULL_PROGRESS, Progress
+from ibviewer.errors import IBViewerError
+
+__all__ = ["SampleInfo", "SAMPLES", "DEFAULT_SAMPLE", "sample_path", "sample_module", "train_sample", "samples_root"]
+
+
+@dataclass(frozen=True)
+class SampleInfo:
+    """One bundled sample: its name, a one-line description and whether it needs an installed corpus."""
+
+    name: str
+    description: str
+    needs: str | None = None
+
+    def module(self) -> ModuleType:
+        return importlib.import_module(f"ibviewer.samples.{self.name}")
+
+
+SAMPLES: dict[str, SampleInfo] = {
+    info.name: info
+    for info in (
+        SampleInfo("digits_mlp", "MLP 64-64-32-16-10 (tanh) on scikit-learn's 8x8 digits: classes separate layer by layer"),
+        SampleInfo("digits_relu", "the ReLU twin of digits_mlp (ReLU and tanh compress differently)"),
+        SampleInfo("ib12_tanh", "Shwartz-Ziv & Tishby's 12-10-7-5-4-3-2 tanh network on 12-bit inputs (information plane)"),
+        SampleInfo("word_lm", "small word-level language model trained on WordNet 3.0 glosses (word experiment)",
+                   needs="WordNet 3.0 (apt-get install wordnet-base)"),
+    )
+}  # fmt: skip
+
+#: The sample ``ibviewer`` opens with no arguments. digits_mlp: its embeddings show ten digit
+#: classes pulling apart layer by layer with 8x8 thumbnails as neighbours, readable at a glance
+#: with no background knowledge, and its 1797 samples compute in seconds.
+DEFAULT_SAMPLE = "digits_mlp"
+
+
+def samples_root() -> Path:
+    """Where the bundled sample runs are: ``$IBVIEWER_SAMPLES_DIR``, the source tree, or an installed copy.
+
+    Raises
+    ------
+    IBViewerError
+        No folder of bundled samples is found.
+    """
+    candidates = []
+    if os.environ.get("IBVIEWER_SAMPLES_DIR"):
+        candidates.append(Path(os.environ["IBVIEWER_SAMPLES_DIR"]).expanduser())
+    package_dir = Path(__file__).resolve().parent
+    candidates += [
+        package_dir.parents[1] / "sample_models",  # a source checkout: <repo>/ibviewer/samples -> <repo>/sample_models
+        package_dir / "sample_models",  # installed as package data
+        Path(sys.prefix) / "share" / "ibviewer" / "sample_models",  # installed as data files
+    ]
+    for folder in candidates:
+        if folder.is_dir() and any((folder / name / "run.json").is_file() for name in SAMPLES):
+            return folder
+    raise IBViewerError(
+        "The bundled sample runs were not found (looked in "
+        + ", ".join(str(c) for c in candidates)
+        + "). Run ibviewer from its source folder, set IBVIEWER_SAMPLES_DIR, or make one with "
+        "`ibviewer train-sample NAME --out DIR`."
+    )
+
+
+def _check_name(name: str) -> SampleInfo:
+    info = SAMPLES.get(name)
+    if info is None:
+        raise IBViewerError(f"Unknown sample {name!r}. Samples: {', '.join(SAMPLES)}.")
+    return info
+
+
+def sample_path(name: str = DEFAULT_SAMPLE) -> Path:
+    """The folder of a bundled sample run, e.g. ``sample_path("digits_mlp")``.
+
+    Raises
+    ------
+    IBViewerError
+        Unknown name, or the bundled run is missing.
+    """
+    _check_name(name)
+    path = samples_root() / name
+    if not (path / "run.json").is_file():
+        raise IBViewerError(
+            f"The bundled sample {name!r} is missing from {path.parent}. "
+            f"Make it with `ibviewer train-sample {name} --out DIR`."
+        )
+    return path
+
+
+def sample_module(name: str) -> ModuleType:
+    """The module that trains sample ``name`` (it has ``train``, ``NAME``, ``DEFAULT_EPOCHS``)."""
+    return _check_name(name).module()
+
+
+def train_sample(
+    name: str, out_dir: str | os.PathLike[str], epochs: int | None = None, seed: int = 0,
+    progress: Progress = NULL_PROGRESS,
+) -> Path:  # fmt: skip
+    """Train sample ``name`` from scratch into ``out_dir``; see each sample module's ``train``.
+
+    Raises
+    ------
+    IBViewerError
+        Unknown sample, a non-empty ``out_dir`` holding something else, or a missing corpus.
+    """
+    return sample_module(name).train(out_dir, epochs=epochs, seed=seed, progress=progress)
