@@ -47,6 +47,7 @@ __all__ = [
     "normalise_coords",
     "opengl_available",
     "grab_with_gl",
+    "figure_frame",
     "GLScatterView",
     "GLLayerPanel",
     "EmbeddingGrid3DView",
@@ -103,6 +104,28 @@ def grab_with_gl(widget: QWidget) -> QImage:
     finally:
         painter.end()
     return image
+
+
+def figure_frame(parent: QWidget, title: str = "") -> tuple[QWidget, QLabel, QLabel, QGridLayout]:
+    """A white figure widget (what exports render) with a title, a legend line and a grid of panels."""
+    figure = QWidget(parent)
+    figure.setAutoFillBackground(True)
+    palette = figure.palette()
+    palette.setColor(figure.backgroundRole(), QColor("white"))
+    figure.setPalette(palette)
+    layout = QVBoxLayout(figure)
+    layout.setContentsMargins(6, 4, 6, 4)
+    title_label = QLabel(title, figure)
+    title_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    title_label.setStyleSheet("font-size: 12pt; color: #202020;")
+    legend = QLabel(figure)
+    legend.setWordWrap(True)
+    grid = QGridLayout()
+    grid.setSpacing(4)
+    layout.addWidget(title_label)
+    layout.addWidget(legend)
+    layout.addLayout(grid, 1)
+    return figure, title_label, legend, grid
 
 
 def _rgba_tuple(color: QColor) -> tuple[float, float, float, float]:
@@ -569,24 +592,8 @@ class EmbeddingGrid3DView(QWidget):
         row.addStretch(1)
         layout.addWidget(bar)
 
-        self.figure = QWidget(self)  # what a figure export renders
+        self.figure, self.title, self.legend, self.grid = figure_frame(self, "No run open")
         self.figure.setObjectName("layerGrid3DFigure")
-        self.figure.setAutoFillBackground(True)
-        palette = self.figure.palette()
-        palette.setColor(self.figure.backgroundRole(), QColor("white"))
-        self.figure.setPalette(palette)
-        figure_layout = QVBoxLayout(self.figure)
-        figure_layout.setContentsMargins(6, 4, 6, 4)
-        self.title = QLabel("No run open", self.figure)
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.title.setStyleSheet("font-size: 12pt; color: #202020;")
-        self.legend = QLabel(self.figure)
-        self.legend.setWordWrap(True)
-        self.grid = QGridLayout()
-        self.grid.setSpacing(4)
-        figure_layout.addWidget(self.title)
-        figure_layout.addWidget(self.legend)
-        figure_layout.addLayout(self.grid, 1)
         layout.addWidget(self.figure, 1)
 
         state.run_changed.connect(self._on_state_run_changed)

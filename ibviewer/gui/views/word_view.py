@@ -22,11 +22,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
-from PySide6.QtWidgets import QButtonGroup, QGridLayout, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_brushes, class_colors, make_pen, nearest_point
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
+from ibviewer.gui.views.embedding_view_3d import figure_frame
 
 __all__ = [
     "place_labels",
@@ -528,21 +529,7 @@ class WordView(BackgroundViewMixin, QWidget):
         bar.addWidget(self.status, 1)
         layout.addLayout(bar)
 
-        self.figure = QWidget(self)  # what a figure export renders
-        self.figure.setAutoFillBackground(True)
-        palette = self.figure.palette()
-        palette.setColor(self.figure.backgroundRole(), QColor("white"))
-        self.figure.setPalette(palette)
-        figure_layout = QVBoxLayout(self.figure)
-        self.title = QLabel("", self.figure)
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.title.setStyleSheet("font-size: 12pt;")
-        self.legend = QLabel("", self.figure)
-        self.legend.setWordWrap(True)
-        self.grid = QGridLayout()
-        figure_layout.addWidget(self.title)
-        figure_layout.addWidget(self.legend)
-        figure_layout.addLayout(self.grid, 1)
+        self.figure, self.title, self.legend, self.grid = figure_frame(self)  # the figure exports render
         layout.addWidget(self.figure, 1)
 
         state.run_changed.connect(self._on_state_run_changed)
