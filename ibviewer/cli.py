@@ -69,24 +69,31 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_run_from_args(args: argparse.Namespace):  # -> ibviewer.core.run.Run
-    """Open the run named by ``args.path`` with the shared run options."""
+def parse_model_kwargs(text: str | None) -> dict | None:
+    """The ``--model-kwargs`` JSON object as a dict (None when not given)."""
     import json
 
+    if not text:
+        return None
+    try:
+        kwargs = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IBViewerError(f"--model-kwargs is not valid JSON ({exc}).") from exc
+    if not isinstance(kwargs, dict):
+        raise IBViewerError('--model-kwargs must be a JSON object, e.g. {"sizes": [64, 10]}.')
+    return kwargs
+
+
+def open_run_from_args(args: argparse.Namespace):  # -> ibviewer.core.run.Run
+    """Open the run named by ``args.path`` with the shared run options."""
     from ibviewer.core.run import open_run
 
-    kwargs = None
-    if getattr(args, "model_kwargs", None):
-        try:
-            kwargs = json.loads(args.model_kwargs)
-        except json.JSONDecodeError as exc:
-            raise IBViewerError(f"--model-kwargs is not valid JSON ({exc}).") from exc
     return open_run(
         args.path,
         model=args.model,
         dataset=args.dataset,
         trust_pickle=args.trust_pickle,
-        model_kwargs=kwargs,
+        model_kwargs=parse_model_kwargs(args.model_kwargs),
     )
 
 

@@ -9,7 +9,6 @@ computed, saves the window and exits (0, or 2 with ``error: ...`` on stderr).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import traceback
@@ -47,14 +46,9 @@ def default_sample_path() -> str | None:
 def _open_request(args: argparse.Namespace):  # -> OpenRequest
     from ibviewer.gui.analysis import OpenRequest
 
-    kwargs = None
-    if getattr(args, "model_kwargs", None):
-        try:
-            kwargs = json.loads(args.model_kwargs)
-        except json.JSONDecodeError as exc:
-            raise IBViewerError(f"--model-kwargs is not valid JSON ({exc}).") from exc
-        if not isinstance(kwargs, dict):
-            raise IBViewerError('--model-kwargs must be a JSON object, e.g. {"sizes": [64, 10]}.')
+    from ibviewer.cli import parse_model_kwargs
+
+    kwargs = parse_model_kwargs(getattr(args, "model_kwargs", None))
     layers = getattr(args, "layers", None)
     return OpenRequest(
         path=getattr(args, "path", None) or "",
