@@ -190,8 +190,37 @@ def run_app(args: argparse.Namespace) -> int:
         sys.excepthook = previous_hook
     if driver is not None:
         window.close()
-        return driver.exit_code if driver.exit_code is not None else EXIT_BUG
+        code = driver.exit_code if driver.exit_code is not None else EXIT_BUG
+    _join_workers(window)
+    _destroy_window(window)
     return int(code)
+
+
+def _destroy_window(window: Any) -> None:
+    """Delete the window's C++ objects now, while Python is fully alive.
+
+    Left to PySide's exit-time cleanup, pyqtgraph's graphics widgets are destroyed after
+    the interpreter started finalising and their event handlers crash the process
+    (a segfault after a successful run). Deleting them here avoids that.
+    """
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    window.hide()
+    window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+
+
+def _join_workers(window: Any, timeout: float = 60.0) -> None:
+    """Let cancelled jobs and an unfinished library warm-up end before the interpreter does.
+
+    A thread still inside a C extension's import when Python finalises crashes the
+    process (a segfault after a clean run); imports cannot be cancelled, only awaited.
+    """
+    for runner in (*window.runners, window.warm_up_runner):
+        runner.shutdown(timeout=timeout)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
