@@ -235,7 +235,7 @@ def training_section(name: str, settings: dict[str, Any], snapshots: str, needs:
 
 {snapshots}
 
-Reproduce: `ibviewer train-sample {name} --out DIR`{needs} (seed 0, the settings above;
+Reproduce: `ibviewer train-sample {name} --out DIR` (seed 0, the settings above{needs};
 {settings['train_seconds']:.0f} s of training on one CPU core of a shared 2-core machine here).
 """
 

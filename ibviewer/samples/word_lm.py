@@ -333,7 +333,7 @@ hidden {HIDDEN}): `embed` (word vectors; `<pad>` is the zero vector) -> concaten
 `fc1` + `act1` (tanh) -> `fc2` + `act2` (tanh) -> `out` -> `log_softmax` over the vocabulary.
 Captured layers: `embed` (mean over the window: the word's vector / {CONTEXT}), `act1`, `act2`.
 
-{training_section(NAME, settings, snapshots, needs=" (needs `apt-get install wordnet-base`)")}
+{training_section(NAME, settings, snapshots, needs="; needs `apt-get install wordnet-base`")}
 ## Measured results (epoch {epoch})
 - held-out next-word loss {metrics.get('test_loss', float('nan')):.3f} nats (perplexity
   {metrics.get('test_perplexity', float('nan')):.1f}), top-1 accuracy {metrics.get('test_acc', float('nan')):.3f};
