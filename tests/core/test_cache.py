@@ -55,3 +55,17 @@ def test_cache_root_order(tmp_path, monkeypatch):
     monkeypatch.delenv("IBVIEWER_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_root() == tmp_path / "xdg" / "ibviewer"
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        import importlib
+
+        import ibviewer.core.cache as cache_module
+
+        importlib.reload(cache_module)
+        cache_module.atomic_write_text(tmp_path / "a.txt", "x")
+        assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)
