@@ -7,11 +7,17 @@ import os
 import numpy as np
 import pytest
 
-# Qt aborts the whole run when no display exists and no platform is set; pytest-xvfb
-# normally provides a display. Fall back to offscreen only when there is none, so that
-# OpenGL tests can still run under Xvfb with xcb.
-if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    """Qt aborts the whole run when no display exists and no platform is set.
+
+    pytest-xvfb starts a virtual display in its own ``pytest_configure`` (this hook runs
+    after it); only when there is still no display do we fall back to offscreen, so that
+    the OpenGL (3D) tests run under Xvfb with xcb whenever they can.
+    """
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
