@@ -7,6 +7,7 @@ and with a short built-in help text.
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +25,8 @@ _FALLBACK_HELP = (
 @lru_cache(maxsize=1)
 def resource_dir() -> Path | None:
     here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "resources", here.parent / "resources"):
+    installed = Path(sys.prefix) / "share" / "ibviewer" / "resources"  # wheels: pyproject's data-files
+    for candidate in (here.parents[2] / "resources", here.parent / "resources", installed):
         if candidate.is_dir():
             return candidate
     return None
