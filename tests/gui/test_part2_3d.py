@@ -201,6 +201,21 @@ def test_shift_drag_selects_the_points_inside_the_rectangle(grid):
         assert other.highlighted_rows().tolist() == expected.tolist()
 
 
+def test_hidden_grid_builds_and_draws_when_shown(qtbot, qapp):
+    _require_opengl(qapp)
+    from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
+
+    state = make_state(dims=3)
+    grid = EmbeddingGrid3DView(state)
+    qtbot.addWidget(grid)
+    state.set_epoch(5)
+    assert grid.panels == {}  # hidden: no GL widget is made (it would switch the window to GL composition)
+    grid.show()
+    qtbot.waitExposed(grid)
+    for layer, panel in grid.panels.items():
+        np.testing.assert_allclose(panel.coords, normalise_coords(state.coords(layer, 5)))
+
+
 def test_without_opengl_the_grid_says_why_instead_of_crashing(qtbot, monkeypatch):
     import ibviewer.gui.views.embedding_view_3d as view3d
 

@@ -110,6 +110,8 @@ def test_playback_draws_blended_coordinates_in_3d(qtbot):
     playback = EpochPlayback(state)
     grid = EmbeddingGrid3DView(state, playback)
     qtbot.addWidget(grid)
+    grid.show()
+    qtbot.waitExposed(grid)
     playback.set_position(0.0)
     playback._timer.start()  # playing: frames between epochs are blended
     try:

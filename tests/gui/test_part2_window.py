@@ -1,4 +1,4 @@
-"""The part-2 views installed in the real main window: tabs, timeline, controls, sessions, copy figure."""
+"""The part-2 views in the real main window (MainWindow calls install_part2): tabs, timeline, controls, sessions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 
 from ibviewer.gui.analysis import OpenRequest
 from ibviewer.gui.main_window import MainWindow
-from ibviewer.gui.part2 import LAYERS_TAB, PROBES_TAB, install_part2
+from ibviewer.gui.part2 import LAYERS_TAB, PROBES_TAB
 from ibviewer.gui.state import ViewSettings
 from ibviewer.gui.views.style import configure_pyqtgraph
 
@@ -19,7 +19,6 @@ def window(qtbot):
     configure_pyqtgraph()
     window = MainWindow(ViewSettings(method="pca"), OpenRequest(path="", max_samples=MAX_SAMPLES), show_dialogs=False,
                         persist_layout=False)  # fmt: skip
-    install_part2(window)
     qtbot.addWidget(window)
     window.resize(1400, 900)
     window.show()
@@ -61,6 +60,8 @@ def test_part2_views_fill_in_and_follow_the_controls(window, qtbot, digits_run, 
     part2.view_3d_action.trigger()
     assert state.settings.dims == 3 and part2.layer_stack.currentWidget() is part2.grid3d
     assert stages[-1] == {"embeddings"}
+    # the Layer grid export follows the shown grid: the 3D panels now
+    assert window.figure_widget("grid") is part2.grid3d.figure
     part2.tabs.setCurrentIndex(PROBES_TAB)
     assert part2.current_figure() is part2.probe_panel.canvas
     part2.copy_figure_action.trigger()
@@ -85,7 +86,6 @@ def test_saved_session_reopens_to_the_same_state(window, qtbot, digits_run, tmp_
     other = MainWindow(ViewSettings(method="pca"), OpenRequest(path="", max_samples=MAX_SAMPLES), show_dialogs=False,
                        persist_layout=False)  # fmt: skip
     qtbot.addWidget(other)
-    install_part2(other)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     with qtbot.waitSignal(other.idle, timeout=60_000):
         other.part2.open_session_action.trigger()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -160,6 +161,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         self._updating = False
         self._search_selected = False
         self.sensitivity: SensitivityResult | None = None
+        self.auto_sweep = False  # after the first sweep, the view follows layer, epoch and estimator changes
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(DEBOUNCE_MS)
@@ -244,6 +246,10 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         self.sensitivity_layer.setToolTip("Layer whose I(X;T) and I(T;Y) are swept (follows the clicked sample's layer)")
         self.sensitivity_layer.currentIndexChanged.connect(self._on_sensitivity_layer_changed)
         row.addWidget(self.sensitivity_layer, 1)
+        self.sweep_button = QPushButton("Sweep", box)
+        self.sweep_button.setToolTip("Estimate this layer at many bin counts (noise variances for kde), in the background")
+        self.sweep_button.clicked.connect(self.compute_sensitivity)
+        row.addWidget(self.sweep_button)
         column.addLayout(row)
         self.sensitivity_plot = pg.PlotWidget(box)
         self.sensitivity_plot.setMinimumHeight(150)
@@ -426,7 +432,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         if (old.estimator, old.estimator_params()) != (new.estimator, new.estimator_params()):
             self._update_marker()
             if (old.estimator, old.range_mode) != (new.estimator, new.range_mode):
-                self._sensitivity_timer.start()
+                self._schedule_sweep()
 
     def _on_search_text_changed(self, text: str) -> None:
         self._search_timer.start()
@@ -465,6 +471,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         if state.activations is None or layer is None or state.epoch is None or self.closed:
             return
         settings = self.settings()
+        self.auto_sweep = True
         self.sensitivity_note.setText(f"Computing {layer} at epoch {state.epoch}…")
         self.sensitivity_runner.submit(estimator_sensitivity, state.activations, layer, state.epoch, settings)
 
@@ -500,9 +507,13 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         self.current_marker.setValue(value)
         self.current_marker.setVisible(settings.bin_width is None or result.parameter == "noise_var")
 
+    def _schedule_sweep(self) -> None:
+        if self.auto_sweep:
+            self._sensitivity_timer.start()
+
     def _on_sensitivity_layer_changed(self, index: int) -> None:
         if not self._updating:
-            self._sensitivity_timer.start()
+            self._schedule_sweep()
 
     def _on_state_run_changed(self) -> None:
         self.sensitivity_runner.cancel()
@@ -520,13 +531,14 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         self.i_ty_curve.setData([], [])
         self._update_marker()
         self._search_selected = False
+        self.auto_sweep = False  # not during the first analysis of a run: the user asks with Sweep
+        self.sensitivity_note.setText("Sweep shows how this layer's estimate depends on the bin count." if self.state.activations is not None else "")
         if self.state.activations is not None:
-            self._sensitivity_timer.start()
             if self.search.text():
                 self._search_timer.start()
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
-        self._sensitivity_timer.start()
+        self._schedule_sweep()
 
     def _on_state_focus_changed(self) -> None:
         focus = self.state.focus

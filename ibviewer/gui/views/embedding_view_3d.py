@@ -394,7 +394,8 @@ class GLLayerPanel(QWidget):
         """Take this layer's embedding at the current epoch from the state."""
         coords = full_coords(self.state, self.layer)
         self.embedding_dims = 0 if coords is None else int(coords.shape[1])
-        self._colors = None
+        if self.color_mode == "faithfulness":
+            self._colors = None  # per embedding; the other modes keep their colours across t-SNE snapshots
         self.set_coords(coords)
         self.update_title()
 
@@ -567,6 +568,8 @@ class EmbeddingGrid3DView(QWidget):
         self.color_mode = "label"
         self.panels: dict[str, GLLayerPanel] = {}
         self._syncing = False
+        self._stale = False
+        self._needs_panels = False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -655,6 +658,12 @@ class EmbeddingGrid3DView(QWidget):
             self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
+        if not self.isVisible():
+            # no GL widget until the 3D view is shown: the first QOpenGLWidget in a window switches
+            # the whole window to OpenGL composition (a ~0.3 s stall), which 2D-only use never needs
+            self._needs_panels = True
+            return
+        self._needs_panels = False
         names = self.state.layer_names
         n = len(names)
         available, reason = opengl_available()
@@ -675,10 +684,20 @@ class EmbeddingGrid3DView(QWidget):
         self._reload_all()
 
     def _on_state_embedding_changed(self, layer: str) -> None:
+        if not self.isVisible():
+            self._stale = True  # a hidden 3D grid costs nothing while t-SNE snapshots stream in
+            return
         panel = self.panels.get(layer)
         if panel is not None:
             panel.reload()
         self._update_title()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._needs_panels:
+            self._on_state_run_changed()
+        elif self._stale:
+            self._reload_all()
 
     def _on_state_result_changed(self, what: str) -> None:
         if what == "embeddings":
@@ -695,6 +714,9 @@ class EmbeddingGrid3DView(QWidget):
         self._reload_all()
 
     def _on_playback_position_changed(self, position: float) -> None:
+        if not self.isVisible():
+            self._stale = True
+            return
         if float(position).is_integer() or not self.playback.is_playing():
             self._reload_all()
             return
@@ -704,6 +726,10 @@ class EmbeddingGrid3DView(QWidget):
                 panel.set_coords(coords)
 
     def _reload_all(self) -> None:
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         for panel in self.panels.values():
             panel.reload()
         self._update_title()
