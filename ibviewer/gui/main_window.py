@@ -48,6 +48,7 @@ from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
 from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
 from ibviewer.gui.dialogs.open_dialog import RUN_FILE_FILTER, OpenRunDialog, needs_dataset
 from ibviewer.gui.export import export_widget, write_embeddings_csv, write_neighbors_csv
+from ibviewer.gui.part2 import install_part2
 from ibviewer.gui.settings import add_recent_run, app_settings, recent_runs
 from ibviewer.gui.state import AppState, Neighborhood, ViewSettings
 from ibviewer.gui.views.embedding_view import EmbeddingGridView
@@ -59,7 +60,8 @@ __all__ = ["MainWindow", "FIGURE_TARGETS"]
 
 log = logging.getLogger(__name__)
 
-FIGURE_TARGETS = {"infoplane": "Information plane", "grid": "Layer grid", "window": "Whole window"}
+FIGURE_TARGETS = {"infoplane": "Information plane", "grid": "Layer grid", "words": "Word experiment",
+                  "probes": "Layer probes", "window": "Whole window"}  # fmt: skip
 DATA_KINDS = {"infoplane": "Information plane (CSV)", "embeddings": "Embeddings of the shown epoch (CSV)",
               "neighbors": "Neighbours of the selected sample (CSV)"}  # fmt: skip
 
@@ -147,6 +149,8 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self._build_status_bar()
+        # part 2: 3D panels, timeline, probes and words tabs, controls dock, session menus
+        self.part2 = install_part2(self)
         self.resize(1500, 920)
         self.main_splitter.setSizes([560, 940])
         self.left_splitter.setSizes([500, 420])
@@ -494,11 +498,15 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ export
     def figure_widget(self, target: str) -> QWidget:
-        """The widget behind an export target: infoplane, grid, window or ``layer:<name>``."""
+        """The widget behind an export target: infoplane, grid, words, probes, window or ``layer:<name>``."""
         if target == "infoplane":
             return self.info_view.canvas
         if target == "grid":
-            return self.embedding_view.figure
+            return self.part2.layer_stack.currentWidget().figure  # the 2D or the 3D grid, whichever is shown
+        if target == "words":
+            return self.part2.word_view.figure
+        if target == "probes":
+            return self.part2.probe_panel.canvas
         if target == "window":
             return self
         if target.startswith("layer:"):
@@ -506,7 +514,7 @@ class MainWindow(QMainWindow):
             if name in self.embedding_view.panels:
                 return self.embedding_view.panels[name]
             raise IBViewerError(f"There is no layer panel {name!r}; layers: {list(self.embedding_view.panels)}.")
-        raise IBViewerError(f"Unknown figure {target!r}; choose infoplane, grid, window or layer:<name>.")
+        raise IBViewerError(f"Unknown figure {target!r}; choose infoplane, grid, words, probes, window or layer:<name>.")
 
     def figure_targets(self) -> dict[str, str]:
         targets = dict(FIGURE_TARGETS)
