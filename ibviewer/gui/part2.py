@@ -5,8 +5,8 @@
 - the layer panels become a 2D/3D stack in a "Layers" tab, beside "Words" (the word
   experiment, for runs with words) and "Layer probes";
 - the epoch timeline under the information plane;
-- a "Controls" dock with the live settings; an edit recomputes only what `settings_diff`
-  names, through the window's own analysis job;
+- a "Controls" dock with the live settings (View > Controls); an edit recomputes only
+  what `settings_diff` names, through the window's own analysis job;
 - File > Open Session… / Save Session…, Edit > Copy Figure, View > 3D Embeddings.
 
 The window stays the owner of runs and analysis jobs; this controller only composes views
@@ -92,10 +92,14 @@ class Part2Controller(QObject):
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(self.controls.sizeHint().width() + 24)  # labels and values readable
         self.controls_dock = QDockWidget("Controls", window)
         self.controls_dock.setObjectName("controlsDock")
         self.controls_dock.setWidget(scroll)
         window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.controls_dock)
+        # closed at first so the information plane keeps its width; View > Controls (Ctrl+K) opens it
+        # and the window's saved layout remembers the choice
+        self.controls_dock.hide()
         self._build_menus()
 
         self.controls.settings_edited.connect(self._on_controls_settings_edited)
@@ -135,7 +139,10 @@ class Part2Controller(QObject):
         self.view_3d_action.setStatusTip("Switch the layer panels between 2D and rotatable 3D embeddings")
         self.view_3d_action.triggered.connect(self._on_view_3d_action_triggered)
         view_menu.addAction(self.view_3d_action)
-        view_menu.addAction(self.controls_dock.toggleViewAction())
+        controls_action = self.controls_dock.toggleViewAction()
+        controls_action.setText("&Controls")
+        controls_action.setShortcut(QKeySequence("Ctrl+K"))
+        view_menu.addAction(controls_action)
 
     # -- public --------------------------------------------------------------------
     def current_figure(self) -> QWidget:

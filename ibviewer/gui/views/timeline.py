@@ -278,6 +278,7 @@ class TimelinePanel(QWidget):
         self.no_metrics = pg.TextItem("no training metrics saved with this run", color="#808080", anchor=(0.5, 0.5))
         self.acc_plot.addItem(self.no_metrics, ignoreBounds=True)
         layout.addWidget(self.strip)
+        self.setMaximumHeight(self.strip.height() + 48)  # a strip, never a panel: the plane keeps the space
 
         state.run_changed.connect(self._on_state_run_changed)
         state.epoch_changed.connect(self._on_state_epoch_changed)
