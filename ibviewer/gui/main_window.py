@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         self.part2 = install_part2(self)
         self.resize(1500, 920)
         self.main_splitter.setSizes([560, 940])
-        self.left_splitter.setSizes([500, 420])
+        self.left_splitter.setSizes([430, self.part2.timeline.maximumHeight(), 340])  # plane, timeline, neighbours
         if persist_layout:
             self._restore_layout()
 
