@@ -193,7 +193,7 @@ def _label_sizes(words: tuple[str, ...], is_query: np.ndarray) -> np.ndarray:
 
 def _text_color(color: QColor, is_query: bool) -> QColor:
     # synonyms get a darker shade of their group colour: readable on white, still grouped
-    return QColor(color).darker(120 if is_query else 150)
+    return QColor(color).darker(150 if is_query else 165)
 
 
 class _WordPanelMixin:
@@ -338,7 +338,7 @@ class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
         self.label_sides = place_labels(anchors, self.sizes, self.order, forced, bounds)
         rows = np.flatnonzero(self.label_sides >= 0)
         while len(self._text_items) < len(rows):
-            item = pg.TextItem("", anchor=(0, 0))
+            item = pg.TextItem("", anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 170))  # legible over points
             item.textItem.document().setDocumentMargin(0)
             for part in (item, item.textItem):  # labels never swallow clicks meant for the points
                 part.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
