@@ -55,6 +55,8 @@ def place_labels(
     forced: np.ndarray,
     bounds: tuple[float, float],
     gap: float = GAP_PX,
+    max_labels: int = 150,
+    max_tries: int = 800,
 ) -> np.ndarray:
     """Greedy non-overlapping label placement in screen space.
 
@@ -72,6 +74,9 @@ def place_labels(
         The visible area; optional labels must lie inside it.
     gap : float
         Pixels between a point and its label.
+    max_labels, max_tries : int
+        Stop after placing this many optional labels or trying this many rows (keeps a
+        relabel of thousands of words fast; the most wanted rows come first anyway).
 
     Returns
     -------
@@ -121,10 +126,14 @@ def place_labels(
         rows, cols = cells(box(i, chosen))
         occupied[rows, cols] = True
         side[i] = chosen
+    n_placed = n_tried = 0
     for i in order:
         i = int(i)
         if forced[i] or not np.isfinite(anchors[i]).all():
             continue
+        if n_placed >= max_labels or n_tried >= max_tries:
+            break
+        n_tried += 1
         for s in range(4):
             b = box(i, s)
             if not inside(b):
@@ -133,6 +142,7 @@ def place_labels(
             if not occupied[rows, cols].any():
                 occupied[rows, cols] = True
                 side[i] = s
+                n_placed += 1
                 break
     return side
 
