@@ -25,6 +25,7 @@ __all__ = [
     "OpenedRun",
     "AnalysisRequest",
     "StageResult",
+    "embedding_kwargs",
     "open_and_extract",
     "run_analysis",
     "NeighborCache",
@@ -76,6 +77,29 @@ class AnalysisRequest:
     stages: frozenset[str] = frozenset({"infoplane", "embeddings", "probes"})
     cache_dir: str | None = None
     use_cache: bool = True
+    #: further ``embed_layers`` keyword arguments (``AnalysisSettings.embedding_params()``:
+    #: alignment, preprocessing, pca_dims, perplexity / n_neighbors); ``method``, ``dims``
+    #: and ``seed`` entries are ignored (the fields above decide them)
+    embedding_params: dict[str, Any] = field(default_factory=dict)
+
+
+#: embed_layers arguments that belong to one method only (dropped for the PCA preview)
+_METHOD_ONLY_PARAMS = {"tsne": ("perplexity",), "umap": ("n_neighbors",)}
+
+
+def embedding_kwargs(request: AnalysisRequest, method: str) -> dict[str, Any]:
+    """The ``embed_layers`` keyword arguments of ``request`` for ``method`` (the PCA preview keeps
+    only the preprocessing and a PCA-compatible alignment)."""
+    params = {k: v for k, v in request.embedding_params.items() if k not in ("method", "dims", "seed")}
+    for other, names in _METHOD_ONLY_PARAMS.items():
+        if other != method:
+            for name in names:
+                params.pop(name, None)
+    if method == "pca":
+        params.pop("pca_dims", None)
+        if params.get("alignment") == "aligned_umap":
+            params["alignment"] = "init"  # AlignedUMAP is UMAP-only: the preview aligns by Procrustes
+    return {"method": method, "dims": request.dims, "seed": request.seed, **params}
 
 
 @dataclass(frozen=True)
@@ -176,13 +200,11 @@ def _embed(activations: Any, request: AnalysisRequest, method: str, progress: Pr
         activations,
         epochs=(request.epoch,),
         layers=None,
-        method=method,
-        dims=request.dims,
-        seed=request.seed,
         faithfulness=faithfulness,
         progress=progress,
         cache_dir=request.cache_dir,
         use_cache=request.use_cache,
+        **embedding_kwargs(request, method),
     )
 
 

@@ -374,6 +374,7 @@ class MainWindow(QMainWindow):
             stages=stages,
             cache_dir=self.open_defaults.cache_dir,
             use_cache=self.open_defaults.use_cache,
+            embedding_params=self.part2.settings.embedding_params(),
         )
         self.analysis_runner.submit(run_analysis, state.activations, request)
 
@@ -414,10 +415,11 @@ class MainWindow(QMainWindow):
         method = self.sender().data()
         for name, action in self.method_actions.items():
             action.setChecked(name == method)
-        if method != self.state.settings.method:
-            self.state.set_settings(method=method)
-            self.state.clear_embeddings()
-            self.start_analysis(frozenset({"embeddings"}))
+        settings = self.part2.settings
+        changes: dict[str, Any] = {"method": method}
+        if method != "umap" and settings.alignment == "aligned_umap":
+            changes["alignment"] = "init"  # AlignedUMAP is UMAP-only
+        self.part2.apply_settings(settings.with_changes(**changes))  # recomputes the embeddings
 
     # ------------------------------------------------------------------ neighbours
     def _on_state_focus_changed(self) -> None:

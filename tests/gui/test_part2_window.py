@@ -97,3 +97,38 @@ def test_saved_session_reopens_to_the_same_state(window, qtbot, digits_run, tmp_
     assert other.state.settings.estimator_params["n_bins"] == 12
     assert other.part2.controls.settings().color_by == "correct"
     assert other.part2.tabs.currentIndex() == LAYERS_TAB
+
+
+def test_embedding_controls_reach_the_computation_and_recompute_only_embeddings(window, qtbot, digits_run):
+    part2 = window.part2
+    _open(qtbot, window, digits_run)
+    state = window.state
+    with qtbot.waitSignal(window.idle, timeout=120_000):
+        part2.apply_settings(part2.settings.with_changes(method="tsne", perplexity=20.0))
+    layers = state.layer_names
+    assert {state.embedding(layer).params["perplexity"] for layer in layers} == {20.0}
+    activations, infoplane, probes = state.activations, state.infoplane, state.probes
+    # a perplexity edit in the Controls panel: new t-SNE embeddings, nothing else recomputed
+    with qtbot.waitSignal(window.idle, timeout=120_000):
+        part2.controls.perplexity.setValue(12)
+        part2.controls.flush()
+    assert state.activations is activations and state.infoplane is infoplane and state.probes is probes
+    for layer in layers:
+        embedding = state.embedding(layer)
+        assert embedding.method == "tsne" and embedding.params["perplexity"] == 12.0, layer
+        assert not embedding.cached
+    # alignment, preprocessing and PCA-50 reach embed_layers too
+    controls = part2.controls
+    with qtbot.waitSignal(window.idle, timeout=120_000):
+        controls.alignment.setCurrentIndex(controls.alignment.findData("procrustes"))
+        controls.preprocessing.setCurrentIndex(controls.preprocessing.findData("standardize"))
+        controls.pca_before.setChecked(True)
+        controls.flush()
+    params = state.embedding(layers[-1]).params
+    assert (params["alignment"], params["preprocessing"], params["pca_dims"]) == ("procrustes", "standardize", 50)
+    assert state.infoplane is infoplane
+    # back to perplexity 20 with the first settings: every panel comes from the disk cache
+    with qtbot.waitSignal(window.idle, timeout=120_000):
+        part2.apply_settings(part2.settings.with_changes(perplexity=20.0, alignment="init", preprocessing="none",
+                                                         pca_dims=None))  # fmt: skip
+    assert all(state.embedding(layer).cached and state.embedding(layer).params["perplexity"] == 20.0 for layer in layers)
