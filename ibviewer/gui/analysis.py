@@ -28,6 +28,7 @@ __all__ = [
     "embedding_kwargs",
     "open_and_extract",
     "run_analysis",
+    "embed_epochs",
     "NeighborCache",
     "find_neighbors",
     "METHOD_TITLES",
@@ -205,6 +206,31 @@ def _embed(activations: Any, request: AnalysisRequest, method: str, progress: Pr
         cache_dir=request.cache_dir,
         use_cache=request.use_cache,
         **embedding_kwargs(request, method),
+    )
+
+
+def embed_epochs(activations: Any, request: AnalysisRequest, epochs: tuple[int, ...], *, progress: Progress = NULL_PROGRESS) -> Any:
+    """Embed every layer at ``epochs`` (all saved epochs, or evenly spaced keyframes), aligned across epochs.
+
+    What epoch playback needs: one `embed_layers` call over the epochs, so each panel is
+    aligned to the same layer one chosen epoch later and points move smoothly. Every
+    finished panel is posted with ``progress.partial``; panels already computed come from
+    the disk cache. Progress messages say how many of the saved epochs are embedded.
+    """
+    from ibviewer.core.embedding import embed_layers
+
+    n_saved = len(activations.epochs)
+    chosen: Any = "all" if tuple(epochs) == tuple(activations.epochs) else tuple(epochs)
+    note = f"all {n_saved} epochs" if chosen == "all" else f"{len(epochs)} of {n_saved} epochs, evenly spaced"
+    return embed_layers(
+        activations,
+        epochs=chosen,
+        layers=None,
+        faithfulness=True,
+        progress=SubProgress(progress, 0.0, 1.0, prefix=f"Playback ({note}): "),
+        cache_dir=request.cache_dir,
+        use_cache=request.use_cache,
+        **embedding_kwargs(request, request.method),
     )
 
 

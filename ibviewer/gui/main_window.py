@@ -363,8 +363,13 @@ class MainWindow(QMainWindow):
         state = self.state
         if state.activations is None or state.epoch is None:
             return
+        self.analysis_runner.submit(run_analysis, state.activations, self.analysis_request(stages))
+
+    def analysis_request(self, stages: frozenset[str] = frozenset({"infoplane", "embeddings", "probes"})) -> AnalysisRequest:
+        """What the analysis of the open run at the current epoch computes, from the current settings."""
+        state = self.state
         settings = state.settings
-        request = AnalysisRequest(
+        return AnalysisRequest(
             epoch=state.epoch,
             method=settings.method,
             dims=settings.dims,
@@ -376,7 +381,16 @@ class MainWindow(QMainWindow):
             use_cache=self.open_defaults.use_cache,
             embedding_params=self.part2.settings.embedding_params(),
         )
-        self.analysis_runner.submit(run_analysis, state.activations, request)
+
+    def add_runner(self, runner: TaskRunner) -> None:
+        """Treat ``runner`` as a user job: status-bar progress, Cancel, errors, and its embeddings shown."""
+        self.runners = (*self.runners, runner)
+        runner.progress_changed.connect(self._on_runner_progress_changed)
+        runner.failed.connect(self._on_runner_failed)
+        runner.cancelled.connect(self._on_runner_cancelled)
+        runner.running_changed.connect(self._on_runner_running_changed)
+        runner.warning_raised.connect(self._on_runner_warning_raised)
+        runner.partial_ready.connect(self._on_analysis_runner_partial_ready)
 
     def _on_analysis_runner_partial_ready(self, result: object) -> None:
         state = self.state
@@ -402,9 +416,22 @@ class MainWindow(QMainWindow):
         self.status_message.setText(f"Analysis done in {elapsed:.1f} s")
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
+        if self.part2.playback.is_playing():
+            return  # playback shows embedded epochs; the stopped epoch is analysed on pause
+        self.analyse_epoch()
+
+    def analyse_epoch(self) -> None:
+        """Embeddings (unless every layer already has the final one) and probes of the current epoch."""
         # embeddings and probes are per epoch (cached on disk, so going back is instant)
-        self.start_analysis(frozenset({"embeddings", "probes"}))
-        if self.state.focus is not None:
+        state = self.state
+        method = state.settings.method
+        embedded = all(
+            getattr(state.embedding(layer), "method", None) == method
+            and getattr(state.coords(layer), "shape", (0,))[0] == state.n_samples
+            for layer in state.layer_names
+        )
+        self.start_analysis(frozenset({"probes"} if embedded else {"embeddings", "probes"}))
+        if state.focus is not None:
             self.query_neighbors()
 
     def _on_recompute_action_triggered(self) -> None:

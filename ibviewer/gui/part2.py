@@ -25,6 +25,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QScrollArea, QStackedWidget, QTabWidget, QWidget
 
 from ibviewer.errors import IBViewerError
+from ibviewer.gui.analysis import embed_epochs
 from ibviewer.gui.analysis_settings import AnalysisSettings, settings_diff
 from ibviewer.gui.session import (
     SESSION_SUFFIX,
@@ -40,6 +41,7 @@ from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
 from ibviewer.gui.views.probe_panel import ProbePanel
 from ibviewer.gui.views.timeline import EpochPlayback, TimelinePanel
 from ibviewer.gui.views.word_view import WordView, word_preset_available
+from ibviewer.gui.workers import TaskRunner
 
 __all__ = ["Part2Controller", "install_part2"]
 
@@ -68,6 +70,11 @@ class Part2Controller(QObject):
         self.pending_session: Session | None = None
 
         self.playback = EpochPlayback(state, self)
+        self.playback.hold_for_embeddings = True  # play starts once the keyframe epochs are embedded
+        self.playback_runner = TaskRunner(name="playback", parent=self)
+        window.add_runner(self.playback_runner)
+        self._resume_playback = False
+        self._closing = False
         self.grid3d = EmbeddingGrid3DView(state, self.playback)
         self.timeline = TimelinePanel(state, self.playback)
         self.probe_panel = ProbePanel(state)
@@ -107,6 +114,10 @@ class Part2Controller(QObject):
         window.open_runner.finished.connect(self._on_open_runner_finished)
         state.run_changed.connect(self._on_state_run_changed)
         self.playback.embeddings_needed.connect(self._on_playback_embeddings_needed)
+        self.playback.playing_changed.connect(self._on_playback_playing_changed)
+        self.playback_runner.finished.connect(self._on_playback_runner_finished)
+        self.playback_runner.failed.connect(self._on_playback_runner_stopped)
+        self.playback_runner.cancelled.connect(self._on_playback_runner_stopped)
         window.installEventFilter(self)
         self._show_dims(self.settings.dims)
         self._on_state_run_changed()
@@ -172,6 +183,7 @@ class Part2Controller(QObject):
         self._show_dims(settings.dims)
         if self.state.activations is not None and stages:
             if "embeddings" in stages:
+                self._stop_playback_embedding()
                 self.state.clear_embeddings()
             self.window.start_analysis(frozenset(stages))
         return stages
@@ -222,6 +234,7 @@ class Part2Controller(QObject):
                 self.window.status_message.setText("Session partly restored: " + "; ".join(problems))
 
     def _on_state_run_changed(self) -> None:
+        self._stop_playback_embedding()
         has_words = word_preset_available(self.state)
         self.tabs.setTabEnabled(WORDS_TAB, has_words)
         if has_words:
@@ -233,11 +246,45 @@ class Part2Controller(QObject):
         if index == WORDS_TAB and self.word_view.experiment is None and word_preset_available(self.state):
             self.word_view.compute(self.settings.dims, self.settings.method)
 
+    def playback_note(self) -> str:
+        """Which saved epochs playback animates through, e.g. "25 of 300 saved epochs (evenly spaced)"."""
+        playback = self.playback
+        n_saved, n_keys = len(playback.epochs), len(playback.keyframes)
+        if playback.subsampled():
+            return f"{n_keys} of {n_saved} saved epochs (evenly spaced)"
+        return f"all {n_saved} saved epochs"
+
+    def embed_playback_epochs(self) -> None:
+        """Embed every layer at the playback keyframes in the background (aligned across epochs)."""
+        state = self.state
+        if state.activations is None or state.epoch is None:
+            return
+        request = self.window.analysis_request(frozenset({"embeddings"}))
+        self.playback_runner.submit(embed_epochs, state.activations, request, self.playback.keyframes)
+        self.window.status_message.setText(f"Embedding {self.playback_note()} for playback…")
+
+    def _stop_playback_embedding(self) -> None:
+        self._resume_playback = False
+        self.playback_runner.cancel()
+
     def _on_playback_embeddings_needed(self, epochs: tuple[int, ...]) -> None:
-        log.info("playback: epochs %s have no embeddings yet; holding the nearest embedded epoch", list(epochs))
-        self.window.status_message.setText(
-            f"Epochs {', '.join(map(str, epochs))} are not embedded yet: playback holds the nearest embedded epoch"
-        )
+        log.info("playback: embedding epochs %s first", list(epochs))
+        self._resume_playback = True
+        if not self.playback_runner.is_running():
+            self.embed_playback_epochs()
+
+    def _on_playback_runner_finished(self, _result: object) -> None:
+        resume, self._resume_playback = self._resume_playback, False
+        self.window.status_message.setText(f"Playback animates {self.playback_note()}")
+        if resume and not self.playback.missing_epochs():
+            self.playback.play()
+
+    def _on_playback_runner_stopped(self, *_args: object) -> None:
+        self._resume_playback = False
+
+    def _on_playback_playing_changed(self, playing: bool) -> None:
+        if not playing and self.state.activations is not None and not self._closing:
+            self.window.analyse_epoch()  # probes (and embeddings when missing) where playback stopped
 
     def _on_open_session_action_triggered(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open Session", "", f"ibviewer sessions (*{SESSION_SUFFIX})")
@@ -262,6 +309,7 @@ class Part2Controller(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is self.window and event.type() == QEvent.Type.Close:
+            self._closing = True
             self.playback.pause()
             for panel in (self.controls, self.probe_panel, self.word_view):
                 panel.shutdown(timeout=2.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
@@ -132,3 +133,65 @@ def test_embedding_controls_reach_the_computation_and_recompute_only_embeddings(
         part2.apply_settings(part2.settings.with_changes(perplexity=20.0, alignment="init", preprocessing="none",
                                                          pca_dims=None))  # fmt: skip
     assert all(state.embedding(layer).cached and state.embedding(layer).params["perplexity"] == 20.0 for layer in layers)
+
+
+def test_play_embeds_the_saved_epochs_aligned_then_animates(window, qtbot, digits_run):
+    from ibviewer.core.embedding import embed_layers
+
+    part2, state = window.part2, window.state
+    playback, timeline = part2.playback, part2.timeline
+    _open(qtbot, window, digits_run)
+    epochs = state.activations.epochs
+    assert playback.keyframes == epochs and playback.missing_epochs() == epochs[:-1]  # only the shown epoch so far
+    playback.epochs_per_second = 8.0
+    with qtbot.waitSignal(playback.playing_changed, timeout=60_000, check_params_cb=bool):
+        timeline.play_button.click()
+        assert not playback.is_playing() and part2.playback_runner.is_running()  # embeds first, then plays
+        assert "for playback" in window.status_message.text()
+    assert playback.missing_epochs() == ()
+    # the same aligned embeddings as one embed_layers(..., epochs="all") call (from its cache now)
+    expected = embed_layers(state.activations, epochs="all", method="pca", dims=2, seed=0, alignment="init",
+                            preprocessing="none", cache_dir=window.open_defaults.cache_dir)  # fmt: skip
+    for (epoch, layer), embedding in expected.embeddings.items():
+        np.testing.assert_allclose(state.coords(layer, epoch), embedding.coords, rtol=1e-5, atol=1e-6)
+    with qtbot.waitSignal(playback.playing_changed, timeout=10_000):
+        pass  # played to the end
+    assert state.epoch == epochs[-1]
+    qtbot.waitUntil(lambda: not window.is_busy(), timeout=60_000)
+
+
+def test_playback_of_many_epochs_embeds_evenly_spaced_keyframes(window, qtbot, digits_run):
+    from ibviewer.gui.views.timeline import coords_at, keyframe_epochs
+
+    assert keyframe_epochs(range(300)) == tuple(round(i * 299 / 24) for i in range(25))
+    assert keyframe_epochs((0, 1, 2)) == (0, 1, 2)
+    part2, state = window.part2, window.state
+    playback = part2.playback
+    playback.max_keyframes = 2  # as ib12_tanh's 300 epochs with 25 keyframes, on a 3-epoch run
+    _open(qtbot, window, digits_run)
+    first, middle, last = state.activations.epochs
+    assert playback.keyframes == (first, last) and playback.subsampled()
+    with qtbot.waitSignal(part2.playback_runner.finished, timeout=60_000):
+        playback.play()
+        assert "2 of 3 saved epochs (evenly spaced)" in window.status_message.text()
+    playback.pause()
+    assert "2 of 3 saved epochs (evenly spaced)" in window.status_message.text()
+    layer = state.layer_names[0]
+    assert state.coords(layer, first) is not None and state.coords(layer, middle) is None
+    # between keyframes the animation blends the two keyframes around the position
+    blended = coords_at(state, layer, 0.5)
+    np.testing.assert_allclose(blended, 0.75 * state.coords(layer, first) + 0.25 * state.coords(layer, last), atol=1e-6)
+
+
+def test_cancel_stops_the_playback_embedding(window, qtbot, digits_run):
+    part2, state = window.part2, window.state
+    _open(qtbot, window, digits_run)
+    with qtbot.waitSignal(window.idle, timeout=120_000):
+        part2.apply_settings(part2.settings.with_changes(method="tsne"))
+    with qtbot.waitSignal(part2.playback_runner.cancelled, timeout=20_000):
+        part2.timeline.play_button.click()
+        qtbot.waitUntil(lambda: window.progress_bar.isVisible(), timeout=5000)
+        window.cancel_button.click()
+    qtbot.wait(100)
+    assert not part2.playback.is_playing() and not part2.timeline.play_button.isChecked()
+    assert part2.playback.missing_epochs()

@@ -26,6 +26,8 @@ __all__ = [
     "split_position",
     "coords_at",
     "full_coords",
+    "keyframe_epochs",
+    "MAX_PLAYBACK_EPOCHS",
     "EpochPlayback",
     "TimelinePanel",
     "metric_series",
@@ -35,6 +37,8 @@ MARKER_COLOR = QColor("#d62728")
 ACC_COLORS = ("#1f77b4", "#2ca02c", "#9467bd", "#17becf")
 LOSS_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
 FRAME_MS = 40
+#: playback embeds at most this many saved epochs (evenly spaced) and blends between them
+MAX_PLAYBACK_EPOCHS = 25
 
 
 def interpolate_coords(start: np.ndarray, end: np.ndarray, fraction: float) -> np.ndarray:
@@ -71,21 +75,43 @@ def full_coords(state: Any, layer: str, epoch: int | None = None) -> np.ndarray 
     return coords
 
 
-def coords_at(state: Any, layer: str, position: float) -> np.ndarray | None:
-    """A layer's embedding at a fractional epoch index: a blend of the two saved epochs around it.
+def keyframe_epochs(epochs: tuple[int, ...] | list[int], limit: int = MAX_PLAYBACK_EPOCHS) -> tuple[int, ...]:
+    """The saved epochs playback embeds: all of them, or ``limit`` evenly spaced ones (first and last kept).
 
-    When only one of the two epochs is embedded, that one is returned (no blending),
-    None when neither is.
+    Evenly spaced by position in the list of saved epochs (so log-spaced snapshots stay
+    log-spaced), e.g. 25 of ib12_tanh's 300.
+    """
+    epochs = tuple(int(e) for e in epochs)
+    if len(epochs) <= max(int(limit), 2):
+        return epochs
+    picks = np.unique(np.round(np.linspace(0, len(epochs) - 1, max(int(limit), 2))).astype(int))
+    return tuple(epochs[i] for i in picks)
+
+
+def coords_at(state: Any, layer: str, position: float) -> np.ndarray | None:
+    """A layer's embedding at a fractional epoch index: a blend of the nearest embedded epochs around it.
+
+    The blend runs between the closest embedded saved epoch at or before ``position`` and
+    the closest one after it (the two saved epochs around it when both are embedded;
+    playback of long runs embeds only evenly spaced keyframes). When only one side is
+    embedded, that one is returned (no blending), None when no epoch is.
     """
     epochs = tuple(state.activations.epochs) if state.activations is not None else ()
     if not epochs:
         return None
     lower, upper, fraction = split_position(position, len(epochs))
-    start = full_coords(state, layer, epochs[lower])
-    end = full_coords(state, layer, epochs[upper])
-    if start is None or end is None or fraction == 0.0:
-        return start if start is not None and (fraction < 0.5 or end is None) else end
-    return interpolate_coords(start, end, fraction)
+    if fraction == 0.0:
+        upper = lower
+    below = next((i for i in range(lower, -1, -1) if full_coords(state, layer, epochs[i]) is not None), None)
+    above = next((i for i in range(upper, len(epochs)) if full_coords(state, layer, epochs[i]) is not None), None)
+    if below is None and above is None:
+        return None
+    if below is None or above is None or below == above:
+        return full_coords(state, layer, epochs[above if below is None else below])  # nothing to blend
+    position = min(max(float(position), 0.0), len(epochs) - 1.0)
+    t = (position - below) / (above - below)
+    start, end = full_coords(state, layer, epochs[below]), full_coords(state, layer, epochs[above])
+    return interpolate_coords(start, end, t)
 
 
 def metric_series(metrics: dict[int, dict[str, float]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -122,8 +148,13 @@ class EpochPlayback(QObject):
         super().__init__(parent)
         self.state = state
         self.position = 0.0
-        self.epochs_per_second = 1.0  # saved epochs crossed per second
+        self.epochs_per_second = 1.0  # keyframes crossed per second
         self.loop = False
+        #: when True, `play` only asks for missing embeddings (``embeddings_needed``) and waits:
+        #: whoever embeds them calls `play` again when they are there
+        self.hold_for_embeddings = False
+        self.max_keyframes = MAX_PLAYBACK_EPOCHS
+        self.keyframes: tuple[int, ...] = ()
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -161,11 +192,15 @@ class EpochPlayback(QObject):
             self.position_changed.emit(self.position)
 
     def missing_epochs(self) -> tuple[int, ...]:
-        """Saved epochs where some layer has no full embedding yet."""
+        """Keyframe epochs (see `keyframe_epochs`) where some layer has no full embedding yet."""
         state = self.state
         return tuple(
-            epoch for epoch in self.epochs if any(full_coords(state, layer, epoch) is None for layer in state.layer_names)
+            epoch for epoch in self.keyframes if any(full_coords(state, layer, epoch) is None for layer in state.layer_names)
         )
+
+    def subsampled(self) -> bool:
+        """Whether playback uses evenly spaced keyframes instead of every saved epoch."""
+        return len(self.keyframes) < len(self.epochs)
 
     def play(self) -> None:
         if len(self.epochs) < 2 or self.is_playing():
@@ -173,10 +208,12 @@ class EpochPlayback(QObject):
         missing = self.missing_epochs()
         if missing:
             self.embeddings_needed.emit(missing)
+            if self.hold_for_embeddings:
+                return
+        self._last_tick = time.monotonic()
+        self._timer.start()  # first, so a rewind below is already part of playback
         if self.position >= len(self.epochs) - 1:
             self.set_position(0.0)
-        self._last_tick = time.monotonic()
-        self._timer.start()
         self.playing_changed.emit(True)
 
     def pause(self) -> None:
@@ -187,7 +224,9 @@ class EpochPlayback(QObject):
     def step(self, seconds: float) -> None:
         """Advance by ``seconds`` of playback (what each timer tick does)."""
         last = len(self.epochs) - 1.0
-        position = self.position + seconds * self.epochs_per_second
+        # keyframes per second: a run with 300 saved epochs and 25 keyframes crosses 12 epochs per keyframe
+        stride = last / (len(self.keyframes) - 1) if len(self.keyframes) > 1 else 1.0
+        position = self.position + seconds * self.epochs_per_second * stride
         if position >= last:
             position = 0.0 if self.loop else last
             if not self.loop:
@@ -205,6 +244,7 @@ class EpochPlayback(QObject):
     def _on_state_run_changed(self) -> None:
         self.pause()
         epochs = self.epochs
+        self.keyframes = keyframe_epochs(epochs, self.max_keyframes)
         self.position = float(epochs.index(self.state.epoch)) if epochs and self.state.epoch in epochs else 0.0
         self.position_changed.emit(self.position)
 
@@ -367,6 +407,8 @@ class TimelinePanel(QWidget):
     def _on_play_button_toggled(self, checked: bool) -> None:
         if checked:
             self.playback.play()
+            if not self.playback.is_playing():  # waiting for the epochs to be embedded
+                self._on_playback_playing_changed(False)
         else:
             self.playback.pause()
 
