@@ -764,7 +764,7 @@ def trustworthiness(
         h = h / np.where(norms > 0, norms, 1.0)
     sq = (h**2).sum(axis=1)
     penalty = 0.0
-    block = max(1, 4_000_000 // n)
+    block = max(1, (1 << 19) // n)  # ~4 MB blocks: numpy's fancy indexing below holds the GIL per block
     for start in range(0, len(queries), block):
         rows = queries[start : start + block]
         d2 = sq[rows, None] + sq[None, :] - 2.0 * (h[rows] @ h.T)

@@ -38,8 +38,9 @@ METRICS: tuple[str, ...] = ("euclidean", "cosine", "dot")
 MAX_K = 1000
 # extra float32 candidates re-ranked in float64, so rounding never changes the k chosen
 _MARGIN = 16
-# rows per block in all-points searches: bounds the (block, n) distance matrix to ~64 MB
-_BLOCK_ELEMENTS = 8_000_000
+# rows per block in all-points searches: bounds the (block, n) distance matrix to ~4 MB and the
+# time each block's fancy indexing holds the GIL (other threads, a GUI's among them, wait on it)
+_BLOCK_ELEMENTS = 1 << 19
 
 
 def _check_metric(metric: str) -> None:
