@@ -71,6 +71,7 @@ class Part2Controller(QObject):
 
         self.playback = EpochPlayback(state, self)
         self.playback.hold_for_embeddings = True  # play starts once the keyframe epochs are embedded
+        window.embedding_view.set_playback(self.playback)  # the 2D panels animate during playback too
         self.playback_runner = TaskRunner(name="playback", parent=self)
         window.add_runner(self.playback_runner)
         self._resume_playback = False
@@ -180,6 +181,7 @@ class Part2Controller(QObject):
         for name, action in method_actions.items():
             action.setChecked(name == settings.method)
         self.grid3d.set_color_mode(settings.color_by)
+        self.window.embedding_view.set_color_mode(settings.color_by)
         self._show_dims(settings.dims)
         if self.state.activations is not None and stages:
             if "embeddings" in stages:

@@ -121,3 +121,45 @@ def test_playback_draws_blended_coordinates_in_3d(qtbot):
     for layer in LAYERS:
         blended = (state.coords(layer, 1) + state.coords(layer, 5)) / 2
         np.testing.assert_allclose(grid.panels[layer].coords, normalise_coords(blended), atol=1e-5)
+
+
+def test_2d_panels_follow_playback_and_the_colour_mode(qtbot):
+    from ibviewer.gui.views.coloring import point_rgba
+    from ibviewer.gui.views.embedding_view import EmbeddingGridView
+
+    views = {}
+
+    def attach(state):
+        views["playback"] = playback = EpochPlayback(state)
+        views["grid"] = EmbeddingGridView(state, playback)
+
+    state = make_state(dims=2, attach=attach)
+    playback, grid = views["playback"], views["grid"]
+    qtbot.addWidget(grid)
+    playback.set_position(0.0)
+    playback._timer.start()  # playing: frames between epochs are blended
+    try:
+        playback.set_position(0.25)
+    finally:
+        playback.pause()
+    for layer in LAYERS:
+        blended = 0.75 * state.coords(layer, 1) + 0.25 * state.coords(layer, 5)
+        np.testing.assert_allclose(grid.panels[layer].coords, blended, atol=1e-5)
+    # standing on a saved epoch again: that epoch's own embedding
+    playback.set_position(1.0)
+    np.testing.assert_allclose(grid.panels["fc1"].coords, state.coords("fc1", 5))
+    # colour by neighbourhood faithfulness: the embedding's k-NN overlap, through the 3D view's colouring
+    panel = grid.panels["fc2"]
+    labels = state.labels
+    by_label = panel.point_colors()
+    assert np.allclose(by_label[labels == 0][0], by_label[labels == 0][-1])
+    grid.set_color_mode("faithfulness")
+    colours = panel.point_colors()
+    np.testing.assert_allclose(colours, point_rgba(state, "faithfulness", "fc2"), atol=1 / 255)
+    assert not np.allclose(colours[0], colours[-1])  # overlap 0 vs 1 in the synthetic embedding
+    assert "faithfulness" in " ".join(w.text() for w in grid.legend.findChildren(type(grid.title)))
+    state.set_selection([0, 59])  # highlights keep the colouring
+    assert panel.highlight_item.data["brush"][1].color().getRgbF() == pytest.approx(tuple(colours[59]), abs=1 / 255)
+    grid.set_color_mode("correct")  # no predictions in this run: grey, and the legend says so
+    assert np.allclose(panel.point_colors(), panel.point_colors()[0])
+    assert "not available" in " ".join(w.text() for w in grid.legend.findChildren(type(grid.title)))

@@ -78,6 +78,10 @@ def test_saved_session_reopens_to_the_same_state(window, qtbot, digits_run, tmp_
     state.set_selection([3, 5, 8])
     part2.apply_settings(part2.settings.with_changes(n_bins=12, color_by="correct"))
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=60_000)
+    from ibviewer.gui.views.coloring import point_rgba
+
+    for layer, panel in window.embedding_view.panels.items():  # the 2D panels follow the colour-by control
+        np.testing.assert_allclose(panel.point_colors(), point_rgba(state, "correct", layer), atol=1 / 255)
     path = tmp_path / "view.ibvsession"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     part2.save_session_action.trigger()

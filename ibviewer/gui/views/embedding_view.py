@@ -1,13 +1,16 @@
 """Per-layer embeddings as small multiples: one linked scatter panel per captured layer.
 
-Every panel draws the same samples coloured by label. Hover, click (focus + neighbours)
-and rectangle/lasso selections go to `AppState`; every panel redraws its highlights
-from the state's signals, so a gesture in one panel shows in all of them.
+Every panel draws the same samples, coloured by label, predicted class, correctness or
+neighbourhood faithfulness (`views/coloring.py`, shared with the 3D view). Hover, click
+(focus + neighbours) and rectangle/lasso selections go to `AppState`; every panel
+redraws its highlights from the state's signals, so a gesture in one panel shows in all
+of them. With an `EpochPlayback`, the panels animate between epochs during playback.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,18 +31,19 @@ from PySide6.QtWidgets import (
 
 from ibviewer.gui.analysis import METHOD_TITLES
 from ibviewer.gui.state import AppState
+from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_brushes, point_rgba
 from ibviewer.gui.views.style import (
     PassiveScatter,
     FOCUS_COLOR,
     HOVER_COLOR,
     NEIGHBOR_COLOR,
     SELECTION_PEN,
-    class_brushes,
     class_colors,
     make_pen,
     nearest_point,
     points_in_polygon,
 )
+from ibviewer.gui.views.timeline import draw_playback_frame
 
 __all__ = ["EmbeddingGridView", "LayerPanel", "SelectionViewBox", "ClassLegend"]
 
@@ -112,11 +116,12 @@ class SelectionViewBox(pg.ViewBox):
 class LayerPanel(pg.PlotWidget):
     """One layer's embedding: a scatter coloured by label plus highlight overlays."""
 
-    def __init__(self, state: AppState, layer: str, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, layer: str, color_mode: str = "label", parent: QWidget | None = None) -> None:
         self.viewbox = SelectionViewBox()
         super().__init__(parent, viewBox=self.viewbox)
         self.state = state
         self.layer = layer
+        self.color_mode = color_mode
         self.coords: np.ndarray | None = None
         self._brush_list: list | None = None
         item = self.getPlotItem()
@@ -157,7 +162,13 @@ class LayerPanel(pg.PlotWidget):
 
     def reload(self) -> None:
         """Take this layer's embedding at the current epoch from the state."""
-        coords = self.state.coords(self.layer)
+        if self.color_mode == "faithfulness":
+            self._brush_list = None  # per embedding; the other modes keep their colours across t-SNE snapshots
+        self.set_coords(self.state.coords(self.layer))
+        self.update_title()
+
+    def set_coords(self, coords: np.ndarray | None) -> None:
+        """Show these (n, dims) embedding coordinates (playback passes blended ones)."""
         first = self.coords is None
         if coords is None:
             self.coords = None
@@ -167,19 +178,27 @@ class LayerPanel(pg.PlotWidget):
         else:
             coords = np.asarray(coords, dtype=np.float64)[:, :2]
             if self._brush_list is None or len(self._brush_list) != len(coords):
-                labels = self.state.labels
-                brushes = class_brushes(len(self.state.class_names()))
-                self._brush_list = [brushes[label] for label in labels.tolist()]
+                self._brush_list = point_brushes(point_rgba(self.state, self.color_mode, self.layer))
             self.coords = coords
             self.placeholder.hide()
             self.scatter.setData(pos=coords, brush=self._brush_list, size=self.point_size(), pen=None)
             if first:
                 self.viewbox.autoRange(padding=0.05)
             else:
-                self.viewbox.enableAutoRange()  # follow t-SNE snapshots unless the user zoomed
-        self.update_title()
+                self.viewbox.enableAutoRange()  # follow t-SNE snapshots and playback unless the user zoomed
         self.refresh_highlights()
         self.refresh_hover()
+
+    def set_color_mode(self, mode: str) -> None:
+        """Colour by ``label``, ``predicted``, ``correct`` or ``faithfulness`` (see `point_rgba`)."""
+        self.color_mode = mode
+        self._brush_list = None
+        if self.coords is not None:
+            self.set_coords(self.coords)
+
+    def point_colors(self) -> np.ndarray:
+        """(n, 4) RGBA in [0, 1] of the points as drawn (for tests and exports)."""
+        return np.array([brush.color().getRgbF() for brush in self._brush_list or []], dtype=np.float64)
 
     def update_title(self) -> None:
         parts = [f"<b>{self.layer}</b>"]
@@ -206,11 +225,10 @@ class LayerPanel(pg.PlotWidget):
         coords = self.coords
         rows = state.highlighted_rows() if coords is not None else np.zeros(0, dtype=np.int64)
         self.scatter.setOpacity(0.25 if rows.size else 1.0)
-        if rows.size and coords is not None:
-            brushes = class_brushes(len(state.class_names()))
-            labels = state.labels[rows]
+        if rows.size and coords is not None and self._brush_list is not None:
+            brushes = self._brush_list
             self.highlight_item.setData(
-                pos=coords[rows], brush=[brushes[label] for label in labels.tolist()], data=rows, size=self.point_size() + 2
+                pos=coords[rows], brush=[brushes[row] for row in rows.tolist()], data=rows, size=self.point_size() + 2
             )
         else:
             self.highlight_item.clear()
@@ -290,32 +308,35 @@ class ClassLegend(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
     def set_classes(self, names: list[str], counts: np.ndarray | None = None) -> None:
+        self.set_entries("Label", list(zip(names, class_colors(len(names)))), counts)
+
+    def set_entries(self, title: str, entries: list[tuple[str, QColor]], counts: np.ndarray | None = None) -> None:
+        """A title and one coloured dot per (name, colour) entry, with an optional count each."""
         while self._layout.count():
             item = self._layout.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        colors = class_colors(len(names))
-        title = QLabel("<b>Label</b>")
-        self._layout.addWidget(title)
-        for i, name in enumerate(names[: self.max_items]):
-            color = colors[i].name()
+        self._layout.addWidget(QLabel(f"<b>{title}</b>"))
+        for i, (name, color) in enumerate(entries[: self.max_items]):
             count = f" <span style='color:#808080'>({int(counts[i])})</span>" if counts is not None and i < len(counts) else ""
-            label = QLabel(f"<span style='color:{color}; font-size:14pt'>●</span> {name}{count}")
-            label.setToolTip(f"class {i}: {name}")
+            label = QLabel(f"<span style='color:{color.name()}; font-size:14pt'>●</span> {name}{count}")
+            label.setToolTip(f"{title}: {name}")
             self._layout.addWidget(label)
-        if len(names) > self.max_items:
-            self._layout.addWidget(QLabel(f"… {len(names) - self.max_items} more"))
+        if len(entries) > self.max_items:
+            self._layout.addWidget(QLabel(f"… {len(entries) - self.max_items} more"))
         self._layout.addStretch(1)
 
 
 class EmbeddingGridView(QWidget):
     """Toolbar (pan / rectangle / lasso, clear) over a figure: title, legend and one panel per layer."""
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, playback: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.panels: dict[str, LayerPanel] = {}
         self.mode = PAN
+        self.color_mode = "label"
+        self.playback: Any = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -350,6 +371,8 @@ class EmbeddingGridView(QWidget):
         state.neighbors_changed.connect(self._on_state_highlights_changed)
         state.hover_changed.connect(self._on_state_hover_changed)
         state.settings_changed.connect(self._update_title)
+        if playback is not None:
+            self.set_playback(playback)
 
     def _build_toolbar(self) -> QWidget:
         bar = QWidget(self)
@@ -402,6 +425,20 @@ class EmbeddingGridView(QWidget):
         for panel in self.panels.values():
             panel.set_mode(mode)
 
+    def set_playback(self, playback: Any) -> None:
+        """Follow an `EpochPlayback`: during playback the panels draw `coords_at` blends of the epochs."""
+        if self.playback is not None:
+            self.playback.position_changed.disconnect(self._on_playback_position_changed)
+        self.playback = playback
+        playback.position_changed.connect(self._on_playback_position_changed)
+
+    def set_color_mode(self, mode: str) -> None:
+        """Colour every panel by ``label``, ``predicted``, ``correct`` or ``faithfulness``."""
+        self.color_mode = mode
+        for panel in self.panels.values():
+            panel.set_color_mode(mode)
+        self._update_legend()
+
     def reset_zoom(self) -> None:
         for panel in self.panels.values():
             panel.viewbox.autoRange(padding=0.05)
@@ -424,7 +461,7 @@ class EmbeddingGridView(QWidget):
             n_cols = max(1, math.ceil(math.sqrt(n * 1.3)))
             n_rows = math.ceil(n / n_cols)
             for i, name in enumerate(names):
-                panel = LayerPanel(self.state, name, self.figure)
+                panel = LayerPanel(self.state, name, self.color_mode, self.figure)
                 panel.set_mode(self.mode)
                 self.panels[name] = panel
                 self.grid.addWidget(panel, i // n_cols, i % n_cols)
@@ -432,10 +469,7 @@ class EmbeddingGridView(QWidget):
                 self.grid.setRowStretch(r, 1)
             for c in range(n_cols):
                 self.grid.setColumnStretch(c, 1)
-        labels = self.state.labels
-        names_ = self.state.class_names()
-        counts = np.bincount(labels, minlength=len(names_)) if labels.size else None
-        self.legend.set_classes(names_, counts)
+        self._update_legend()
         self._update_title()
         self._update_selection_label()
 
@@ -452,9 +486,17 @@ class EmbeddingGridView(QWidget):
             for panel in self.panels.values():
                 panel.update_title()
             self._update_title()
+            if self.color_mode in ("predicted", "correct"):
+                self.set_color_mode(self.color_mode)
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
+        if self.playback is not None and self.playback.is_playing():
+            return  # playback draws blended coordinates itself
         self._reload_all()
+
+    def _on_playback_position_changed(self, position: float) -> None:
+        if not draw_playback_frame(self.state, self.playback, self.panels, position):
+            self._reload_all()
 
     def _reload_all(self) -> None:
         for panel in self.panels.values():
@@ -478,6 +520,15 @@ class EmbeddingGridView(QWidget):
             self.selection_label.setText(f"{state.sample_name(state.focus.row)} selected in {state.focus.layer}")
         else:
             self.selection_label.setText("")
+
+    def _update_legend(self) -> None:
+        state = self.state
+        if self.color_mode == "label":
+            names = state.class_names()
+            counts = np.bincount(state.labels, minlength=len(names)) if state.labels.size else None
+            self.legend.set_classes(names, counts)
+        else:
+            self.legend.set_entries(COLOR_MODE_TITLES[self.color_mode], color_legend(state, self.color_mode))
 
     def _update_title(self) -> None:
         state = self.state

@@ -39,7 +39,7 @@ from ibviewer.gui.analysis import METHOD_TITLES
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_rgba
 from ibviewer.gui.views.style import FOCUS_COLOR, HOVER_COLOR, NEIGHBOR_COLOR
-from ibviewer.gui.views.timeline import EpochPlayback, coords_at, full_coords
+from ibviewer.gui.views.timeline import EpochPlayback, draw_playback_frame, full_coords
 
 __all__ = [
     "project_to_screen",
@@ -717,13 +717,8 @@ class EmbeddingGrid3DView(QWidget):
         if not self.isVisible():
             self._stale = True
             return
-        if float(position).is_integer() or not self.playback.is_playing():
+        if not draw_playback_frame(self.state, self.playback, self.panels, position):
             self._reload_all()
-            return
-        for name, panel in self.panels.items():
-            coords = coords_at(self.state, name, position)
-            if coords is not None:
-                panel.set_coords(coords)
 
     def _reload_all(self) -> None:
         if not self.isVisible():

@@ -27,6 +27,7 @@ __all__ = [
     "coords_at",
     "full_coords",
     "keyframe_epochs",
+    "draw_playback_frame",
     "MAX_PLAYBACK_EPOCHS",
     "EpochPlayback",
     "TimelinePanel",
@@ -112,6 +113,18 @@ def coords_at(state: Any, layer: str, position: float) -> np.ndarray | None:
     t = (position - below) / (above - below)
     start, end = full_coords(state, layer, epochs[below]), full_coords(state, layer, epochs[above])
     return interpolate_coords(start, end, t)
+
+
+def draw_playback_frame(state: Any, playback: Any, panels: dict[str, Any], position: float) -> bool:
+    """Draw a playback frame in embedding panels (each with ``set_coords``); False when the caller should
+    instead reload from the state (not playing, or standing on a saved epoch)."""
+    if playback is None or not playback.is_playing() or float(position).is_integer():
+        return False
+    for name, panel in panels.items():
+        coords = coords_at(state, name, position)
+        if coords is not None:
+            panel.set_coords(coords)
+    return True
 
 
 def metric_series(metrics: dict[int, dict[str, float]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
