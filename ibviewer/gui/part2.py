@@ -180,6 +180,7 @@ class Part2Controller(QObject):
         method_actions = getattr(self.window, "method_actions", {})
         for name, action in method_actions.items():
             action.setChecked(name == settings.method)
+        self.window.info_view.set_band_visible(settings.kde_band)
         self.grid3d.set_color_mode(settings.color_by)
         self.window.embedding_view.set_color_mode(settings.color_by)
         self._show_dims(settings.dims)

@@ -199,3 +199,24 @@ def test_cancel_stops_the_playback_embedding(window, qtbot, digits_run):
     qtbot.wait(100)
     assert not part2.playback.is_playing() and not part2.timeline.play_button.isChecked()
     assert part2.playback.missing_epochs()
+
+
+def test_kde_band_toggle_shows_and_hides_the_band(window, qtbot, digits_run):
+    part2 = window.part2
+    _open(qtbot, window, digits_run)
+    controls = part2.controls
+    with qtbot.waitSignal(window.idle, timeout=120_000):
+        controls.estimator.setCurrentIndex(controls.estimator.findData("kde"))
+        controls.flush()
+    info = window.info_view
+    assert window.state.infoplane.estimator == "kde" and info.band is not None and info.band.isVisible()
+    plane = window.state.infoplane
+    controls.kde_band.setChecked(False)
+    controls.flush()
+    assert not info.band.isVisible()
+    assert window.state.infoplane is plane and not window.is_busy()  # display only: nothing recomputed
+    info.redraw()
+    assert not info.band.isVisible()  # stays hidden across redraws
+    controls.kde_band.setChecked(True)
+    controls.flush()
+    assert info.band.isVisible()

@@ -89,6 +89,8 @@ class InfoPlaneView(QWidget):
         self._marker_points.setZValue(21)
         self.epoch_lines: list[pg.PlotDataItem] = []
         self.point_items: list[pg.ScatterPlotItem] = []
+        self.show_band = True  # the kde estimator's lower..upper bound band (Controls > kde)
+        self.band: pg.ErrorBarItem | None = None
 
         state.run_changed.connect(self._on_state_run_changed)
         state.result_changed.connect(self._on_state_result_changed)
@@ -111,6 +113,7 @@ class InfoPlaneView(QWidget):
         if self.legend is not None:
             self.legend.clear()
         self.epoch_lines, self.point_items = [], []
+        self.band = None
         self.colorbar.hide()
         self._points = np.zeros((0, 2))
         self._cells = []
@@ -155,7 +158,9 @@ class InfoPlaneView(QWidget):
                 pen=make_pen(QColor(120, 120, 120, 90), 1.0), beam=0,
             )  # fmt: skip
             band.setZValue(-3)
+            band.setVisible(self.show_band)
             self.plot.addItem(band)
+            self.band = band
         # points: colour = epoch (in the same steps as the lines: few distinct brushes keep painting fast),
         # symbol = layer (legend names the layers)
         step_brushes = [pg.mkBrush(cmap.map((i + 0.5) / N_COLOR_STEPS, mode="qcolor")) for i in range(N_COLOR_STEPS)]
@@ -197,6 +202,12 @@ class InfoPlaneView(QWidget):
         self.plot.addItem(self._marker)
         self.plot.addItem(self._marker_points)
         self.update_marker()
+
+    def set_band_visible(self, visible: bool) -> None:
+        """Show or hide the kde lower..upper bound band (kept hidden across redraws until shown again)."""
+        self.show_band = bool(visible)
+        if self.band is not None:
+            self.band.setVisible(self.show_band)
 
     def update_marker(self) -> None:
         """Outline the selected epoch's line."""
