@@ -220,3 +220,51 @@ def test_kde_band_toggle_shows_and_hides_the_band(window, qtbot, digits_run):
     controls.kde_band.setChecked(True)
     controls.flush()
     assert info.band.isVisible()
+
+
+def test_file_export_figure_of_the_3d_grid_writes_the_points(window, qtbot, digits_run, tmp_path, monkeypatch):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QDialog
+
+    from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
+    from ibviewer.gui.views.embedding_view_3d import opengl_available
+
+    ok, reason = opengl_available()
+    if not ok:
+        pytest.skip(reason)
+    part2 = window.part2
+    _open(qtbot, window, digits_run)
+    with qtbot.waitSignal(window.idle, timeout=60_000):
+        part2.view_3d_action.trigger()
+    qtbot.waitUntil(lambda: all(p.coords is not None for p in part2.grid3d.panels.values()), timeout=10_000)
+    qtbot.wait(100)
+    path = tmp_path / "grid3d.png"
+    monkeypatch.setattr(ExportFigureDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
+    monkeypatch.setattr(ExportFigureDialog, "values", lambda self: ("grid", "png", 1.0))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    window.export_figure_action.trigger()
+    assert window.last_error is None and path.is_file()
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB32)
+    figure = part2.grid3d.figure
+    assert (image.width(), image.height()) == (figure.width(), figure.height())
+    # inside every layer's GL view: the white background and the points in their class colours
+    for layer, panel in part2.grid3d.panels.items():
+        origin = panel.view.mapTo(figure, QPoint(0, 0))
+        colours = {
+            image.pixel(origin.x() + x, origin.y() + y)
+            for x in range(0, panel.view.width(), 2)
+            for y in range(0, panel.view.height(), 2)
+        }
+        assert 0xFFFFFFFF in colours, layer  # the white background
+        assert {0xFF1F77B4, 0xFFFF7F0E, 0xFF2CA02C} <= colours, layer  # points of classes 0, 1, 2 (tab10)
+    # at twice the resolution the picture keeps its content
+    monkeypatch.setattr(ExportFigureDialog, "values", lambda self: ("grid", "png", 2.0))
+    window.export_figure_action.trigger()
+    image = QImage(str(path))
+    assert (image.width(), image.height()) == (2 * figure.width(), 2 * figure.height())
+    panel = next(iter(part2.grid3d.panels.values()))
+    origin = panel.view.mapTo(figure, QPoint(0, 0)) * 2
+    colours = {image.pixel(origin.x() + x, origin.y() + y) for x in range(0, 2 * panel.view.width(), 3)
+               for y in range(0, 2 * panel.view.height(), 3)}  # fmt: skip
+    assert 0xFF1F77B4 in colours
