@@ -19,7 +19,6 @@ from PySide6.QtGui import QAction, QColor, QCursor, QKeySequence, QPainterPath, 
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGraphicsPathItem,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -29,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibviewer.gui.analysis import METHOD_TITLES
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_brushes, point_rgba
+from ibviewer.gui.views.figure import figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.views.style import (
     PassiveScatter,
     FOCUS_COLOR,
@@ -201,24 +200,7 @@ class LayerPanel(pg.PlotWidget):
         return np.array([brush.color().getRgbF() for brush in self._brush_list or []], dtype=np.float64)
 
     def update_title(self) -> None:
-        parts = [f"<b>{self.layer}</b>"]
-        try:
-            parts.append(f"{self.state.layer_dim(self.layer)}-d")
-        except (KeyError, AttributeError):
-            pass
-        accuracy = self.state.probe_accuracy(self.layer)
-        if accuracy is not None:
-            parts.append(f"probe {100 * accuracy:.1f}%")
-        embedding = self.state.embedding(self.layer)
-        if embedding is not None:
-            method = getattr(embedding, "method", None)
-            iteration = getattr(embedding, "iteration", None)
-            text = METHOD_TITLES.get(str(method), str(method)) if method else ""
-            if iteration is not None:
-                text = f"{text} it. {iteration}".strip()
-            if text:
-                parts.append(f"<span style='color:#707070'>{text}</span>")
-        self.getPlotItem().setTitle(" · ".join(parts), size="10pt")
+        self.getPlotItem().setTitle(" · ".join(layer_title_parts(self.state, self.layer)), size="10pt")
 
     def refresh_highlights(self) -> None:
         state = self.state
@@ -343,23 +325,9 @@ class EmbeddingGridView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self._build_toolbar())
 
-        self.figure = QWidget(self)  # what "Export figure > layer grid" renders
+        # the figure is what "Export figure > layer grid" renders
+        self.figure, self.title, self.legend, self.grid = figure_frame(self, "No run open", ClassLegend())
         self.figure.setObjectName("layerGridFigure")
-        self.figure.setAutoFillBackground(True)
-        palette = self.figure.palette()
-        palette.setColor(self.figure.backgroundRole(), QColor("white"))
-        self.figure.setPalette(palette)
-        figure_layout = QVBoxLayout(self.figure)
-        figure_layout.setContentsMargins(6, 4, 6, 4)
-        self.title = QLabel("No run open")
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.title.setStyleSheet("font-size: 12pt; color: #202020;")
-        self.legend = ClassLegend()
-        self.grid = QGridLayout()
-        self.grid.setSpacing(4)
-        figure_layout.addWidget(self.title)
-        figure_layout.addWidget(self.legend)
-        figure_layout.addLayout(self.grid, 1)
         layout.addWidget(self.figure, 1)
 
         state.run_changed.connect(self._on_state_run_changed)
@@ -535,13 +503,6 @@ class EmbeddingGridView(QWidget):
         if state.activations is None:
             self.title.setText("No run open")
             return
-        wanted = METHOD_TITLES.get(state.settings.method, state.settings.method)
-        shown = {getattr(state.embedding(layer), "method", None) for layer in state.layer_names} - {None}
-        pending = ""
-        if shown == {"pca"} and state.settings.method != "pca":
-            pending = f" <span style='color:#808080'>(PCA shown until {wanted} is ready)</span>"
         note = state.probe_note()
         note_html = f"<br><span style='font-size:9pt; color:#505050'>Linear probes: {note}</span>" if note else ""
-        self.title.setText(
-            f"<b>{wanted}</b> of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}{note_html}"
-        )
+        self.title.setText(grid_title(state) + note_html)

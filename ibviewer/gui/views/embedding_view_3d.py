@@ -25,7 +25,6 @@ from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QCursor, QImage
 from PySide6.QtWidgets import (
     QCheckBox,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QRubberBand,
@@ -35,9 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibviewer.gui.analysis import METHOD_TITLES
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_rgba
+from ibviewer.gui.views.figure import figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.views.style import FOCUS_COLOR, HOVER_COLOR, NEIGHBOR_COLOR
 from ibviewer.gui.views.timeline import EpochPlayback, draw_playback_frame, full_coords
 
@@ -47,7 +46,6 @@ __all__ = [
     "normalise_coords",
     "opengl_available",
     "grab_with_gl",
-    "figure_frame",
     "GLScatterView",
     "GLLayerPanel",
     "EmbeddingGrid3DView",
@@ -104,28 +102,6 @@ def grab_with_gl(widget: QWidget) -> QImage:
     finally:
         painter.end()
     return image
-
-
-def figure_frame(parent: QWidget, title: str = "") -> tuple[QWidget, QLabel, QLabel, QGridLayout]:
-    """A white figure widget (what exports render) with a title, a legend line and a grid of panels."""
-    figure = QWidget(parent)
-    figure.setAutoFillBackground(True)
-    palette = figure.palette()
-    palette.setColor(figure.backgroundRole(), QColor("white"))
-    figure.setPalette(palette)
-    layout = QVBoxLayout(figure)
-    layout.setContentsMargins(6, 4, 6, 4)
-    title_label = QLabel(title, figure)
-    title_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    title_label.setStyleSheet("font-size: 12pt; color: #202020;")
-    legend = QLabel(figure)
-    legend.setWordWrap(True)
-    grid = QGridLayout()
-    grid.setSpacing(4)
-    layout.addWidget(title_label)
-    layout.addWidget(legend)
-    layout.addLayout(grid, 1)
-    return figure, title_label, legend, grid
 
 
 def _rgba_tuple(color: QColor) -> tuple[float, float, float, float]:
@@ -420,18 +396,7 @@ class GLLayerPanel(QWidget):
         self.refresh_highlights()
 
     def update_title(self) -> None:
-        parts = [f"<b>{self.layer}</b>"]
-        try:
-            parts.append(f"{self.state.layer_dim(self.layer)}-d")
-        except (KeyError, AttributeError):
-            pass
-        accuracy = self.state.probe_accuracy(self.layer)
-        if accuracy is not None:
-            parts.append(f"probe {100 * accuracy:.1f}%")
-        embedding = self.state.embedding(self.layer)
-        method = getattr(embedding, "method", None)
-        if method:
-            parts.append(f"<span style='color:#707070'>{METHOD_TITLES.get(str(method), str(method))}</span>")
+        parts = layer_title_parts(self.state, self.layer)
         if self.coords is None:
             parts.append("<span style='color:#808080'>computing…</span>")
         elif self.embedding_dims == 2:
@@ -760,14 +725,7 @@ class EmbeddingGrid3DView(QWidget):
             return
         if not self.panels and state.layer_names:
             return  # the "needs OpenGL" message stays
-        wanted = METHOD_TITLES.get(state.settings.method, state.settings.method)
-        shown = {getattr(state.embedding(layer), "method", None) for layer in state.layer_names} - {None}
-        pending = ""
-        if shown == {"pca"} and state.settings.method != "pca":
-            pending = f" <span style='color:#808080'>(PCA shown until {wanted} is ready)</span>"
-        self.title.setText(
-            f"<b>{wanted}</b> 3D of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}"
-        )
+        self.title.setText(grid_title(state, "3D"))
 
     def _update_legend(self) -> None:
         if self.state.activations is None:

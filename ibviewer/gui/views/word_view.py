@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_brushes, class_colors, make_pen, nearest_point
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
-from ibviewer.gui.views.embedding_view_3d import figure_frame
+from ibviewer.gui.views.figure import figure_frame
 
 __all__ = [
     "place_labels",

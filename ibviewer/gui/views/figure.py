@@ -1,0 +1,80 @@
+"""What the layer grids (2D, 3D) and the word view share: the white figure frame and the titles.
+
+No OpenGL here, so the 2D grid and the word view can use it without importing
+``pyqtgraph.opengl``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from ibviewer.gui.analysis import METHOD_TITLES
+
+__all__ = ["figure_frame", "layer_title_parts", "grid_title"]
+
+
+def figure_frame(
+    parent: QWidget, title: str = "", legend: QWidget | None = None
+) -> tuple[QWidget, QLabel, QWidget, QGridLayout]:
+    """A white figure widget (what exports render) with a title, a legend line and a grid of panels.
+
+    ``legend`` is the legend widget to place under the title (default: a word-wrapped QLabel).
+    """
+    figure = QWidget(parent)
+    figure.setAutoFillBackground(True)
+    palette = figure.palette()
+    palette.setColor(figure.backgroundRole(), QColor("white"))
+    figure.setPalette(palette)
+    layout = QVBoxLayout(figure)
+    layout.setContentsMargins(6, 4, 6, 4)
+    title_label = QLabel(title, figure)
+    title_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    title_label.setStyleSheet("font-size: 12pt; color: #202020;")
+    if legend is None:
+        legend = QLabel(figure)
+        legend.setWordWrap(True)
+    grid = QGridLayout()
+    grid.setSpacing(4)
+    layout.addWidget(title_label)
+    layout.addWidget(legend)
+    layout.addLayout(grid, 1)
+    return figure, title_label, legend, grid
+
+
+def layer_title_parts(state: Any, layer: str) -> list[str]:
+    """A layer panel's title pieces: name, dimension, probe accuracy (when known), method (and t-SNE iteration)."""
+    parts = [f"<b>{layer}</b>"]
+    try:
+        parts.append(f"{state.layer_dim(layer)}-d")
+    except (KeyError, AttributeError):
+        pass
+    accuracy = state.probe_accuracy(layer)
+    if accuracy is not None:
+        parts.append(f"probe {100 * accuracy:.1f}%")
+    embedding = state.embedding(layer)
+    if embedding is not None:
+        method = getattr(embedding, "method", None)
+        iteration = getattr(embedding, "iteration", None)
+        text = METHOD_TITLES.get(str(method), str(method)) if method else ""
+        if iteration is not None:
+            text = f"{text} it. {iteration}".strip()
+        if text:
+            parts.append(f"<span style='color:#707070'>{text}</span>")
+    return parts
+
+
+def grid_title(state: Any, kind: str = "") -> str:
+    """A layer grid's title, e.g. "<b>t-SNE</b> 3D of each layer at epoch 20 · 1797 samples (PCA shown until ...)"."""
+    if state.activations is None:
+        return "No run open"
+    wanted = METHOD_TITLES.get(state.settings.method, state.settings.method)
+    shown = {getattr(state.embedding(layer), "method", None) for layer in state.layer_names} - {None}
+    pending = ""
+    if shown == {"pca"} and state.settings.method != "pca":
+        pending = f" <span style='color:#808080'>(PCA shown until {wanted} is ready)</span>"
+    kind = f" {kind}" if kind else ""
+    return f"<b>{wanted}</b>{kind} of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}"
