@@ -122,14 +122,10 @@ class MainWindow(QMainWindow):
         self.open_runner = TaskRunner(name="open", parent=self)
         self.analysis_runner = TaskRunner(name="analysis", parent=self)
         self.neighbor_runner = TaskRunner(name="neighbours", parent=self)
-        self.runners = (self.open_runner, self.analysis_runner, self.neighbor_runner)
+        self.runners: tuple[TaskRunner, ...] = ()
+        for runner in (self.open_runner, self.analysis_runner, self.neighbor_runner):
+            self.add_runner(runner)
         self.warm_up_runner = TaskRunner(name="warm-up", parent=self)  # not a user job: never "busy"
-        for runner in self.runners:
-            runner.progress_changed.connect(self._on_runner_progress_changed)
-            runner.failed.connect(self._on_runner_failed)
-            runner.cancelled.connect(self._on_runner_cancelled)
-            runner.running_changed.connect(self._on_runner_running_changed)
-            runner.warning_raised.connect(self._on_runner_warning_raised)
         self.open_runner.finished.connect(self._on_open_runner_finished)
         self.analysis_runner.partial_ready.connect(self._on_analysis_runner_partial_ready)
         self.analysis_runner.finished.connect(self._on_analysis_runner_finished)
@@ -382,15 +378,17 @@ class MainWindow(QMainWindow):
             embedding_params=self.part2.settings.embedding_params(),
         )
 
-    def add_runner(self, runner: TaskRunner) -> None:
-        """Treat ``runner`` as a user job: status-bar progress, Cancel, errors, and its embeddings shown."""
+    def add_runner(self, runner: TaskRunner, shows_embeddings: bool = False) -> None:
+        """Treat ``runner`` as a user job: status-bar progress, Cancel and errors; with ``shows_embeddings``
+        the embeddings it posts are drawn like the analysis chain's."""
         self.runners = (*self.runners, runner)
         runner.progress_changed.connect(self._on_runner_progress_changed)
         runner.failed.connect(self._on_runner_failed)
         runner.cancelled.connect(self._on_runner_cancelled)
         runner.running_changed.connect(self._on_runner_running_changed)
         runner.warning_raised.connect(self._on_runner_warning_raised)
-        runner.partial_ready.connect(self._on_analysis_runner_partial_ready)
+        if shows_embeddings:
+            runner.partial_ready.connect(self._on_analysis_runner_partial_ready)
 
     def _on_analysis_runner_partial_ready(self, result: object) -> None:
         state = self.state

@@ -73,7 +73,7 @@ class Part2Controller(QObject):
         self.playback.hold_for_embeddings = True  # play starts once the keyframe epochs are embedded
         window.embedding_view.set_playback(self.playback)  # the 2D panels animate during playback too
         self.playback_runner = TaskRunner(name="playback", parent=self)
-        window.add_runner(self.playback_runner)
+        window.add_runner(self.playback_runner, shows_embeddings=True)
         self._resume_playback = False
         self._closing = False
         self.grid3d = EmbeddingGrid3DView(state, self.playback)

@@ -16,6 +16,16 @@ from ibviewer.gui.views.timeline import (
 from tests.gui.part2_data import EPOCHS, LAYERS, make_state
 
 
+def _play_frame(playback: EpochPlayback, position: float) -> None:
+    """Show the playback frame at ``position`` (reached from 0 while playing, so it is blended)."""
+    playback.set_position(0.0)
+    playback._timer.start()  # playing: frames between epochs are blended
+    try:
+        playback.set_position(position)
+    finally:
+        playback.pause()
+
+
 def test_interpolation_helpers():
     a = np.array([[0.0, 0.0], [2.0, 4.0]])
     b = np.array([[2.0, 2.0], [0.0, 0.0]])
@@ -112,12 +122,7 @@ def test_playback_draws_blended_coordinates_in_3d(qtbot):
     qtbot.addWidget(grid)
     grid.show()
     qtbot.waitExposed(grid)
-    playback.set_position(0.0)
-    playback._timer.start()  # playing: frames between epochs are blended
-    try:
-        playback.set_position(0.5)
-    finally:
-        playback.pause()
+    _play_frame(playback, 0.5)
     for layer in LAYERS:
         blended = (state.coords(layer, 1) + state.coords(layer, 5)) / 2
         np.testing.assert_allclose(grid.panels[layer].coords, normalise_coords(blended), atol=1e-5)
@@ -136,12 +141,7 @@ def test_2d_panels_follow_playback_and_the_colour_mode(qtbot):
     state = make_state(dims=2, attach=attach)
     playback, grid = views["playback"], views["grid"]
     qtbot.addWidget(grid)
-    playback.set_position(0.0)
-    playback._timer.start()  # playing: frames between epochs are blended
-    try:
-        playback.set_position(0.25)
-    finally:
-        playback.pause()
+    _play_frame(playback, 0.25)
     for layer in LAYERS:
         blended = 0.75 * state.coords(layer, 1) + 0.25 * state.coords(layer, 5)
         np.testing.assert_allclose(grid.panels[layer].coords, blended, atol=1e-5)
