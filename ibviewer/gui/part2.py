@@ -184,12 +184,21 @@ class Part2Controller(QObject):
         self.grid3d.set_color_mode(settings.color_by)
         self.window.embedding_view.set_color_mode(settings.color_by)
         self._show_dims(settings.dims)
+        if settings.color_by == "faithfulness" and old.color_by != "faithfulness" and self._lacks_faithfulness():
+            stages.add("embeddings")  # from the cache: the same embeddings with their k-NN overlap
         if self.state.activations is not None and stages:
             if "embeddings" in stages:
                 self._stop_playback_embedding()
                 self.state.clear_embeddings()
             self.window.start_analysis(frozenset(stages))
         return stages
+
+    def _lacks_faithfulness(self) -> bool:
+        state = self.state
+        return any(
+            state.embedding(layer) is not None and getattr(state.embedding(layer), "knn_overlap", None) is None
+            for layer in state.layer_names
+        )
 
     def session(self) -> Session:
         """The session of what the window shows now."""
@@ -263,7 +272,13 @@ class Part2Controller(QObject):
         if state.activations is None or state.epoch is None:
             return
         request = self.window.analysis_request(frozenset({"embeddings"}))
-        self.playback_runner.submit(embed_epochs, state.activations, request, self.playback.keyframes)
+        settings = self.settings
+        # t-SNE/UMAP: the same cache entries as the analysis chain (faithfulness is cheap beside them);
+        # PCA: faithfulness would cost more than the embeddings, so only when it is what colours the points
+        faithfulness = settings.method != "pca" or settings.color_by == "faithfulness"
+        self.playback_runner.submit(
+            embed_epochs, state.activations, request, self.playback.keyframes, faithfulness=faithfulness
+        )
         self.window.status_message.setText(f"Embedding {self.playback_note()} for playback…")
 
     def _stop_playback_embedding(self) -> None:

@@ -185,6 +185,11 @@ def test_playback_of_many_epochs_embeds_evenly_spaced_keyframes(window, qtbot, d
     # between keyframes the animation blends the two keyframes around the position
     blended = coords_at(state, layer, 0.5)
     np.testing.assert_allclose(blended, 0.75 * state.coords(layer, first) + 0.25 * state.coords(layer, last), atol=1e-6)
+    # PCA keyframes skip the k-NN overlap (it costs more than PCA); colouring by it brings it back from the cache
+    assert state.embedding(layer, last).knn_overlap is None
+    with qtbot.waitSignal(window.idle, timeout=60_000):
+        assert "embeddings" in part2.apply_settings(part2.settings.with_changes(color_by="faithfulness"))
+    assert all(state.embedding(name).knn_overlap is not None for name in state.layer_names)
 
 
 def test_cancel_stops_the_playback_embedding(window, qtbot, digits_run):

@@ -161,8 +161,8 @@ class LayerPanel(pg.PlotWidget):
 
     def reload(self) -> None:
         """Take this layer's embedding at the current epoch from the state."""
-        if self.color_mode == "faithfulness":
-            self._brush_list = None  # per embedding; the other modes keep their colours across t-SNE snapshots
+        if self.color_mode != "label":
+            self._brush_list = None  # per embedding / epoch; label colours stay (and t-SNE snapshots only move points)
         self.set_coords(self.state.coords(self.layer))
         self.update_title()
 
@@ -176,11 +176,13 @@ class LayerPanel(pg.PlotWidget):
             self.placeholder.setPos(0, 0)
         else:
             coords = np.asarray(coords, dtype=np.float64)[:, :2]
-            if self._brush_list is None or len(self._brush_list) != len(coords):
+            same_colors = self._brush_list is not None and len(self._brush_list) == len(coords)
+            if not same_colors:
                 self._brush_list = point_brushes(point_rgba(self.state, self.color_mode, self.layer))
             self.coords = coords
             self.placeholder.hide()
-            self.scatter.setData(pos=coords, brush=self._brush_list, size=self.point_size(), pen=None)
+            if not (same_colors and self.scatter.move_points(coords)):  # playback frames only move the points
+                self.scatter.setData(pos=coords, brush=self._brush_list, size=self.point_size(), pen=None)
             if first:
                 self.viewbox.autoRange(padding=0.05)
             else:
@@ -459,7 +461,11 @@ class EmbeddingGridView(QWidget):
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
         if self.playback is not None and self.playback.is_playing():
-            return  # playback draws blended coordinates itself
+            # playback draws blended coordinates itself; the titles name the epoch passed
+            for panel in self.panels.values():
+                panel.update_title()
+            self._update_title()
+            return
         self._reload_all()
 
     def _on_playback_position_changed(self, position: float) -> None:

@@ -370,8 +370,8 @@ class GLLayerPanel(QWidget):
         """Take this layer's embedding at the current epoch from the state."""
         coords = full_coords(self.state, self.layer)
         self.embedding_dims = 0 if coords is None else int(coords.shape[1])
-        if self.color_mode == "faithfulness":
-            self._colors = None  # per embedding; the other modes keep their colours across t-SNE snapshots
+        if self.color_mode != "label":
+            self._colors = None  # per embedding (faithfulness) or epoch (predictions); label colours stay
         self.set_coords(coords)
         self.update_title()
 
@@ -675,7 +675,11 @@ class EmbeddingGrid3DView(QWidget):
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
         if self.playback is not None and self.playback.is_playing():
-            return  # playback draws blended coordinates itself
+            # playback draws blended coordinates itself; the titles name the epoch passed
+            for panel in self.panels.values():
+                panel.update_title()
+            self._update_title()
+            return
         self._reload_all()
 
     def _on_playback_position_changed(self, position: float) -> None:

@@ -108,3 +108,22 @@ class PassiveScatter(pg.ScatterPlotItem):
 
     def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - Qt override
         ev.ignore()
+
+    def move_points(self, pos: np.ndarray) -> bool:
+        """Move the existing points to ``pos`` ((n, 2), same n and order) keeping brushes, sizes and symbols.
+
+        What playback frames need: `setData` rebuilds every spot's brush and symbol (~11 ms for
+        4096 points), this only replaces the coordinates (~0.3 ms). False (nothing done) when
+        the number of points differs.
+        """
+        data = self.data
+        if len(data) == 0 or len(data) != len(pos):
+            return False
+        data["x"] = pos[:, 0]
+        data["y"] = pos[:, 1]
+        self.prepareGeometryChange()
+        self.informViewBoundsChanged()
+        self.bounds = [None, None]
+        self.invalidate()
+        self.sigPlotChanged.emit(self)
+        return True
