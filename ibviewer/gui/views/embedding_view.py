@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_brushes, point_rgba
-from ibviewer.gui.views.figure import figure_frame, grid_title, layer_title_parts
+from ibviewer.gui.views.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.views.style import (
     PassiveScatter,
     FOCUS_COLOR,
@@ -311,7 +311,7 @@ class ClassLegend(QWidget):
         self._layout.addStretch(1)
 
 
-class EmbeddingGridView(QWidget):
+class EmbeddingGridView(GridStateSlots, QWidget):
     """Toolbar (pan / rectangle / lasso, clear) over a figure: title, legend and one panel per layer."""
 
     def __init__(self, state: AppState, playback: Any = None, parent: QWidget | None = None) -> None:
@@ -448,25 +448,6 @@ class EmbeddingGridView(QWidget):
         if panel is not None:
             panel.reload()
         self._update_title()
-
-    def _on_state_result_changed(self, what: str) -> None:
-        if what == "embeddings":
-            self._reload_all()
-        elif what == "probes":
-            for panel in self.panels.values():
-                panel.update_title()
-            self._update_title()
-            if self.color_mode in ("predicted", "correct"):
-                self.set_color_mode(self.color_mode)
-
-    def _on_state_epoch_changed(self, epoch: int) -> None:
-        if self.playback is not None and self.playback.is_playing():
-            # playback draws blended coordinates itself; the titles name the epoch passed
-            for panel in self.panels.values():
-                panel.update_title()
-            self._update_title()
-            return
-        self._reload_all()
 
     def _on_playback_position_changed(self, position: float) -> None:
         if not draw_playback_frame(self.state, self.playback, self.panels, position):

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_rgba
-from ibviewer.gui.views.figure import figure_frame, grid_title, layer_title_parts
+from ibviewer.gui.views.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.views.style import FOCUS_COLOR, HOVER_COLOR, NEIGHBOR_COLOR
 from ibviewer.gui.views.timeline import EpochPlayback, draw_playback_frame, full_coords
 
@@ -521,7 +521,7 @@ class GLLayerPanel(QWidget):
             QToolTip.showText(QCursor.pos(), text, self.view)
 
 
-class EmbeddingGrid3DView(QWidget):
+class EmbeddingGrid3DView(GridStateSlots, QWidget):
     """Toolbar (linked cameras, reset view) over a figure: title, colour legend, one 3D panel per layer."""
 
     def __init__(
@@ -663,24 +663,6 @@ class EmbeddingGrid3DView(QWidget):
             self._on_state_run_changed()
         elif self._stale:
             self._reload_all()
-
-    def _on_state_result_changed(self, what: str) -> None:
-        if what == "embeddings":
-            self._reload_all()
-        elif what == "probes":
-            for panel in self.panels.values():
-                panel.update_title()
-            if self.color_mode in ("predicted", "correct"):
-                self.set_color_mode(self.color_mode)
-
-    def _on_state_epoch_changed(self, epoch: int) -> None:
-        if self.playback is not None and self.playback.is_playing():
-            # playback draws blended coordinates itself; the titles name the epoch passed
-            for panel in self.panels.values():
-                panel.update_title()
-            self._update_title()
-            return
-        self._reload_all()
 
     def _on_playback_position_changed(self, position: float) -> None:
         if not self.isVisible():

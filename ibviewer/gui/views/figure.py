@@ -78,3 +78,30 @@ def grid_title(state: Any, kind: str = "") -> str:
         pending = f" <span style='color:#808080'>(PCA shown until {wanted} is ready)</span>"
     kind = f" {kind}" if kind else ""
     return f"<b>{wanted}</b>{kind} of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}"
+
+
+class GridStateSlots:
+    """The AppState slots the 2D and 3D layer grids share.
+
+    The class using it has ``panels`` (layer -> panel with ``update_title``),
+    ``color_mode``, ``playback``, ``set_color_mode``, ``_reload_all`` and ``_update_title``.
+    """
+
+    def _on_state_result_changed(self, what: str) -> None:
+        if what == "embeddings":
+            self._reload_all()
+        elif what == "probes":
+            for panel in self.panels.values():
+                panel.update_title()
+            self._update_title()
+            if self.color_mode in ("predicted", "correct"):
+                self.set_color_mode(self.color_mode)
+
+    def _on_state_epoch_changed(self, epoch: int) -> None:
+        if self.playback is not None and self.playback.is_playing():
+            # playback draws blended coordinates itself; the titles name the epoch passed
+            for panel in self.panels.values():
+                panel.update_title()
+            self._update_title()
+            return
+        self._reload_all()
