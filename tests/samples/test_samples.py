@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ def _params(names):
 
 
 @pytest.mark.parametrize("name", _params(SAMPLES))
-def test_shortened_training_via_cli_opens_and_extracts(name, tmp_path, capsys):
+def test_shortened_training_via_cli_opens_extracts_and_analyses(name, tmp_path, capsys):
     out = tmp_path / name
     assert main(["train-sample", name, "--out", str(out), "--epochs", "3"]) == 0
     printed = capsys.readouterr()
@@ -45,6 +46,18 @@ def test_shortened_training_via_cli_opens_and_extracts(name, tmp_path, capsys):
         assert values.shape[:2] == (len(run.epochs), run.dataset.n_samples)
         assert np.isfinite(values).all()
         assert not np.array_equal(values[0], values[-1])  # training changed the representation
+    # and it analyses: an information plane with every cell inside its ceilings, and probes
+    from ibviewer.core.information import compute_information_plane
+    from ibviewer.core.probes import run_probes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # saturated layers are expected on short runs
+        plane = compute_information_plane(acts, "binning", value_range="layer")
+    assert plane.i_xt.shape == (len(run.epochs), len(acts.layer_names))
+    assert (plane.i_xt >= 0).all() and (plane.i_xt <= plane.log2_n + 1e-9).all()
+    assert (plane.i_ty >= 0).all() and (plane.i_ty <= plane.h_y + 1e-9).all()
+    probes = run_probes(acts, cv=2, max_samples=600)
+    assert probes.linear_acc.shape == (1, len(acts.layer_names)) and (probes.linear_acc > 0).all()
     card = (out / "README.md").read_text()
     assert f"ibviewer train-sample {name} --out DIR" in card
     assert "Measured results (epoch 3)" in card
