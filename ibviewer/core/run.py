@@ -41,7 +41,7 @@ from ibviewer.errors import (
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["Run", "EpochEntry", "open_run", "RUN_FORMAT_VERSION", "MANIFEST_NAME"]
+__all__ = ["Run", "EpochEntry", "open_run", "needs_model", "needs_dataset", "RUN_FORMAT_VERSION", "MANIFEST_NAME"]
 
 logger = logging.getLogger(__name__)
 
@@ -411,6 +411,31 @@ def open_run(
         )
     run._discover_layers()
     return run
+
+
+def _holds_weights(path: Path) -> bool:
+    """Whether ``path`` is a file or folder of plain weights (not a run, program or activation archive)."""
+    if path.is_dir():
+        return not (path / MANIFEST_NAME).exists() and any(
+            p.is_file() and p.suffix in (*CHECKPOINT_SUFFIXES, ".safetensors") for p in path.iterdir()
+        )
+    if path.suffix == ".safetensors":
+        try:
+            return not _is_activation_archive(path)
+        except CheckpointLoadError:
+            return False  # unreadable: open_run reports it
+    return path.suffix in CHECKPOINT_SUFFIXES
+
+
+def needs_model(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`open_run` needs ``model=`` for ``path`` (plain checkpoints hold weights only)."""
+    return _holds_weights(Path(path).expanduser())
+
+
+def needs_dataset(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`open_run` needs ``dataset=`` for ``path`` (checkpoints and ``.pt2`` programs)."""
+    path = Path(path).expanduser()
+    return path.suffix == ".pt2" or _holds_weights(path)
 
 
 def _dataset(spec: str | Dataset | None, base_dir: Path | None) -> Dataset | None:

@@ -272,3 +272,21 @@ def test_damaged_cache_entry_is_recomputed(ib12_checkpoints, tmp_path):
     entry.write_bytes(b"garbage")
     again = run.activations(cache_dir=tmp_path / "c")
     np.testing.assert_array_equal(again.values["3"], first.values["3"])
+
+
+def test_what_opening_needs(tmp_path, ib12_checkpoints, rng):
+    from ibviewer.core.run import needs_dataset, needs_model
+
+    folder, _ = ib12_checkpoints
+    assert needs_model(folder) and needs_dataset(folder)
+    assert needs_model(folder / "e005.pt")
+    weights = tmp_path / "w"
+    weights.mkdir()
+    save_file({"0.weight": torch.zeros(2, 2)}, weights / "epoch_1.safetensors")
+    assert needs_model(weights) and needs_model(weights / "epoch_1.safetensors")  # safetensors weights, folder or file
+    save_numpy({"labels": np.arange(4), "act/h": rng.normal(size=(4, 2))}, tmp_path / "acts.safetensors")
+    assert not needs_model(tmp_path / "acts.safetensors") and not needs_dataset(tmp_path / "acts.safetensors")
+    (tmp_path / "p.pt2").write_bytes(b"")
+    assert not needs_model(tmp_path / "p.pt2") and needs_dataset(tmp_path / "p.pt2")
+    (weights / "run.json").write_text("{}")
+    assert not needs_model(weights) and not needs_dataset(weights)  # an ibviewer run names its own

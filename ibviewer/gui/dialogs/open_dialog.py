@@ -27,33 +27,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibviewer.core.run import needs_dataset, needs_model
 from ibviewer.gui.settings import app_settings
 
 __all__ = ["OpenRunDialog", "needs_model", "needs_dataset", "RUN_FILE_FILTER"]
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
 RUN_FILE_FILTER = (
     "Runs and checkpoints (run.json *.pt *.pth *.ckpt *.pt2 *.npz *.safetensors);;"
     "ibviewer run manifest (run.json);;PyTorch checkpoints (*.pt *.pth *.ckpt);;"
     "torch.export programs (*.pt2);;Activation archives (*.npz *.safetensors);;All files (*)"
 )
-
-
-def _has_checkpoints(path: Path) -> bool:
-    return path.is_dir() and not (path / "run.json").exists() and any(
-        p.suffix in CHECKPOINT_SUFFIXES for p in path.iterdir()
-    )
-
-
-def needs_model(path: str | Path) -> bool:
-    """Whether opening ``path`` needs a model factory (plain checkpoints)."""
-    path = Path(path)
-    return path.suffix in CHECKPOINT_SUFFIXES or _has_checkpoints(path)
-
-
-def needs_dataset(path: str | Path) -> bool:
-    """Whether opening ``path`` needs a dataset (checkpoints and .pt2 programs)."""
-    return needs_model(path) or Path(path).suffix == ".pt2"
 
 
 class OpenRunDialog(QDialog):
