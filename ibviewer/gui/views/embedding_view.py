@@ -50,15 +50,38 @@ PAN, RECT, LASSO = "pan", "rect", "lasso"
 CLICK_TOLERANCE_PX = 8.0
 
 
-class SelectionViewBox(pg.ViewBox):
-    """A ViewBox whose left drag draws a rectangle or lasso in selection modes (pans otherwise)."""
+class PointerViewBox(pg.ViewBox):
+    """A ViewBox that reports left clicks and hover positions in data coordinates."""
 
-    region_selected = Signal(object, object)  # (m, 2) polygon in data coordinates, Qt.KeyboardModifiers
     point_clicked = Signal(float, float, object)  # data x, y, modifiers
     hovered = Signal(float, float)  # data x, y (nan, nan when the mouse left)
 
     def __init__(self) -> None:
         super().__init__(enableMenu=False)
+
+    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            position = self.mapToView(ev.pos())
+            self.point_clicked.emit(position.x(), position.y(), ev.modifiers())
+            return
+        super().mouseClickEvent(ev)
+
+    def hoverEvent(self, ev):  # noqa: N802, ANN001 - Qt override
+        if ev.isExit():
+            self.hovered.emit(math.nan, math.nan)
+            return
+        position = self.mapToView(ev.pos())
+        self.hovered.emit(position.x(), position.y())
+
+
+class SelectionViewBox(PointerViewBox):
+    """A PointerViewBox whose left drag draws a rectangle or lasso in selection modes (pans otherwise)."""
+
+    region_selected = Signal(object, object)  # (m, 2) polygon in data coordinates, Qt.KeyboardModifiers
+
+    def __init__(self) -> None:
+        super().__init__()
         self.mode = PAN
         self._drag_points: list[QPointF] = []
         self._outline = QGraphicsPathItem()
@@ -95,21 +118,6 @@ class SelectionViewBox(pg.ViewBox):
             self._outline.hide()
             array = np.array([[p.x(), p.y()] for p in polygon], dtype=np.float64)
             self.region_selected.emit(array, ev.modifiers())
-
-    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - Qt override
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            position = self.mapToView(ev.pos())
-            self.point_clicked.emit(position.x(), position.y(), ev.modifiers())
-            return
-        super().mouseClickEvent(ev)
-
-    def hoverEvent(self, ev):  # noqa: N802, ANN001 - Qt override
-        if ev.isExit():
-            self.hovered.emit(math.nan, math.nan)
-            return
-        position = self.mapToView(ev.pos())
-        self.hovered.emit(position.x(), position.y())
 
 
 class LayerPanel(pg.PlotWidget):

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_brushes, class_colors, make_pen, nearest_point
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
+from ibviewer.gui.views.embedding_view import PointerViewBox
 from ibviewer.gui.views.figure import figure_frame
 
 __all__ = [
@@ -268,33 +269,13 @@ class _InertScatter(pg.ScatterPlotItem):
         ev.ignore()
 
 
-class _WordViewBox(pg.ViewBox):
-    clicked = Signal(float, float)
-    hovered = Signal(float, float)
-
-    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - Qt override
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            p = self.mapToView(ev.pos())
-            self.clicked.emit(p.x(), p.y())
-            return
-        super().mouseClickEvent(ev)
-
-    def hoverEvent(self, ev):  # noqa: N802, ANN001 - Qt override
-        if ev.isExit():
-            self.hovered.emit(math.nan, math.nan)
-            return
-        p = self.mapToView(ev.pos())
-        self.hovered.emit(p.x(), p.y())
-
-
 class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
     """One layer of the word experiment in 2D: coloured points and greedily placed word labels."""
 
     labels_changed = Signal()
 
     def __init__(self, state: AppState, experiment: Any, layer: str, parent: QWidget | None = None) -> None:
-        self.viewbox = _WordViewBox(enableMenu=False)
+        self.viewbox = PointerViewBox()
         pg.PlotWidget.__init__(self, parent, viewBox=self.viewbox)
         self._init_rows(state, experiment, layer)
         item = self.getPlotItem()
@@ -323,7 +304,7 @@ class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
         self.viewbox.setDefaultPadding(0.06)
         self.viewbox.enableAutoRange()  # follows resizes until the user zooms
         self.viewbox.sigRangeChanged.connect(self.schedule_relabel)
-        self.viewbox.clicked.connect(self._on_viewbox_clicked)
+        self.viewbox.point_clicked.connect(self._on_viewbox_clicked)
         self.viewbox.hovered.connect(self._on_viewbox_hovered)
 
     def resizeEvent(self, ev):  # noqa: N802, ANN001 - Qt override
@@ -389,7 +370,7 @@ class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
     def _word_at(self, x: float, y: float) -> int:
         return nearest_point(self.coords[:, :2], x, y, self.viewbox.viewPixelSize(), 8.0)
 
-    def _on_viewbox_clicked(self, x: float, y: float) -> None:
+    def _on_viewbox_clicked(self, x: float, y: float, _modifiers: object = None) -> None:
         self._click_word(self._word_at(x, y))
 
     def _on_viewbox_hovered(self, x: float, y: float) -> None:
