@@ -120,3 +120,14 @@ def make_word_state(n_per_query: int = 12, seed: int = 0):
     state = AppState()
     state.set_run(WordRun(dataset), acts)
     return state
+
+
+def require_opengl() -> None:
+    """Skip the calling test where the Qt platform has no OpenGL (offscreen); under Xvfb it runs."""
+    import pytest
+
+    from ibviewer.gui.views.embedding_view_3d import opengl_available
+
+    ok, reason = opengl_available()
+    if not ok:
+        pytest.skip(reason)

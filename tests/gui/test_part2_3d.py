@@ -10,15 +10,7 @@ from PySide6.QtTest import QTest
 
 from ibviewer.gui.state import Neighborhood
 from ibviewer.gui.views.embedding_view_3d import normalise_coords, pick_nearest, project_to_screen
-from tests.gui.part2_data import LAYERS, make_state
-
-
-def _require_opengl(qapp) -> None:
-    from ibviewer.gui.views.embedding_view_3d import opengl_available
-
-    ok, reason = opengl_available()
-    if not ok:
-        pytest.skip(reason)
+from tests.gui.part2_data import LAYERS, make_state, require_opengl
 
 
 def _non_blank(image: QImage) -> int:
@@ -30,7 +22,7 @@ def _non_blank(image: QImage) -> int:
 
 @pytest.fixture
 def grid(qtbot, qapp):
-    _require_opengl(qapp)
+    require_opengl()
     from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
 
     state = make_state(dims=3)
@@ -202,7 +194,7 @@ def test_shift_drag_selects_the_points_inside_the_rectangle(grid):
 
 
 def test_hidden_grid_builds_and_draws_when_shown(qtbot, qapp):
-    _require_opengl(qapp)
+    require_opengl()
     from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
 
     state = make_state(dims=3)

@@ -13,7 +13,7 @@ from ibviewer.gui.views.timeline import (
     metric_series,
     split_position,
 )
-from tests.gui.part2_data import EPOCHS, LAYERS, make_state
+from tests.gui.part2_data import EPOCHS, LAYERS, make_state, require_opengl
 
 
 def _play_frame(playback: EpochPlayback, position: float) -> None:
@@ -111,11 +111,9 @@ def test_playback_asks_for_missing_epochs(qtbot):
 
 
 def test_playback_draws_blended_coordinates_in_3d(qtbot):
-    from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView, normalise_coords, opengl_available
+    from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView, normalise_coords
 
-    ok, reason = opengl_available()
-    if not ok:
-        pytest.skip(reason)
+    require_opengl()
     state = make_state(dims=3)
     playback = EpochPlayback(state)
     grid = EmbeddingGrid3DView(state, playback)

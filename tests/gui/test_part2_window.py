@@ -11,6 +11,7 @@ from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.part2 import LAYERS_TAB, PROBES_TAB
 from ibviewer.gui.state import ViewSettings
 from ibviewer.gui.views.style import configure_pyqtgraph
+from tests.gui.part2_data import require_opengl
 
 MAX_SAMPLES = 120
 
@@ -233,11 +234,8 @@ def test_file_export_figure_of_the_3d_grid_writes_the_points(window, qtbot, digi
     from PySide6.QtWidgets import QDialog
 
     from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
-    from ibviewer.gui.views.embedding_view_3d import opengl_available
 
-    ok, reason = opengl_available()
-    if not ok:
-        pytest.skip(reason)
+    require_opengl()
     part2 = window.part2
     _open(qtbot, window, digits_run)
     with qtbot.waitSignal(window.idle, timeout=60_000):

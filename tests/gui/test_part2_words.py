@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ibviewer.gui.views.word_view import WordView, label_order, place_labels, word_preset_available
-from tests.gui.part2_data import QUERY_WORDS, make_state, make_word_state
+from tests.gui.part2_data import QUERY_WORDS, make_state, make_word_state, require_opengl
 
 
 def _boxes(anchors, sizes, sides, gap=4.0):
@@ -118,11 +118,7 @@ def test_clicking_a_word_focuses_its_sample(word_view, qtbot):
 
 
 def test_word_view_3d_uses_text_items_for_query_words(word_view, qtbot):
-    from ibviewer.gui.views.embedding_view_3d import opengl_available
-
-    ok, reason = opengl_available()
-    if not ok:
-        pytest.skip(reason)
+    require_opengl()
     _compute(word_view, qtbot, 3, 5)
     assert word_view.dims == 3
     for panel in word_view.panels.values():
