@@ -31,13 +31,10 @@ __all__ = [
     "embed_epochs",
     "NeighborCache",
     "find_neighbors",
-    "METHOD_TITLES",
     "warm_up",
 ]
 
 log = logging.getLogger(__name__)
-
-METHOD_TITLES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 
 
 @dataclass(frozen=True)

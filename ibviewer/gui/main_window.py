@@ -30,10 +30,10 @@ from PySide6.QtWidgets import (
 )
 
 from ibviewer import __version__
+from ibviewer.core.config import METHODS
 from ibviewer.errors import IBViewerError
 from ibviewer.gui import resources
 from ibviewer.gui.analysis import (
-    METHOD_TITLES,
     AnalysisRequest,
     NeighborCache,
     OpenedRun,
@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
         analysis_menu.addAction(self.recompute_action)
         method_menu = analysis_menu.addMenu("Embedding &Method")
         self.method_actions: dict[str, QAction] = {}
-        for method, title in METHOD_TITLES.items():
+        for method, title in METHODS.items():
             action = QAction(title, self, checkable=True)
             action.setChecked(method == self.state.settings.method)
             action.setData(method)

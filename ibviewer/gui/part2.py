@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QScrollArea, QSta
 
 from ibviewer.errors import IBViewerError
 from ibviewer.gui.analysis import embed_epochs
-from ibviewer.gui.analysis_settings import AnalysisSettings, settings_diff
+from ibviewer.core.config import AnalysisSettings, settings_diff
 from ibviewer.gui.session import (
     SESSION_SUFFIX,
     Session,

@@ -17,7 +17,7 @@ from typing import Any
 
 from ibviewer.core.cache import atomic_write_text
 from ibviewer.errors import IBViewerError
-from ibviewer.gui.analysis_settings import AnalysisSettings
+from ibviewer.core.config import AnalysisSettings
 
 __all__ = [
     "SESSION_FORMAT",

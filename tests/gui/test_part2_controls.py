@@ -7,44 +7,9 @@ import pytest
 
 from ibviewer.core.information import mutual_information
 from ibviewer.errors import IBViewerError
-from ibviewer.gui.analysis_settings import AnalysisSettings, settings_diff
+from ibviewer.core.config import AnalysisSettings, settings_diff
 from ibviewer.gui.views.controls_panel import SENSITIVITY_BINS, ControlsPanel, search_rows
 from tests.gui.part2_data import make_state, make_word_state
-
-
-def test_settings_diff_names_only_what_depends_on_the_change():
-    base = AnalysisSettings()
-    assert settings_diff(base, base.with_changes(perplexity=50.0)) == {"embeddings"}
-    assert settings_diff(base, base.with_changes(n_bins=12)) == {"infoplane"}
-    assert settings_diff(base, base.with_changes(range_mode="layer")) == {"infoplane"}
-    assert settings_diff(base, base.with_changes(estimator="kde")) == {"infoplane"}
-    assert settings_diff(base, base.with_changes(seed=3, dims=3)) == {"embeddings"}
-    assert settings_diff(base, base.with_changes(alignment="procrustes", preprocessing="l2")) == {"embeddings"}
-    # display-only settings and parameters the chosen method / estimator ignore recompute nothing
-    assert settings_diff(base, base.with_changes(color_by="faithfulness", search="^a", kde_band=False)) == set()
-    assert settings_diff(base, base.with_changes(noise_var=0.1)) == set()  # binning ignores it
-    assert settings_diff(base, base.with_changes(n_neighbors=40)) == set()  # t-SNE ignores it
-    umap = base.with_changes(method="umap")
-    assert settings_diff(umap, umap.with_changes(n_neighbors=40)) == {"embeddings"}
-    assert settings_diff(umap, umap.with_changes(perplexity=5.0)) == set()
-    assert settings_diff(None, base) == {"infoplane", "embeddings", "probes"}
-    assert settings_diff(base, base.with_changes(n_bins=12, perplexity=5.0)) == {"infoplane", "embeddings"}
-
-
-def test_settings_map_onto_the_core_arguments():
-    s = AnalysisSettings(n_bins=12, range_mode="layer", method="umap", n_neighbors=20, pca_dims=50)
-    assert s.estimator_params() == {"n_bins": 12, "value_range": "layer"}
-    assert AnalysisSettings(bin_width=0.1).estimator_params() == {"bin_width": 0.1, "value_range": (-1.0, 1.0)}
-    assert AnalysisSettings(estimator="kde", noise_var=0.01).estimator_params() == {"noise_var": 0.01}
-    params = s.embedding_params()
-    assert params["n_neighbors"] == 20 and "perplexity" not in params and params["pca_dims"] == 50
-    assert AnalysisSettings.from_dict(s.to_dict()) == s
-    with pytest.raises(IBViewerError, match="aligned_umap"):
-        AnalysisSettings(alignment="aligned_umap")
-    with pytest.raises(IBViewerError, match="n_bins"):
-        AnalysisSettings(n_bins=1)
-    with pytest.raises(IBViewerError, match="Unknown analysis setting"):
-        AnalysisSettings.from_dict({"bins": 3})
 
 
 @pytest.fixture

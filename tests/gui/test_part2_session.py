@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ibviewer.errors import IBViewerError
-from ibviewer.gui.analysis_settings import AnalysisSettings
+from ibviewer.core.config import AnalysisSettings
 from ibviewer.gui.session import (
     SESSION_VERSION,
     Session,

@@ -14,14 +14,8 @@ from PySide6.QtGui import QBrush, QColor
 
 from ibviewer.gui.views.style import class_colors, epoch_colormap
 
-__all__ = ["COLOR_MODE_TITLES", "palette_rgba", "predicted_classes", "point_rgba", "point_brushes", "color_legend"]
+__all__ = ["palette_rgba", "predicted_classes", "point_rgba", "point_brushes", "color_legend"]
 
-COLOR_MODE_TITLES = {
-    "label": "Label",
-    "predicted": "Predicted class",
-    "correct": "Correct prediction",
-    "faithfulness": "Neighbourhood faithfulness (k-NN overlap)",
-}
 CORRECT_RGBA = np.array([0.17, 0.63, 0.17, 1.0], dtype=np.float32)  # tab10 green
 WRONG_RGBA = np.array([0.84, 0.15, 0.16, 1.0], dtype=np.float32)  # tab10 red
 UNKNOWN_RGBA = np.array([0.6, 0.6, 0.6, 1.0], dtype=np.float32)

@@ -35,16 +35,16 @@ from PySide6.QtWidgets import (
 )
 
 from ibviewer.errors import IBViewerError
-from ibviewer.gui.analysis_settings import (
-    ALIGNMENT_CHOICES,
+from ibviewer.core.config import (
+    ALIGNMENTS,
     COLOR_MODES,
-    ESTIMATOR_CHOICES,
-    METHOD_CHOICES,
-    PREPROCESSING_CHOICES,
+    ESTIMATORS,
+    METHODS,
+    PREPROCESSINGS,
+    RANGE_MODES,
     AnalysisSettings,
 )
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.coloring import COLOR_MODE_TITLES
 from ibviewer.gui.views.style import make_pen
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 
@@ -54,9 +54,6 @@ DEBOUNCE_MS = 250
 SENSITIVITY_BINS = (2, 3, 4, 6, 8, 12, 16, 20, 30, 50, 80, 120, 200)
 SENSITIVITY_NOISE = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 PCA_BEFORE_DIMS = 50
-ESTIMATOR_TITLES = {"binning": "Binning (fixed bins)", "adaptive": "Adaptive binning (equal mass)", "kde": "KDE (Gaussian noise)"}
-METHOD_NAMES = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
-RANGE_TITLES = {"fixed": "[-1, 1] (tanh layers)", "layer": "each layer's [min, max]"}
 
 
 class SensitivityResult:
@@ -203,7 +200,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
     def _build_estimator_box(self) -> QGroupBox:
         box = QGroupBox("Information plane estimator", self)
         form = QFormLayout(box)
-        self.estimator = _combo(box, {k: ESTIMATOR_TITLES[k] for k in ESTIMATOR_CHOICES}, "How I(X;T) and I(T;Y) are estimated")
+        self.estimator = _combo(box, ESTIMATORS, "How I(X;T) and I(T;Y) are estimated")
         self.n_bins = QSpinBox(box)
         self.n_bins.setRange(2, 10_000)
         self.n_bins.setToolTip("Number of bin edges: more bins resolve more, and push I(X;T) towards log2(N)")
@@ -216,7 +213,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         width_row = QHBoxLayout()
         width_row.addWidget(self.use_bin_width)
         width_row.addWidget(self.bin_width, 1)
-        self.range_mode = _combo(box, RANGE_TITLES, "Bin edges over a fixed range (tanh) or each layer's own range (ReLU)")
+        self.range_mode = _combo(box, RANGE_MODES, "Bin edges over a fixed range (tanh) or each layer's own range (ReLU)")
         self.noise_var = QDoubleSpinBox(box)
         self.noise_var.setDecimals(6)
         self.noise_var.setRange(1e-6, 100.0)
@@ -278,7 +275,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
     def _build_embedding_box(self) -> QGroupBox:
         box = QGroupBox("Embeddings", self)
         form = QFormLayout(box)
-        self.method = _combo(box, {k: METHOD_NAMES[k] for k in METHOD_CHOICES}, "Method of the per-layer embeddings")
+        self.method = _combo(box, METHODS, "Method of the per-layer embeddings")
         self.dims = _combo(box, {2: "2D", 3: "3D"}, "2D panels or rotatable 3D panels")
         self.perplexity = QDoubleSpinBox(box)
         self.perplexity.setRange(2.0, 500.0)
@@ -290,9 +287,9 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         self.seed = QSpinBox(box)
         self.seed.setRange(0, 2**31 - 1)
         self.alignment = _combo(
-            box, {k: k for k in ALIGNMENT_CHOICES}, "How panels are aligned across layers and epochs (see docs/embeddings.md)"
+            box, ALIGNMENTS, "How panels are aligned across layers and epochs (see docs/embeddings.md)"
         )
-        self.preprocessing = _combo(box, {k: k for k in PREPROCESSING_CHOICES}, "Applied to each layer before embedding")
+        self.preprocessing = _combo(box, PREPROCESSINGS, "Applied to each layer before embedding")
         self.pca_before = QCheckBox(f"PCA to {PCA_BEFORE_DIMS} dimensions first", box)
         form.addRow("method", self.method)
         form.addRow("dims", self.dims)
@@ -312,7 +309,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
     def _build_display_box(self) -> QGroupBox:
         box = QGroupBox("Display", self)
         form = QFormLayout(box)
-        self.color_by = _combo(box, {k: COLOR_MODE_TITLES[k] for k in COLOR_MODES}, "What the point colours show")
+        self.color_by = _combo(box, COLOR_MODES, "What the point colours show")
         self.color_by.currentIndexChanged.connect(self._on_control_changed)
         self.search = QLineEdit(box)
         self.search.setPlaceholderText("regex over words / labels, e.g. ^(big|large)$")

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_brushes, point_rgba
+from ibviewer.core.config import COLOR_MODES
+from ibviewer.gui.views.coloring import color_legend, point_brushes, point_rgba
 from ibviewer.gui.views.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.views.style import (
     PassiveScatter,
@@ -491,7 +492,7 @@ class EmbeddingGridView(GridStateSlots, QWidget):
             counts = np.bincount(state.labels, minlength=len(names)) if state.labels.size else None
             self.legend.set_classes(names, counts)
         else:
-            self.legend.set_entries(COLOR_MODE_TITLES[self.color_mode], color_legend(state, self.color_mode))
+            self.legend.set_entries(COLOR_MODES[self.color_mode], color_legend(state, self.color_mode))
 
     def _update_title(self) -> None:
         state = self.state

@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.coloring import COLOR_MODE_TITLES, color_legend, point_rgba
+from ibviewer.core.config import COLOR_MODES
+from ibviewer.gui.views.coloring import color_legend, point_rgba
 from ibviewer.gui.views.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.views.style import FOCUS_COLOR, HOVER_COLOR, NEIGHBOR_COLOR
 from ibviewer.gui.views.timeline import EpochPlayback, draw_playback_frame, full_coords
@@ -721,4 +722,4 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
         dots = " ".join(
             f"<span style='color:{color.name()}; font-size:14pt'>●</span> {name}&nbsp;&nbsp;" for name, color in entries
         )
-        self.legend.setText(f"<b>{COLOR_MODE_TITLES[self.color_mode]}</b>&nbsp;&nbsp;{dots}")
+        self.legend.setText(f"<b>{COLOR_MODES[self.color_mode]}</b>&nbsp;&nbsp;{dots}")

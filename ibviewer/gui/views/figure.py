@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
-from ibviewer.gui.analysis import METHOD_TITLES
+from ibviewer.core.config import METHODS
 
 __all__ = ["figure_frame", "layer_title_parts", "grid_title"]
 
@@ -59,7 +59,7 @@ def layer_title_parts(state: Any, layer: str) -> list[str]:
     if embedding is not None:
         method = getattr(embedding, "method", None)
         iteration = getattr(embedding, "iteration", None)
-        text = METHOD_TITLES.get(str(method), str(method)) if method else ""
+        text = METHODS.get(str(method), str(method)) if method else ""
         if iteration is not None:
             text = f"{text} it. {iteration}".strip()
         if text:
@@ -71,7 +71,7 @@ def grid_title(state: Any, kind: str = "") -> str:
     """A layer grid's title, e.g. "<b>t-SNE</b> 3D of each layer at epoch 20 · 1797 samples (PCA shown until ...)"."""
     if state.activations is None:
         return "No run open"
-    wanted = METHOD_TITLES.get(state.settings.method, state.settings.method)
+    wanted = METHODS.get(state.settings.method, state.settings.method)
     shown = {getattr(state.embedding(layer), "method", None) for layer in state.layer_names} - {None}
     pending = ""
     if shown == {"pca"} and state.settings.method != "pca":
