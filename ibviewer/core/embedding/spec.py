@@ -118,9 +118,6 @@ class EmbeddingSpec:
             "dims": self.dims,
             "seed": self.seed,
             "params": self.params,
-            "preprocessing": self.preprocessing,
-            "pca_dims": self.pca_dims,
-            "alignment": self.alignment,
-            "max_points": self.max_points,
             "faithfulness": self.faithfulness,
+            **self.recorded_settings(),
         }

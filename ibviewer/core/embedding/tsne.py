@@ -69,7 +69,7 @@ def run(task: MethodInput, progress: Progress) -> FloatArray:
     Raises
     ------
     Cancelled
-        ``progress`` asked to stop (checked at every callback).
+        ``progress`` asked to stop (checked at every callback, placing the rest included).
     """
     from openTSNE import TSNE
     from openTSNE.tsne import OptimizationInterrupt
@@ -83,13 +83,15 @@ def run(task: MethodInput, progress: Progress) -> FloatArray:
         params["negative_gradient_method"] = "fft" if dims == 2 and n_sub >= FFT_MIN_POINTS else "bh"
     ee_iter, n_iter = int(params["early_exaggeration_iter"]), int(params["n_iter"])
     total = max(1, ee_iter + n_iter)
-    state = {"offset": 0, "cancelled": False}
+    state = {"offset": 0, "cancelled": False, "placing": False}
 
     def on_iteration(iteration: int, error: float, embedding: np.ndarray) -> bool:
-        done = state["offset"] + iteration
-        progress.update(done / total, f"iteration {done} of {total}")
-        coords = np.array(embedding, dtype=np.float32)
-        progress.partial(PartialEmbedding(task.layer, task.epoch, coords, done, total, embedded_idx))
+        # openTSNE's transform (placing the rest) calls this too: then only listen for a cancel
+        if not state["placing"]:
+            done = state["offset"] + iteration
+            progress.update(done / total, f"iteration {done} of {total}")
+            coords = np.array(embedding, dtype=np.float32)
+            progress.partial(PartialEmbedding(task.layer, task.epoch, coords, done, total, embedded_idx))
         try:
             progress.check_cancelled()
         except Cancelled:
@@ -147,7 +149,10 @@ def run(task: MethodInput, progress: Progress) -> FloatArray:
         progress.update(1.0, f"placing the other {n - n_sub} points")
         progress.check_cancelled()
         rest = np.setdiff1d(np.arange(n), embedded_idx)
+        state["placing"] = True
         placed = embedding.transform(task.features[rest], perplexity=min(5.0, (n_sub - 1) / 3.0))
+        if state["cancelled"]:  # transform hands back half-placed points when interrupted
+            raise Cancelled()
         coords[rest] = np.asarray(placed)
     coords[embedded_idx] = np.asarray(embedding)  # after transform, which re-centres it
     return coords
