@@ -45,7 +45,7 @@ def test_json_is_exactly_one_object(five_bits, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     result = json.loads(out)
-    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "unit"}
+    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "unit"}
     assert result["estimator"] == "binning" and result["unit"] == "bits"
     assert result["i_xt"] == pytest.approx(5.0, abs=1e-9) and result["i_ty"] == pytest.approx(1.0, abs=1e-9)
     assert result["h_y"] == pytest.approx(1.0) and result["log2_n"] == pytest.approx(12.0)
