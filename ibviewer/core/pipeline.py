@@ -334,10 +334,9 @@ def estimator_sensitivity(
     """The chosen estimator over ``SENSITIVITY_BINS`` bin counts (``SENSITIVITY_NOISE`` for kde).
 
     The information plane depends on the estimator's resolution; this shows how much, for
-    one layer. Binning over each layer's own range uses that layer's range over every epoch,
-    as the plane does.
+    one layer, with the plane's own per-layer settings.
     """
-    from ibviewer.core.information import make_estimator
+    from ibviewer.core.information import ESTIMATORS, make_estimator
 
     if layer not in activations.layer_names:
         raise IBViewerError(f"Layer {layer!r} is not among the captured layers {list(activations.layer_names)}.")
@@ -347,12 +346,11 @@ def estimator_sensitivity(
         parameter, sweep = "noise_var", SENSITIVITY_NOISE
     else:
         parameter, sweep = "n_bins", SENSITIVITY_BINS
-    base = settings.estimator_params()
-    base.pop("bin_width", None)
-    if settings.estimator == "binning" and base.get("value_range") == "layer":
-        values = activations.values[layer]
-        low, high = float(values.min()), float(values.max())
-        base["value_range"] = (low, high if high > low else low + 1.0)
+    # the plane's own per-layer settings (binning over the layer's range uses its range over every epoch)
+    base = make_estimator(settings.estimator, **settings.estimator_params()).get_params()
+    base = ESTIMATORS[settings.estimator].layer_params(base, activations.values[layer])
+    if "bin_width" in base:
+        base["bin_width"] = None  # the sweep varies the number of bins
     i_xt, i_ty, saturated = [], [], []
     fitted = None
     for i, value in enumerate(sweep):
