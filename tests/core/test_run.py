@@ -247,10 +247,10 @@ def test_cache_is_reused_and_follows_checkpoint_contents(ib12_checkpoints, monke
     first = run.activations(cache_dir=tmp_path / "c")
     assert list((tmp_path / "c" / "activations").glob("*.npz"))
 
-    def boom(epoch):
+    def boom(*args):
         raise AssertionError("the model should not be run again")
 
-    monkeypatch.setattr(run, "load_model", boom)
+    monkeypatch.setattr(run.source, "open_capture", boom)
     second = run.activations(cache_dir=tmp_path / "c")
     assert second.key == first.key
     np.testing.assert_array_equal(second.values["1"], first.values["1"])
