@@ -25,6 +25,14 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _submodule(prefix: str, name: str) -> str:
+    candidate = f"{prefix}.{name}"
+    parts = candidate.split(".")
+    if parts[0] == "ibviewer" and (PACKAGE.parent.joinpath(*parts).with_suffix(".py").is_file() or PACKAGE.parent.joinpath(*parts).is_dir()):
+        return candidate
+    return prefix
+
+
 def _imports(path: Path) -> list[tuple[str, bool]]:
     """(imported module, at module level?) for every import in ``path``."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -42,7 +50,8 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
                 prefix = ".".join(base + ([node.module] if node.module else []))
             else:
                 prefix = node.module or ""
-            names = [prefix] + [f"{prefix}.{alias.name}" for alias in node.names]
+            # `from package import submodule` imports the submodule; `from module import name` the module
+            names = [_submodule(prefix, alias.name) for alias in node.names]
         else:
             continue
         found += [(name, id(node) in top_level) for name in names]  # imports under `if TYPE_CHECKING:` count as lazy
