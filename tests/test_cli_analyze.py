@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 
 import numpy as np
 import pytest
@@ -28,15 +27,19 @@ def test_analyze_writes_every_output(tmp_path, ib12_checkpoints, capsys):
     assert all(0 <= float(r["i_xt"]) <= np.log2(600) + 1e-9 for r in plane)
     assert (out / "infoplane.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (out / "infoplane.svg").read_bytes()[:2000]
+    embeddings = _rows(out / "embeddings.csv")
+    assert list(embeddings[0]) == ["epoch", "layer", "method", "index", "label", "label_name", "x", "y"]
+    assert len(embeddings) == 3 * 2 * 600 and {r["method"] for r in embeddings} == {"pca"}
     for epoch in (1, 5, 20):
         assert (out / f"layers_e{epoch}.png").stat().st_size > 10_000
-        rows = _rows(out / "embeddings" / str(epoch) / "3.csv")
-        assert len(rows) == 600 and {"index", "label", "x", "y"} <= set(rows[0])
+        rows = [r for r in embeddings if r["epoch"] == str(epoch) and r["layer"] == "3"]
+        assert len(rows) == 600
     probes = _rows(out / "probes.csv")
     assert len(probes) == 6 and all(0 <= float(r["linear_acc"]) <= 1 for r in probes)
     assert "epoch 20: " in captured.out  # the probes' plain-language saturation note
-    neighbours = json.loads((out / "neighbors.json").read_text())
-    assert neighbours["sample"] == 14 and len(neighbours["neighbors"]["1"]["distances"]) == 5
+    neighbours = _rows(out / "neighbors.csv")
+    assert {r["query_index"] for r in neighbours} == {"14"} and len(neighbours) == 2 * 5
+    assert [r["rank"] for r in neighbours if r["layer"] == "1"] == ["1", "2", "3", "4", "5"]
 
 
 def test_analyze_neighbours_equal_brute_force(tmp_path, ib12_checkpoints):
@@ -46,13 +49,15 @@ def test_analyze_neighbours_equal_brute_force(tmp_path, ib12_checkpoints):
     out = tmp_path / "out"
     assert main(["analyze", str(folder), "--model", spec, "--dataset", "ib12", "--out", str(out), "--what", "probes",
                  "--select", "100", "--k", "4", "--metric", "euclidean"]) == 0
-    payload = json.loads((out / "neighbors.json").read_text())
+    rows = [r for r in _rows(out / "neighbors.csv") if r["layer"] == "3"]
     acts = open_run(folder, model=spec, dataset="ib12").activations()
     layer = acts.layer("3", 20)
     distances = np.linalg.norm(layer - layer[100], axis=1)
     distances[100] = np.inf
-    expected = np.sort(distances)[:4]
-    np.testing.assert_allclose(payload["neighbors"]["3"]["distances"], expected, rtol=1e-5, atol=1e-6)
+    expected = np.argsort(distances, kind="stable")[:4]
+    assert [int(r["index"]) for r in rows] == expected.tolist()
+    np.testing.assert_allclose([float(r["distance"]) for r in rows], distances[expected], rtol=1e-5, atol=1e-6)
+    assert {r["epoch"] for r in rows} == {"20"} and {r["metric"] for r in rows} == {"euclidean"}
 
 
 def test_analyze_an_activations_archive(tmp_path, rng):
@@ -93,5 +98,5 @@ def test_embedding_csv_index_is_the_dataset_index(tmp_path, ib12_checkpoints):
     out = tmp_path / "out"
     assert main(["analyze", str(folder), "--model", spec, "--dataset", "ib12", "--out", str(out), "--what", "embeddings",
                  "--method", "pca", "--max-samples", "50"]) == 0
-    rows = _rows(out / "embeddings" / "20" / "1.csv")
+    rows = [r for r in _rows(out / "embeddings.csv") if r["layer"] == "1"]
     assert [int(r["index"]) for r in rows] == choose_samples(4096, 50).tolist()

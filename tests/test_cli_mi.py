@@ -45,7 +45,7 @@ def test_json_is_exactly_one_object(five_bits, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     result = json.loads(out)
-    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "unit"}
+    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "unit"}
     assert result["estimator"] == "binning" and result["unit"] == "bits"
     assert result["i_xt"] == pytest.approx(5.0, abs=1e-9) and result["i_ty"] == pytest.approx(1.0, abs=1e-9)
     assert result["h_y"] == pytest.approx(1.0) and result["log2_n"] == pytest.approx(12.0)
@@ -135,9 +135,10 @@ def test_unknown_estimator(five_bits, capsys):
         (["--noise-var", "0.1"], "--noise-var does not apply to --estimator binning"),
         (["--estimator", "kde", "--bins", "10"], "--bins does not apply to --estimator kde"),
         (["--estimator", "adaptive", "--range", "0", "1"], "--range does not apply to --estimator adaptive"),
-        (["--bins", "10", "--bin-width", "0.1"], "either n_bins or bin_width"),
-        (["--bins", "1"], "n_bins must be an integer >= 2"),
-        (["--estimator", "kde", "--noise-var", "-1"], "noise_var must be a positive"),
+        (["--bins", "10", "--bin-width", "0.1"], "either --bins or --bin-width"),
+        (["--bins", "1"], "--bins 1 must be >= 2"),
+        (["--estimator", "kde", "--noise-var", "-1"], "--noise-var -1.0 must be > 0"),
+        (["--range", "1", "-1"], "low must be below high"),
     ],
 )
 def test_bad_options_fail_with_one_line(five_bits, capsys, options, expected):

@@ -1,63 +1,47 @@
 """`ibviewer analyze PATH --out DIR`: the information plane, per-layer embeddings, probes and
-neighbours of a run, written as CSV, JSON and figures (headless; for servers and papers)."""
+neighbours of a run, written as CSV and figures (headless; for servers and papers).
+
+This command is the core pipeline (`ibviewer.core.pipeline`) plus the writers
+(`ibviewer.core.writers`): the GUI's File > Export Data writes the same files.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
+
+from ibviewer.commands.options import (
+    add_embedding_arguments,
+    add_estimator_arguments,
+    add_neighbor_arguments,
+    add_run_arguments,
+    run_request_from_args,
+    settings_from_args,
+)
 
 WHAT = ("infoplane", "embeddings", "probes")
+EXTRACT_SHARE = 0.25  # of the progress bar
 
 
-def estimator_params(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for the chosen estimator from the parsed options (only those given)."""
-    params: dict[str, Any] = {}
-    if args.estimator in ("binning", "adaptive") and args.bins is not None:
-        params["n_bins"] = args.bins
-    if args.estimator == "binning":
-        if args.bin_width is not None:
-            params["bin_width"] = args.bin_width
-        if args.range is not None:
-            params["value_range"] = tuple(args.range)
-        elif args.range_per_layer:
-            params["value_range"] = "layer"
-    if args.estimator == "kde" and args.noise_var is not None:
-        params["noise_var"] = args.noise_var
-    return params
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    from ibviewer.cli import add_run_arguments
-    from ibviewer.commands.mi import add_estimator_arguments
-
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "analyze",
+        parents=parents,
         help="write the information plane, embeddings, probes and neighbours of a run to a folder",
         description=(
-            "Writes DIR/infoplane.csv|png|svg, DIR/embeddings/<epoch>/<layer>.csv, DIR/layers_e<epoch>.png, "
-            "DIR/probes.csv and, with --select, DIR/neighbors.json."
+            "Writes DIR/infoplane.csv|png|svg, DIR/embeddings.csv, DIR/layers_e<epoch>.png, DIR/probes.csv and, "
+            "with --select, DIR/neighbors.csv (formats: docs/outputs.md)."
         ),
     )
     parser.add_argument("path", help="run folder, checkpoint, .pt2 program or activations archive")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files in it are replaced)")
-    parser.add_argument("--what", default="infoplane,embeddings,probes", help=f"comma-separated subset of {','.join(WHAT)}")
+    parser.add_argument("--what", default=",".join(WHAT), help=f"comma-separated subset of {','.join(WHAT)}")
+    parser.add_argument("--epochs", default="last", help="epochs to embed and probe: last, all, or a comma-separated list")
+    parser.add_argument("--select", type=int, default=None, metavar="INDEX", help="write the neighbours of this sample (dataset index)")
     add_run_arguments(parser)
     add_estimator_arguments(parser, jobs=True)
-    group = parser.add_argument_group("embeddings, probes and neighbours")
-    group.add_argument("--epochs", default="last", help="last, all, or a comma-separated list of saved epochs")
-    group.add_argument("--method", choices=("pca", "tsne", "umap"), default="tsne")
-    group.add_argument("--dims", type=int, choices=(2, 3), default=2)
-    group.add_argument("--seed", type=int, default=0)
-    group.add_argument("--perplexity", type=float, default=None, help="t-SNE perplexity (default 30)")
-    group.add_argument("--n-neighbors", type=int, default=None, help="UMAP n_neighbors (default 15)")
-    group.add_argument("--alignment", choices=("init", "procrustes", "aligned_umap", "none"), default="init")
-    group.add_argument("--preprocessing", choices=("none", "center", "standardize", "l2"), default="none")
-    group.add_argument("--max-points", type=int, default=None, help="embed a seeded subset, place the rest afterwards")
-    group.add_argument("--select", type=int, default=None, metavar="INDEX", help="write the neighbours of this sample")
-    group.add_argument("--k", type=int, default=10, help="neighbours per layer for --select")
-    group.add_argument("--metric", choices=("euclidean", "cosine", "dot"), default="euclidean")
+    add_embedding_arguments(parser)
+    add_neighbor_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -88,123 +72,78 @@ def _parse_epochs(text: str, available: tuple[int, ...]) -> list[int]:
     return epochs
 
 
-def run(args: argparse.Namespace) -> int:
-    from ibviewer.cli import extract_from_args, open_run_from_args
-    from ibviewer.core.progress import SubProgress, TextProgress
+def _check_select(select: int, run, max_samples: int | None) -> None:  # noqa: ANN001
+    from ibviewer.core.activations import choose_samples
     from ibviewer.errors import IBViewerError
 
-    from ibviewer.commands.mi import check_estimator_options
-
-    check_estimator_options(args)
-    what = _parse_what(args.what)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise IBViewerError(f"--out {out} exists and is not a folder.")
-    opened = open_run_from_args(args)
-    epochs = _parse_epochs(args.epochs, opened.epochs)
-    if args.select is not None and not 0 <= args.select < (opened.dataset.n_samples if opened.dataset else 0):
-        raise IBViewerError(f"--select {args.select} is not a sample index of {opened.name} (0..{opened.dataset.n_samples - 1}).")
-    if args.select is not None and args.max_samples is not None:
-        from ibviewer.core.activations import choose_samples
-
-        subset = choose_samples(opened.dataset.n_samples, args.max_samples)
-        if args.select not in subset:
+    n = run.dataset.n_samples if run.dataset is not None else 0
+    if not 0 <= select < n:
+        raise IBViewerError(f"--select {select} is not a sample index of {run.name} (0..{n - 1}).")
+    if max_samples is not None:
+        subset = choose_samples(n, max_samples)
+        if select not in subset:
             raise IBViewerError(
-                f"--select {args.select} is not among the {args.max_samples} samples --max-samples keeps "
+                f"--select {select} is not among the {max_samples} samples --max-samples keeps "
                 f"(seeded subset); e.g. sample {int(subset[0])} is. Raise --max-samples or select another sample."
             )
-    out.mkdir(parents=True, exist_ok=True)
-    progress = TextProgress()
-    stages = ["extract", *[w for w in WHAT if w in what]]
-    share = 1.0 / len(stages)
 
-    def stage(name: str, prefix: str) -> SubProgress:
-        i = stages.index(name)
-        return SubProgress(progress, i * share, (i + 1) * share, prefix)
 
-    acts = extract_from_args(opened, args, stage("extract", ""))
-    written: list[Path] = []
-    probes = None
-    if "infoplane" in what:
-        written += _infoplane(acts, args, out, stage("infoplane", "information plane: "))
-    if "probes" in what:
-        from ibviewer.core.probes import run_probes, write_probes_csv
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
 
-        probes = run_probes(acts, epochs=epochs, seed=args.seed, progress=stage("probes", "probes: "))
-        written.append(write_probes_csv(probes, out / "probes.csv"))
-        for epoch in epochs:
-            print(f"epoch {epoch}: {probes.pruning_note(epoch)}")
-    if "embeddings" in what:
-        written += _embeddings(opened, acts, args, epochs, probes, out, stage("embeddings", ""))
+    from ibviewer.core.naming import SampleNames
+    from ibviewer.core.pipeline import extract, find_neighbors, open_request, run_analysis
+    from ibviewer.core.progress import SubProgress, TextProgress
+    from ibviewer.core.writers import write_embeddings_csv, write_infoplane_csv, write_neighbors_csv, write_probes_csv
+    from ibviewer.errors import IBViewerError
+
+    # every option is checked before anything slow starts
+    settings = settings_from_args(args)
+    request = run_request_from_args(args)
+    what = _parse_what(args.what)
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise IBViewerError(f"--out {out} exists and is not a folder.")
+    opened = open_request(request)
+    epochs = _parse_epochs(args.epochs, opened.epochs)
     if args.select is not None:
-        written.append(_neighbors(acts, args, epochs[-1], out))
+        _check_select(args.select, opened, request.max_samples)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IBViewerError(f"Could not create the output folder {out} ({exc.strerror or exc}); choose a writable place.") from exc
+    progress = TextProgress()
+    acts = extract(opened, request, progress=SubProgress(progress, 0.0, EXTRACT_SHARE, "extracting: "))
+    result = run_analysis(
+        acts, settings, epochs=epochs, stages=frozenset(what), n_jobs=args.jobs, cache_dir=request.cache_dir,
+        use_cache=request.use_cache, progress=SubProgress(progress, EXTRACT_SHARE, 1.0),
+    )  # fmt: skip
+    names = SampleNames(acts, opened.dataset)
+    written: list[Path] = []
+    if result.infoplane is not None:
+        from ibviewer.core.infoplane_figure import plot_information_plane
+
+        figures = [out / "infoplane.png", out / "infoplane.svg"]
+        plot_information_plane(result.infoplane, figures)
+        written += [write_infoplane_csv(result.infoplane, out / "infoplane.csv"), *figures]
+    if result.probes is not None:
+        written.append(write_probes_csv(result.probes, out / "probes.csv"))
+        for epoch in epochs:
+            print(f"epoch {epoch}: {result.probes.pruning_note(epoch)}")
+    if result.embeddings is not None:
+        from ibviewer.core.layer_figure import plot_layer_grid
+
+        panels = [result.embeddings.get(epoch, layer) for epoch in epochs for layer in acts.layer_names]
+        written.append(write_embeddings_csv(out / "embeddings.csv", panels, acts, names))
+        for epoch in epochs:
+            path = out / f"layers_e{epoch}.png"
+            plot_layer_grid(result.embeddings, acts.labels, names.class_names(), probes=result.probes, epoch=epoch, path=path)
+            written.append(path)
+    if args.select is not None:
+        rows = np.flatnonzero(acts.sample_idx == args.select)
+        neighbors = find_neighbors(acts, epochs[-1], int(rows[0]), k=settings.k, metric=settings.metric)
+        written.append(write_neighbors_csv(out / "neighbors.csv", neighbors, acts, names))
     progress.update(1.0, "done")
     for path in written:
         print(path)
     return 0
-
-
-def _infoplane(acts, args: argparse.Namespace, out: Path, progress) -> list[Path]:  # noqa: ANN001
-    from ibviewer.core.infoplane_figure import plot_information_plane
-    from ibviewer.core.information import compute_information_plane, write_infoplane_csv
-
-    plane = compute_information_plane(acts, args.estimator, progress=progress, n_jobs=args.jobs, cache_dir=args.cache_dir,
-                                      use_cache=not args.no_cache, **estimator_params(args))
-    paths = [out / "infoplane.png", out / "infoplane.svg"]
-    plot_information_plane(plane, paths)
-    return [write_infoplane_csv(plane, out / "infoplane.csv"), *paths]
-
-
-def _embeddings(opened, acts, args: argparse.Namespace, epochs: list[int], probes, out: Path, progress) -> list[Path]:  # noqa: ANN001
-    from ibviewer.core.embedding import embed_layers
-    from ibviewer.core.layer_figure import plot_layer_grid, write_embeddings_csv
-
-    params: dict[str, Any] = {}
-    if args.perplexity is not None:
-        params["perplexity"] = args.perplexity
-    if args.n_neighbors is not None:
-        params["n_neighbors"] = args.n_neighbors
-    embeddings = embed_layers(
-        acts, epochs=epochs, method=args.method, dims=args.dims, seed=args.seed, alignment=args.alignment,
-        preprocessing=args.preprocessing, max_points=args.max_points, progress=progress,
-        cache_dir=args.cache_dir, use_cache=not args.no_cache, **params,
-    )
-    data = opened.dataset
-    written = list(write_embeddings_csv(embeddings, acts.labels, out / "embeddings", sample_idx=acts.sample_idx))
-    for epoch in epochs:
-        path = out / f"layers_e{epoch}.png"
-        plot_layer_grid(embeddings, acts.labels, data.label_names if data else None, probes=probes, epoch=epoch, path=path)
-        written.append(path)
-    return written
-
-
-def _neighbors(acts, args: argparse.Namespace, epoch: int, out: Path) -> Path:  # noqa: ANN001
-    import numpy as np
-
-    from ibviewer.core.cache import atomic_write_text
-    from ibviewer.errors import IBViewerError
-
-    rows = np.flatnonzero(acts.sample_idx == args.select)
-    if rows.size == 0:
-        raise IBViewerError(f"Sample {args.select} is not among the captured samples (--max-samples); raise it or drop it.")
-    from ibviewer.core.neighbors import neighbors_across_layers
-
-    result = neighbors_across_layers(acts, epoch, int(rows[0]), k=args.k, metric=args.metric)
-    payload = {"sample": args.select, "epoch": epoch, "k": args.k, "metric": args.metric, **_jsonable(result)}
-    path = out / "neighbors.json"
-    atomic_write_text(path, json.dumps(payload, indent=1))
-    return path
-
-
-def _jsonable(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

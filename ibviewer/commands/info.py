@@ -6,20 +6,21 @@ import argparse
 import json
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("info", help="describe a run: epochs, layers, dataset, parameter count")
-    parser.add_argument("path", help="run folder, checkpoint, .pt2 program or activations archive")
-    from ibviewer.cli import add_run_arguments
+from ibviewer.commands.options import add_run_arguments, run_request_from_args
 
+
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("info", parents=parents, help="describe a run: epochs, layers, dataset, parameter count")
+    parser.add_argument("path", help="run folder, checkpoint, .pt2 program or activations archive")
     add_run_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ibviewer.cli import open_run_from_args
+    from ibviewer.core.pipeline import open_request
 
-    opened = open_run_from_args(args)
+    opened = open_request(run_request_from_args(args))
     summary = opened.summary()
     if args.json:
         print(json.dumps(summary))

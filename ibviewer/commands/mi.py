@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-ESTIMATOR_NAMES = ("binning", "adaptive", "kde")
+from ibviewer.commands.options import add_estimator_arguments, settings_from_args
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "mi",
+        parents=parents,
         help="I(X;T) and I(T;Y) in bits of one representation (a .npz archive with t and y)",
         description=(
             "Estimate I(X;T) and I(T;Y), in bits, of one representation: FILE.npz holds 't' "
@@ -26,35 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def add_estimator_arguments(parser: argparse.ArgumentParser, jobs: bool = False) -> None:
-    """The estimator options (shared with commands that compute a whole plane; ``jobs`` adds --jobs).
-
-    Pair with :func:`check_estimator_options` so options that do not fit the estimator are errors.
-    """
-    group = parser.add_argument_group("information estimator")
-    # no argparse choices: an unknown name then fails with a one-line message (exit code 2)
-    group.add_argument(
-        "--estimator", default="binning", metavar="{binning,adaptive,kde}", help="estimator (default binning)"
-    )
-    group.add_argument("--bins", type=int, default=None, metavar="N", help="number of bins (binning: edges; default 30)")
-    group.add_argument("--bin-width", type=float, default=None, metavar="W", help="bin width instead of --bins (binning)")
-    ranges = group.add_mutually_exclusive_group()
-    ranges.add_argument("--range", type=float, nargs=2, metavar=("LO", "HI"), help="binning range (default -1 1)")
-    ranges.add_argument(
-        "--range-per-layer", action="store_true", help="bin each layer over its own min..max (binning; ReLU layers)"
-    )
-    group.add_argument("--noise-var", type=float, default=None, metavar="V", help="kde noise variance (default 1e-3)")
-    if jobs:
-        group.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel joblib workers over (epoch, layer) cells")
-
-
 def run(args: argparse.Namespace) -> int:
-    from ibviewer.commands.analyze import estimator_params
     from ibviewer.core.information import describe_estimator, mutual_information
 
-    check_estimator_options(args)
+    settings = settings_from_args(args)
     t, y = load_representation(Path(args.file))
-    result = mutual_information(t, y, args.estimator, **estimator_params(args))
+    result = mutual_information(t, y, settings.estimator, **settings.estimator_params())
     if args.json:
         print(json.dumps(result))
         return 0
@@ -75,26 +53,6 @@ def _bounds_line(name: str, lower: float, upper: float, ceiling_name: str, ceili
         f"{name} = {lower:.6f} .. {upper:.6f} bits   (Bhattacharyya lower .. KL upper bound; "
         f"ceiling {ceiling_name} = {ceiling:.6f})"
     )
-
-
-def check_estimator_options(args: argparse.Namespace) -> None:
-    """Options that do not apply to the chosen estimator are errors, not silently ignored."""
-    from ibviewer.errors import EstimatorError
-
-    if args.estimator not in ESTIMATOR_NAMES:
-        raise EstimatorError(f"Unknown estimator {args.estimator!r}. Choose one of: {', '.join(ESTIMATOR_NAMES)}.")
-    applies = {
-        "--bins": (args.bins is not None, ("binning", "adaptive")),
-        "--bin-width": (args.bin_width is not None, ("binning",)),
-        "--range": (args.range is not None, ("binning",)),
-        "--range-per-layer": (args.range_per_layer, ("binning",)),
-        "--noise-var": (args.noise_var is not None, ("kde",)),
-    }
-    for option, (given, estimators) in applies.items():
-        if given and args.estimator not in estimators:
-            raise EstimatorError(
-                f"{option} does not apply to --estimator {args.estimator}; it is for {' or '.join(estimators)}."
-            )
 
 
 def load_representation(path: Path) -> tuple[Any, Any]:

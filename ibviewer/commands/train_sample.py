@@ -7,10 +7,11 @@ import argparse
 from ibviewer.samples import SAMPLES
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     lines = "\n".join(f"  {info.name:12s} {info.description}" for info in SAMPLES.values())
     parser = subparsers.add_parser(
         "train-sample",
+        parents=parents,
         help="retrain a bundled sample run from scratch (reproducible, seeded)",
         description=(
             "Train one of the bundled sample runs from scratch into DIR, with the settings of its model card, "

@@ -45,7 +45,7 @@ RANGE_MODES: dict[str, str] = {"fixed": "[-1, 1] (tanh layers)", "layer": "each 
 METHODS: dict[str, str] = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 ALIGNMENTS: dict[str, str] = {
     "init": "initialise from the previous panel",
-    "procrustes": "rotate onto the previous panel (Procrustes)",
+    "procrustes": "independent, then rotated onto the previous panel",
     "aligned_umap": "AlignedUMAP (UMAP only)",
     "none": "none",
 }

@@ -5,7 +5,6 @@ matplotlib is imported inside the functions (Agg backend) so the CLI starts fast
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections.abc import Sequence
@@ -14,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ibviewer.core.cache import atomic_write_bytes, atomic_write_text
+from ibviewer.core.cache import atomic_write_bytes
 from ibviewer.core.embedding import EmbeddingSet
 from ibviewer.core.probes import ProbeResult
 from ibviewer.errors import EstimatorError
 
-__all__ = ["plot_layer_grid", "write_embeddings_csv"]
+__all__ = ["plot_layer_grid"]
 
 
 def _check_labels(embedding_set: EmbeddingSet, labels: np.ndarray) -> np.ndarray:
@@ -126,47 +125,3 @@ def plot_layer_grid(
     fig.savefig(buffer, format=path.suffix.lstrip(".") or "png")
     atomic_write_bytes(path, buffer.getvalue())
     return path
-
-
-def write_embeddings_csv(
-    embedding_set: EmbeddingSet,
-    labels: np.ndarray,
-    out_dir: str | Path,
-    sample_idx: np.ndarray | None = None,
-) -> list[Path]:
-    """Write ``<out_dir>/<epoch>/<layer>.csv`` with columns index, label, x, y[, z].
-
-    Parameters
-    ----------
-    embedding_set : EmbeddingSet
-    labels : ndarray of int
-        (n_samples,).
-    out_dir : path
-    sample_idx : ndarray of int, optional
-        Dataset index of each row for the ``index`` column (default: the row number).
-
-    Returns
-    -------
-    list of Path
-        The files written (atomically), in epoch then layer order.
-    """
-    labels = _check_labels(embedding_set, labels)
-    out = Path(out_dir)
-    axes = ["x", "y", "z"][: embedding_set.dims]
-    written = []
-    for (epoch, layer), result in embedding_set.embeddings.items():
-        index = np.arange(result.n_samples) if sample_idx is None else np.asarray(sample_idx)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["index", "label", *axes])
-        for row in range(result.n_samples):
-            writer.writerow([int(index[row]), int(labels[row]), *(f"{v:.6g}" for v in result.coords[row])])
-        path = out / str(epoch) / f"{_safe_name(layer)}.csv"
-        atomic_write_text(path, buffer.getvalue())
-        written.append(path)
-    return written
-
-
-def _safe_name(layer: str) -> str:
-    """A layer name usable as a file name (module paths like ``features.3`` stay as they are)."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer) or "layer"

@@ -10,12 +10,15 @@ final sort, so results equal a float64 brute-force computation (ties broken by i
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
+from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import ActivationSet, FloatArray, IntArray
 from ibviewer.errors import ActivationError, EstimatorError
 
@@ -24,7 +27,9 @@ __all__ = [
     "METRICS",
     "NeighborIndex",
     "exact_knn",
-    "neighbors_across_layers",
+    "Neighborhood",
+    "NeighborCache",
+    "find_neighbors",
     "most_changed_points",
     "jaccard",
     "knn_overlap",
@@ -258,17 +263,99 @@ def _layer_names(acts: ActivationSet, layers: Sequence[str] | None) -> list[str]
     return names
 
 
-def neighbors_across_layers(
+@dataclass(frozen=True, eq=False)
+class Neighborhood:
+    """The k nearest neighbours of one sample in every layer's original space at one epoch.
+
+    What the GUI's neighbour panel shows, what ``ibviewer analyze --select`` writes and
+    what the API returns: one type for all three.
+
+    Attributes
+    ----------
+    row : int
+        Row of the sample in the activation set (its dataset index is ``sample_idx[row]``).
+    layer : str
+        The layer the sample was chosen in (the "focus" layer).
+    epoch : int
+    k : int
+        Neighbours per layer (after clipping to ``n_samples - 1``).
+    metric : {"euclidean", "cosine", "dot"}
+    layers : tuple of str
+        Every searched layer, in network order.
+    indices, distances : dict of str to ndarray
+        ``(k,)`` rows (int64) and distances (float64) per layer, nearest first, the sample
+        itself excluded.
+    """
+
+    row: int
+    layer: str
+    epoch: int
+    k: int
+    metric: str
+    layers: tuple[str, ...]
+    indices: dict[str, IntArray]
+    distances: dict[str, np.ndarray]
+
+    @property
+    def focus_indices(self) -> IntArray:
+        return self.indices[self.layer]
+
+    @property
+    def focus_distances(self) -> np.ndarray:
+        return self.distances[self.layer]
+
+    def overlap(self, layer: str, other: str | None = None) -> int:
+        """How many of ``other``'s (default: the focus layer's) k neighbours are also among ``layer``'s."""
+        reference = self.indices[self.layer if other is None else other]
+        return int(np.intersect1d(reference, self.indices[layer]).size)
+
+    def jaccard(self, layer: str, other: str) -> float:
+        """|A ∩ B| / |A ∪ B| of the two layers' neighbour sets."""
+        return jaccard(self.indices[layer], self.indices[other])
+
+    def consecutive_jaccard(self) -> list[tuple[str, str, float]]:
+        """``(layer, next layer, jaccard)`` for each pair of consecutive layers: how much the neighbourhood changes."""
+        return [(a, b, self.jaccard(a, b)) for a, b in zip(self.layers, self.layers[1:])]
+
+
+class NeighborCache:
+    """Exact `NeighborIndex` objects per (activations, epoch, layer, metric), shared between threads.
+
+    Building an index is one pass over a layer; keeping the last few makes repeated clicks
+    in the same epoch answer in milliseconds. Least recently built entries go first.
+    """
+
+    def __init__(self, max_items: int = 16) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[Any, ...], NeighborIndex] = {}
+        self._max_items = max_items
+
+    def get(self, acts: ActivationSet, epoch: int, layer: str, metric: Metric) -> NeighborIndex:
+        key = (acts.key, int(epoch), layer, metric)
+        with self._lock:
+            index = self._items.get(key)
+        if index is None:
+            index = NeighborIndex(acts.layer(layer, epoch), metric)
+            with self._lock:
+                if len(self._items) >= self._max_items:
+                    self._items.pop(next(iter(self._items)))
+                self._items[key] = index
+        return index
+
+
+def find_neighbors(
     acts: ActivationSet,
     epoch: int | None,
-    index: int,
+    row: int,
+    *,
+    layer: str | None = None,
     k: int = 10,
     metric: Metric = "euclidean",
-    *,
     layers: Sequence[str] | None = None,
-    indexes: dict[str, NeighborIndex] | None = None,
-) -> dict[str, Any]:
-    """A sample's neighbours at every layer, and how much they stay the same.
+    cache: NeighborCache | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> Neighborhood:
+    """A sample's k nearest neighbours in every layer's own space, and how they change layer by layer.
 
     Parameters
     ----------
@@ -276,59 +363,50 @@ def neighbors_across_layers(
         The run's activations.
     epoch : int or None
         Saved epoch (None: the last).
-    index : int
-        Row of the sample in ``acts``.
+    row : int
+        Row of the sample in ``acts`` (not its dataset index).
+    layer : str, optional
+        The layer the sample was chosen in (default: the last searched layer).
     k : int, default=10
-        Neighbours per layer (up to 1000).
+        Neighbours per layer (1..1000; clipped to ``n_samples - 1``).
     metric : {"euclidean", "cosine", "dot"}
     layers : sequence of str, optional
         Default: every layer in network order.
-    indexes : dict of str to NeighborIndex, optional
-        Prebuilt indexes per layer (the GUI keeps them); built here when missing.
+    cache : NeighborCache, optional
+        Indexes kept between calls (the GUI keeps one); built here when missing.
+    progress : Progress
+        One update per layer; cancellable between layers.
 
     Returns
     -------
-    dict
-        JSON-serialisable: ``index``, ``dataset_index``, ``epoch``, ``k``, ``metric``,
-        ``layers`` (names in order), ``neighbors`` (layer -> {``indices``, ``dataset_indices``,
-        ``distances``}), ``jaccard`` (list of {``from``, ``to``, ``jaccard``} for consecutive
-        layers) and ``retained`` (layer L -> layer M -> how many of L's k neighbours are
-        among M's k neighbours).
+    Neighborhood
+
+    Raises
+    ------
+    EstimatorError
+        Unknown layer or metric, ``row`` out of range, ``k`` out of range.
     """
     _check_metric(metric)
     names = _layer_names(acts, layers)
+    focus = names[-1] if layer is None else layer
+    if focus not in names:
+        raise EstimatorError(f"Layer {focus!r} is not among the searched layers {names}.")
     epoch_value = acts.epochs[-1] if epoch is None else int(epoch)
-    neighbor_sets: dict[str, IntArray] = {}
-    out_neighbors: dict[str, dict[str, list[Any]]] = {}
-    for name in names:
-        nn_index = (indexes or {}).get(name)
-        if nn_index is None:
-            nn_index = NeighborIndex(acts.layer(name, epoch_value), metric)
-        idx, dist = nn_index.query(index, k)
-        neighbor_sets[name] = idx
-        out_neighbors[name] = {
-            "indices": idx.tolist(),
-            "dataset_indices": acts.sample_idx[idx].tolist(),
-            "distances": dist.tolist(),
-        }
-    overlaps = [
-        {"from": a, "to": b, "jaccard": jaccard(neighbor_sets[a], neighbor_sets[b])} for a, b in zip(names, names[1:])
-    ]
-    retained = {
-        a: {b: len(set(neighbor_sets[a].tolist()) & set(neighbor_sets[b].tolist())) for b in names if b != a}
-        for a in names
-    }
-    return {
-        "index": int(index),
-        "dataset_index": int(acts.sample_idx[int(index)]),
-        "epoch": epoch_value,
-        "k": len(next(iter(neighbor_sets.values()))),
-        "metric": metric,
-        "layers": names,
-        "neighbors": out_neighbors,
-        "jaccard": overlaps,
-        "retained": retained,
-    }
+    if epoch_value not in acts.epochs:
+        raise EstimatorError(f"Epoch {epoch_value} is not saved in this run; saved epochs: {list(acts.epochs)}.")
+    if not 0 <= int(row) < acts.n_samples:
+        raise EstimatorError(f"Sample row {row} is out of range; this run has {acts.n_samples} samples (0..{acts.n_samples - 1}).")
+    k = _check_k(k, acts.n_samples)
+    indices: dict[str, IntArray] = {}
+    distances: dict[str, np.ndarray] = {}
+    for i, name in enumerate(names):
+        progress.check_cancelled()
+        index = cache.get(acts, epoch_value, name, metric) if cache is not None else NeighborIndex(acts.layer(name, epoch_value), metric)
+        idx, dist = index.query(int(row), k)
+        indices[name] = np.asarray(idx, dtype=np.int64)
+        distances[name] = np.asarray(dist, dtype=np.float64)
+        progress.update((i + 1) / len(names), f"neighbours in {name}")
+    return Neighborhood(int(row), focus, epoch_value, k, metric, tuple(names), indices, distances)
 
 
 def most_changed_points(

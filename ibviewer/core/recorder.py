@@ -21,6 +21,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ibviewer.core.cache import atomic_write_bytes, atomic_write_text, save_npz_atomic
+from ibviewer.core.run_format import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST_NAME,
+    SPLIT_KEY,
+    SPLIT_NAME,
+    WEIGHTS_DIR,
+    Manifest,
+    ManifestEpoch,
+    read_manifest,
+    read_split,
+    weights_name,
+)
 from ibviewer.errors import IBViewerError, ModelMismatchError, RunFormatError
 
 if TYPE_CHECKING:
@@ -30,12 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["Recorder", "log_spaced_epochs", "MANIFEST_NAME", "SPLIT_NAME", "FORMAT_NAME", "FORMAT_VERSION"]
 
 logger = logging.getLogger(__name__)
-
-MANIFEST_NAME = "run.json"
-SPLIT_NAME = "split.npz"
-WEIGHTS_DIR = "weights"
-FORMAT_NAME = "ibviewer-run"
-FORMAT_VERSION = 1
 
 Schedule = Literal["every", "log"] | Sequence[int]
 
@@ -84,10 +91,6 @@ def log_spaced_epochs(n_epochs: int, n_snapshots: int) -> list[int]:
         if np.all(np.diff(tail) > 0):
             return list(range(dense)) + [int(e) for e in tail]
     raise AssertionError("unreachable: two points are always distinct")  # pragma: no cover
-
-
-def _weights_name(epoch: int) -> str:
-    return f"{WEIGHTS_DIR}/epoch_{epoch:06d}.safetensors"
 
 
 class Recorder:
@@ -183,7 +186,7 @@ class Recorder:
         self._planned = self._plan(schedule, n_epochs, n_snapshots)
         self.schedule = schedule if isinstance(schedule, str) else list(self._planned or [])
         self.test_indices = None if test_indices is None else _as_indices(test_indices)
-        self._entries: list[dict[str, Any]] = []
+        self._entries: list[ManifestEpoch] = []
         self._state_keys: tuple[str, ...] | None = None
         self._open(restart)
 
@@ -219,12 +222,12 @@ class Recorder:
     @property
     def epochs(self) -> tuple[int, ...]:
         """Epochs saved so far (including those of an earlier, interrupted session)."""
-        return tuple(entry["epoch"] for entry in self._entries)
+        return tuple(entry.epoch for entry in self._entries)
 
     @property
     def last_epoch(self) -> int | None:
         """The last saved epoch, or None before the first snapshot."""
-        return self._entries[-1]["epoch"] if self._entries else None
+        return self._entries[-1].epoch if self._entries else None
 
     @property
     def manifest_path(self) -> Path:
@@ -251,47 +254,30 @@ class Recorder:
             if not restart:
                 self._entries = self._complete_entries(manifest)
         if self.test_indices is not None:
-            save_npz_atomic(self.path / SPLIT_NAME, {"test_indices": self.test_indices})
+            save_npz_atomic(self.path / SPLIT_NAME, {SPLIT_KEY: self.test_indices})
             _readable(self.path / SPLIT_NAME)
         self._write_manifest()
         self._remove_unlisted_weights()
         if self._entries:
-            logger.info("continuing run %s after epoch %d", self.path, self._entries[-1]["epoch"])
+            logger.info("continuing run %s after epoch %d", self.path, self._entries[-1].epoch)
 
-    def _read_existing(self) -> dict[str, Any] | None:
+    def _read_existing(self) -> Manifest | None:
         if not self.manifest_path.exists():
             return None
         try:
-            manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return read_manifest(self.manifest_path)
+        except RunFormatError as exc:
             raise RunFormatError(
-                f"{self.manifest_path} exists but cannot be read as JSON ({exc}); the recorder will not "
-                "overwrite it. Choose another folder, or delete the file if the run is not needed."
+                f"{exc} The recorder will not overwrite it: choose another folder, or delete the file if the run "
+                "is not needed."
             ) from exc
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-            raise RunFormatError(
-                f"{self.manifest_path} is not an ibviewer run manifest (no \"format\": \"{FORMAT_NAME}\"); "
-                "the recorder will not overwrite it. Choose another folder."
-            )
-        version = manifest.get("version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise RunFormatError(
-                f"{self.manifest_path} has run-format version {version!r}; this ibviewer writes version "
-                f"{FORMAT_VERSION}. Upgrade ibviewer or choose another folder."
-            )
-        return manifest
 
-    def _check_same_run(self, manifest: dict[str, Any], check_split: bool) -> None:
-        model = manifest.get("model") or {}
-        theirs = {
-            "model factory": model.get("factory"),
-            "model kwargs": model.get("kwargs") or {},
-            "dataset": manifest.get("dataset"),
-        }
+    def _check_same_run(self, manifest: Manifest, check_split: bool) -> None:
+        theirs = {"model factory": manifest.factory, "model kwargs": dict(manifest.kwargs), "dataset": manifest.dataset}
         ours = {"model factory": self.model_factory, "model kwargs": self.model_kwargs, "dataset": self.dataset}
         different = [key for key in ours if theirs[key] != ours[key]]
-        if check_split and self.test_indices is not None and (manifest.get("split") or {}).get("test_indices"):
-            old = _read_split(self.path / manifest["split"]["test_indices"])
+        if check_split and self.test_indices is not None and manifest.split:
+            old = _read_split(self.path / manifest.split)
             if old is not None and not np.array_equal(np.sort(old), np.sort(self.test_indices)):
                 different.append("test split")
         if different:
@@ -302,16 +288,14 @@ class Recorder:
                 "choose a new folder, or delete the old one."
             )
 
-    def _complete_entries(self, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    def _complete_entries(self, manifest: Manifest) -> list[ManifestEpoch]:
         entries = []
-        for entry in manifest.get("epochs") or []:
-            weights = self.path / str(entry.get("weights", ""))
-            if not isinstance(entry.get("epoch"), int) or not weights.is_file():
+        for entry in manifest.epochs:
+            if not (self.path / entry.weights).is_file():
                 logger.warning("dropping manifest entry %r of %s: its weights file is missing", entry, self.path)
                 continue
-            entries.append(dict(entry))
-        entries.sort(key=lambda e: e["epoch"])
-        return entries
+            entries.append(entry)
+        return sorted(entries, key=lambda e: e.epoch)
 
     def _remove_temporaries(self) -> None:
         for folder in (self.path, self.path / WEIGHTS_DIR):
@@ -320,7 +304,7 @@ class Recorder:
                 tmp.unlink(missing_ok=True)
 
     def _remove_unlisted_weights(self) -> None:
-        listed = {str(self.path / entry["weights"]) for entry in self._entries}
+        listed = {str(self.path / entry.weights) for entry in self._entries}
         for weights in (self.path / WEIGHTS_DIR).glob("epoch_*.safetensors"):
             if str(weights) not in listed:
                 logger.info("removing %s: no manifest entry names it (interrupted or dropped)", weights)
@@ -378,38 +362,35 @@ class Recorder:
         clean_metrics = _clean_metrics(metrics)
         state = _state_tensors(model, dtype)
         self._check_keys(tuple(state))
-        dropped = [e for e in self._entries if e["epoch"] >= epoch]
-        if dropped and not (len(dropped) == 1 and dropped[0]["epoch"] == epoch):
+        dropped = [e for e in self._entries if e.epoch >= epoch]
+        if dropped and not (len(dropped) == 1 and dropped[0].epoch == epoch):
             warnings.warn(
                 f"Recording epoch {epoch} of {self.path.name} again: the later snapshots "
-                f"{[e['epoch'] for e in dropped]} are dropped (training went back to an earlier epoch).",
+                f"{[e.epoch for e in dropped]} are dropped (training went back to an earlier epoch).",
                 stacklevel=2,
             )
 
         from safetensors.torch import save as save_safetensors
 
-        weights_name = _weights_name(epoch)
+        weights = weights_name(epoch)
         payload = save_safetensors(state, metadata={"format": FORMAT_NAME, "epoch": str(epoch)})
-        atomic_write_bytes(self.path / weights_name, payload)
-        _readable(self.path / weights_name)
-        entry: dict[str, Any] = {"epoch": epoch, "weights": weights_name}
-        if clean_metrics:
-            entry["metrics"] = clean_metrics
+        atomic_write_bytes(self.path / weights, payload)
+        _readable(self.path / weights)
         previous = self._entries
-        self._entries = [e for e in previous if e["epoch"] < epoch] + [entry]
+        self._entries = [e for e in previous if e.epoch < epoch] + [ManifestEpoch(epoch, weights, clean_metrics)]
         try:
             self._write_manifest()
         except BaseException:
             self._entries = previous  # the manifest on disk still names only the old snapshots
             raise
         for old in dropped:
-            if old["weights"] != weights_name:
-                (self.path / old["weights"]).unlink(missing_ok=True)
+            if old.weights != weights:
+                (self.path / old.weights).unlink(missing_ok=True)
         return True
 
     def _check_keys(self, keys: tuple[str, ...]) -> None:
         if self._state_keys is None and self._entries:
-            self._state_keys = _safetensors_keys(self.path / self._entries[0]["weights"])
+            self._state_keys = _safetensors_keys(self.path / self._entries[0].weights)
         if self._state_keys is None:
             self._state_keys = tuple(sorted(keys))
         elif tuple(sorted(keys)) != self._state_keys:
@@ -420,24 +401,20 @@ class Recorder:
                 f"unexpected {unexpected[:5]}). Record one model per run folder."
             )
 
+    def _manifest(self) -> Manifest:
+        has_split = self.test_indices is not None or (self.path / SPLIT_NAME).exists()
+        return Manifest(
+            factory=self.model_factory, dataset=self.dataset, epochs=tuple(self._entries), kwargs=self.model_kwargs,
+            name=self.name, layers=tuple(self.layers) if self.layers is not None else None,
+            split=SPLIT_NAME if has_split else None, extra=self.extra,
+        )  # fmt: skip
+
     def manifest(self) -> dict[str, Any]:
         """The manifest as it is written to ``run.json``."""
-        manifest: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
-        if self.name:
-            manifest["name"] = self.name
-        manifest["model"] = {"factory": self.model_factory, "kwargs": self.model_kwargs}
-        manifest["dataset"] = self.dataset
-        if self.layers is not None:
-            manifest["layers"] = self.layers
-        if self.test_indices is not None or (self.path / SPLIT_NAME).exists():
-            manifest["split"] = {"test_indices": SPLIT_NAME}
-        manifest["epochs"] = [dict(entry) for entry in self._entries]
-        if self.extra is not None:
-            manifest["extra"] = self.extra
-        return manifest
+        return self._manifest().to_dict()
 
     def _write_manifest(self) -> None:
-        atomic_write_text(self.manifest_path, _format_manifest(self.manifest()))
+        atomic_write_text(self.manifest_path, self._manifest().to_json())
         _readable(self.manifest_path)
 
     def load_weights(self, model: nn.Module, epoch: int | None = None) -> int:
@@ -458,7 +435,7 @@ class Recorder:
         if epoch is None:
             entry = self._entries[-1]
         else:
-            found = [e for e in self._entries if e["epoch"] == int(epoch)]
+            found = [e for e in self._entries if e.epoch == int(epoch)]
             if not found:
                 raise IBViewerError(f"Epoch {epoch} was not saved in {self.path}; saved: {list(self.epochs)}.")
             entry = found[0]
@@ -467,22 +444,10 @@ class Recorder:
         reference = model.state_dict()
         state = {
             key: value.to(reference[key].dtype) if key in reference else value
-            for key, value in load_file(str(self.path / entry["weights"])).items()
+            for key, value in load_file(str(self.path / entry.weights)).items()
         }
         model.load_state_dict(state)
-        return int(entry["epoch"])
-
-
-def _format_manifest(manifest: dict[str, Any]) -> str:
-    """Indented JSON with one line per epoch entry (a long run stays readable)."""
-    lines = []
-    for key, value in manifest.items():
-        if key == "epochs":
-            body = ",\n".join(f"  {json.dumps(entry)}" for entry in value)
-            lines.append(f' "epochs": [\n{body}\n ]' if value else ' "epochs": []')
-        else:
-            lines.append(f" {json.dumps(key)}: {json.dumps(value)}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+        return entry.epoch
 
 
 def _readable(path: Path) -> None:
@@ -542,9 +507,8 @@ def _as_indices(values: Iterable[int] | np.ndarray) -> np.ndarray:
 
 def _read_split(path: Path) -> np.ndarray | None:
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return np.asarray(archive["test_indices"])
-    except (OSError, KeyError, ValueError):
+        return read_split(path)
+    except RunFormatError:
         return None
 
 

@@ -8,11 +8,11 @@ computed, saves the window and exits (0, or 2 with ``error: ...`` on stderr).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,10 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from ibviewer import __version__
+from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.errors import IBViewerError
 
-__all__ = ["run_app", "main", "default_sample_path", "ScreenshotDriver", "install_excepthook"]
+__all__ = ["run_app", "LaunchOptions", "default_sample_path", "ScreenshotDriver", "install_excepthook"]
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +44,14 @@ def default_sample_path() -> str | None:
         return None
 
 
-def _open_request(args: argparse.Namespace):  # -> OpenRequest
-    from ibviewer.gui.analysis import OpenRequest
+@dataclass(frozen=True)
+class LaunchOptions:
+    """What the launcher asks of the window beyond the run and the settings."""
 
-    from ibviewer.cli import parse_model_kwargs
-
-    kwargs = parse_model_kwargs(getattr(args, "model_kwargs", None))
-    layers = getattr(args, "layers", None)
-    return OpenRequest(
-        path=getattr(args, "path", None) or "",
-        model=getattr(args, "model", None),
-        model_kwargs=kwargs,
-        dataset=getattr(args, "dataset", None),
-        trust_pickle=bool(getattr(args, "trust_pickle", False)),
-        layers=tuple(name.strip() for name in layers.split(",") if name.strip()) if layers else None,
-        device=getattr(args, "device", None) or "cpu",
-        max_samples=getattr(args, "max_samples", None),
-        sequence_pool=getattr(args, "sequence_pool", None) or "mean",
-        feature_maps=getattr(args, "feature_maps", None) or "flatten",
-        cache_dir=getattr(args, "cache_dir", None),
-        use_cache=not getattr(args, "no_cache", False),
-    )
+    screenshot: str | None = None  # compute, save the window as PNG and exit
+    epoch: int | None = None  # the epoch to show first
+    select: int | None = None  # the sample row to focus (with --screenshot)
+    session: str | None = None  # a session file to reopen
 
 
 class ScreenshotDriver(QObject):
@@ -143,12 +131,13 @@ def install_excepthook(window: Any, screenshot: ScreenshotDriver | None = None) 
     return previous
 
 
-def run_app(args: argparse.Namespace) -> int:
-    """Open the window for the parsed command-line ``args`` and run the event loop; returns the exit code."""
+def run_app(request: RunRequest, settings: AnalysisSettings, launch: LaunchOptions | None = None) -> int:
+    """Open the window on ``request`` (empty path: the default sample) and run the event loop; returns the exit code."""
     from PySide6.QtCore import QCoreApplication
 
     from ibviewer.gui.settings import APPLICATION, ORGANIZATION
 
+    launch = launch or LaunchOptions()
     QCoreApplication.setOrganizationName(ORGANIZATION)
     QCoreApplication.setApplicationName(APPLICATION)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "ibviewer"])
@@ -156,29 +145,23 @@ def run_app(args: argparse.Namespace) -> int:
 
     from ibviewer.gui.main_window import MainWindow
     from ibviewer.gui.resources import style_sheet
-    from ibviewer.gui.state import ViewSettings
     from ibviewer.gui.views.style import configure_pyqtgraph
 
     configure_pyqtgraph()
     if not app.styleSheet():
         app.setStyleSheet(style_sheet())
-    open_defaults = _open_request(args)
-    view_settings = ViewSettings(
-        method=getattr(args, "method", None) or "tsne",
-        dims=int(getattr(args, "dims", None) or 2),
-        estimator=getattr(args, "estimator", None) or "binning",
-    )
-    screenshot_out = getattr(args, "screenshot", None)
-    window = MainWindow(view_settings, open_defaults, show_dialogs=screenshot_out is None, persist_layout=screenshot_out is None)
-    window.pending_epoch = getattr(args, "epoch", None)
+    window = MainWindow(settings, request, show_dialogs=launch.screenshot is None, persist_layout=launch.screenshot is None)
+    window.pending_epoch = launch.epoch
     driver = None
-    if screenshot_out:
-        driver = ScreenshotDriver(window, screenshot_out, getattr(args, "select", None), app.exit)
+    if launch.screenshot:
+        driver = ScreenshotDriver(window, launch.screenshot, launch.select, app.exit)
     previous_hook = install_excepthook(window, driver)
     window.show()
     window.start_warm_up()
-    path = open_defaults.path or default_sample_path()
-    if path:
+    path = request.path or default_sample_path()
+    if launch.session:
+        window.open_session_file(launch.session)
+    elif path:
         window.open_path(path)
     elif driver is not None:
         driver.fail(IBViewerError("No run to show: give a PATH, or run from the source folder where the samples are."))
@@ -221,15 +204,3 @@ def _join_workers(window: Any, timeout: float = 60.0) -> None:
     """
     for runner in (*window.runners, window.warm_up_runner):
         runner.shutdown(timeout=timeout)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``ibviewer-gui`` entry point: the same options as ``ibviewer [PATH]``."""
-    from ibviewer.cli import main as cli_main
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return cli_main(["gui", *argv])
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Writing figures (PNG at a chosen scale, SVG, PDF) of any widget, and the CSV files of the window's data.
+"""Writing figures (PNG at a chosen scale, SVG, PDF) of any widget (data files: `ibviewer.core.writers`).
 
 pyqtgraph's own SVG exporter is broken on Qt >= 6.11, so every format renders the
 widget with ``QWidget.render`` onto the right paint device: a scaled QImage for PNG,
@@ -8,17 +8,13 @@ widget with ``QWidget.render`` onto the right paint device: a scaled QImage for 
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QMarginsF, QPoint, QRect, QSize, QSizeF
 from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtWidgets import QWidget
 
-from ibviewer.core.cache import atomic_write_text
 from ibviewer.errors import IBViewerError
 
 __all__ = [
@@ -27,9 +23,6 @@ __all__ = [
     "render_png",
     "render_svg",
     "render_pdf",
-    "neighbors_rows",
-    "write_neighbors_csv",
-    "write_embeddings_csv",
 ]
 
 FIGURE_FORMATS = {"png": "PNG image", "svg": "SVG vector graphics", "pdf": "PDF document"}
@@ -121,74 +114,3 @@ def render_pdf(widget: QWidget, path: str | Path) -> None:
     factor = min(writer.width() / size.width(), writer.height() / size.height())
     painter.scale(factor, factor)
     _paint(widget, painter)
-
-
-def neighbors_rows(state: Any) -> list[dict[str, Any]]:
-    """The focused sample's neighbours in every layer, one dict per (layer, rank)."""
-    neighbors = state.neighbors
-    if neighbors is None:
-        return []
-    names = state.class_names()
-    rows = []
-    for layer, indices in neighbors.indices.items():
-        for rank, (row, distance) in enumerate(zip(indices, neighbors.distances[layer]), start=1):
-            label = int(state.labels[row])
-            rows.append(
-                {
-                    "query_index": int(state.activations.sample_idx[neighbors.row]),
-                    "query_layer": neighbors.layer,
-                    "epoch": neighbors.epoch,
-                    "metric": neighbors.metric,
-                    "layer": layer,
-                    "rank": rank,
-                    "index": int(state.activations.sample_idx[int(row)]),
-                    "name": state.sample_name(int(row)),
-                    "label": names[label] if label < len(names) else label,
-                    "distance": repr(float(distance)),
-                }
-            )
-    return rows
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> Path:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
-    return path
-
-
-def write_neighbors_csv(state: Any, path: str | Path) -> Path:
-    rows = neighbors_rows(state)
-    if not rows:
-        raise IBViewerError("No neighbours to export: click a point in a layer panel first.")
-    return _write_csv(Path(path), rows, list(rows[0]))
-
-
-def write_embeddings_csv(state: Any, path: str | Path) -> Path:
-    """Every layer's embedding at the current epoch in one long table: layer, index, label, x, y[, z]."""
-    layers = [layer for layer in state.layer_names if state.coords(layer) is not None]
-    if not layers:
-        raise IBViewerError("No embeddings to export yet: wait until the layer panels are drawn.")
-    names = state.class_names()
-    dims = max(int(np.asarray(state.coords(layer)).shape[1]) for layer in layers)
-    axes = ["x", "y", "z"][:dims]
-    rows = []
-    for layer in layers:
-        embedding = state.embedding(layer)
-        coords = np.asarray(embedding.coords)
-        method = getattr(embedding, "method", "")
-        for row in range(coords.shape[0]):
-            label = int(state.labels[row])
-            record = {
-                "epoch": state.epoch,
-                "layer": layer,
-                "method": method,
-                "index": int(state.activations.sample_idx[row]),
-                "label": names[label] if label < len(names) else label,
-            }
-            record.update({axis: repr(float(coords[row, i])) for i, axis in enumerate(axes) if i < coords.shape[1]})
-            rows.append(record)
-    return _write_csv(Path(path), rows, ["epoch", "layer", "method", "index", "label", *axes])
-

@@ -33,11 +33,11 @@ from ibviewer import __version__
 from ibviewer.core.config import METHODS
 from ibviewer.errors import IBViewerError
 from ibviewer.gui import resources
-from ibviewer.gui.analysis import (
-    AnalysisRequest,
+from ibviewer.core.config import AnalysisSettings, RunRequest
+from ibviewer.core.pipeline import (
     NeighborCache,
+    Neighborhood,
     OpenedRun,
-    OpenRequest,
     StageResult,
     find_neighbors,
     open_and_extract,
@@ -47,10 +47,10 @@ from ibviewer.gui.analysis import (
 from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
 from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
 from ibviewer.gui.dialogs.open_dialog import RUN_FILE_FILTER, OpenRunDialog, needs_dataset
-from ibviewer.gui.export import export_widget, write_embeddings_csv, write_neighbors_csv
+from ibviewer.gui.export import export_widget
 from ibviewer.gui.part2 import install_part2
 from ibviewer.gui.settings import add_recent_run, app_settings, recent_runs
-from ibviewer.gui.state import AppState, Neighborhood, ViewSettings
+from ibviewer.gui.state import AppState
 from ibviewer.gui.views.embedding_view import EmbeddingGridView
 from ibviewer.gui.views.info_plane_view import InfoPlaneView
 from ibviewer.gui.views.neighbors_panel import NeighborsPanel
@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 FIGURE_TARGETS = {"infoplane": "Information plane", "grid": "Layer grid", "words": "Word experiment",
                   "probes": "Layer probes", "window": "Whole window"}  # fmt: skip
 DATA_KINDS = {"infoplane": "Information plane (CSV)", "embeddings": "Embeddings of the shown epoch (CSV)",
-              "neighbors": "Neighbours of the selected sample (CSV)"}  # fmt: skip
+              "neighbors": "Neighbours of the selected sample (CSV)", "probes": "Layer probes (CSV)"}  # fmt: skip
 
 
 class MainWindow(QMainWindow):
@@ -82,8 +82,8 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        view_settings: ViewSettings | None = None,
-        open_defaults: OpenRequest | None = None,
+        settings: AnalysisSettings | None = None,
+        open_defaults: RunRequest | None = None,
         show_dialogs: bool = True,
         persist_layout: bool = True,
         parent: QWidget | None = None,
@@ -92,16 +92,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ibviewer")
         self.setWindowIcon(resources.app_icon())
         self.state = AppState(self)
-        if view_settings is not None:
-            self.state.settings = view_settings
-        self.open_defaults = open_defaults or OpenRequest(path="")
+        self.state.settings = settings or AnalysisSettings()
+        self.open_defaults = open_defaults or RunRequest(path="")
         self.show_dialogs = show_dialogs
         self.persist_layout = persist_layout
         self.last_error: BaseException | None = None
         self.last_error_dialog: QMessageBox | None = None
         self.pending_epoch: int | None = None
         self._neighbor_cache = NeighborCache()
-        self._opening: OpenRequest | None = None
+        self._opening: RunRequest | None = None
 
         self.info_view = InfoPlaneView(self.state)
         self.neighbors_panel = NeighborsPanel(self.state)
@@ -254,7 +253,7 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def start_warm_up(self) -> None:
-        """Load the heavy libraries in the background (see `ibviewer.gui.analysis.warm_up`)."""
+        """Load the heavy libraries in the background (see `ibviewer.core.pipeline.warm_up`)."""
         self.warm_up_runner.finished.connect(self._on_warm_up_runner_finished)
         self.warm_up_runner.submit(warm_up, self.state.settings.method)
 
@@ -275,6 +274,13 @@ class MainWindow(QMainWindow):
         self._opening = request
         self.status_message.setText(f"Opening {Path(request.path).name}…")
         self.open_runner.submit(open_and_extract, request)
+
+    def open_session_file(self, path: str | Path) -> None:
+        """Reopen a saved session (its run, settings, epoch, selection and camera); errors go to the dialog."""
+        try:
+            self.part2.open_session(path)
+        except IBViewerError as exc:
+            self._report(exc)
 
     def open_with_dialogs(self, path: str) -> None:
         """Open ``path``, asking for the model factory and dataset when the file needs them."""
@@ -359,24 +365,14 @@ class MainWindow(QMainWindow):
         state = self.state
         if state.activations is None or state.epoch is None:
             return
-        self.analysis_runner.submit(run_analysis, state.activations, self.analysis_request(stages))
+        self.analysis_runner.submit(
+            run_analysis, state.activations, state.settings, epochs=(state.epoch,), stages=stages, preview=True,
+            **self.cache_options(),
+        )  # fmt: skip
 
-    def analysis_request(self, stages: frozenset[str] = frozenset({"infoplane", "embeddings", "probes"})) -> AnalysisRequest:
-        """What the analysis of the open run at the current epoch computes, from the current settings."""
-        state = self.state
-        settings = state.settings
-        return AnalysisRequest(
-            epoch=state.epoch,
-            method=settings.method,
-            dims=settings.dims,
-            estimator=settings.estimator,
-            estimator_params=dict(settings.estimator_params),
-            seed=settings.seed,
-            stages=stages,
-            cache_dir=self.open_defaults.cache_dir,
-            use_cache=self.open_defaults.use_cache,
-            embedding_params=self.part2.settings.embedding_params(),
-        )
+    def cache_options(self) -> dict[str, Any]:
+        """The disk-cache keyword arguments of the pipeline's functions, from the launch options."""
+        return {"cache_dir": self.open_defaults.cache_dir, "use_cache": self.open_defaults.use_cache}
 
     def add_runner(self, runner: TaskRunner, shows_embeddings: bool = False) -> None:
         """Treat ``runner`` as a user job: status-bar progress, Cancel and errors; with ``shows_embeddings``
@@ -461,8 +457,8 @@ class MainWindow(QMainWindow):
             return
         settings = state.settings
         self.neighbor_runner.submit(
-            find_neighbors, state.activations, state.epoch, state.focus.row, state.focus.layer,
-            settings.k, settings.metric, self._neighbor_cache,
+            find_neighbors, state.activations, state.epoch, state.focus.row, layer=state.focus.layer,
+            k=settings.k, metric=settings.metric, cache=self._neighbor_cache,
         )  # fmt: skip
 
     def _on_neighbor_runner_finished(self, neighbors: Neighborhood) -> None:
@@ -557,14 +553,24 @@ class MainWindow(QMainWindow):
         if kind == "infoplane":
             if state.infoplane is None:
                 raise IBViewerError("The information plane is not computed yet; wait for it or open a run.")
-            from ibviewer.core.information import write_infoplane_csv
+            from ibviewer.core.writers import write_infoplane_csv
 
             return write_infoplane_csv(state.infoplane, path)
+        from ibviewer.core import writers
+
+        names = state.sample_names()
         if kind == "embeddings":
-            return write_embeddings_csv(state, path)
+            shown = [state.embedding(layer) for layer in state.layer_names]
+            return writers.write_embeddings_csv(path, [e for e in shown if e is not None], state.activations, names)
         if kind == "neighbors":
-            return write_neighbors_csv(state, path)
-        raise IBViewerError(f"Unknown data export {kind!r}; choose infoplane, embeddings or neighbors.")
+            if state.neighbors is None:
+                raise IBViewerError("No neighbours to export: click a point in a layer panel first.")
+            return writers.write_neighbors_csv(path, state.neighbors, state.activations, names)
+        if kind == "probes":
+            if state.probes is None:
+                raise IBViewerError("The layer probes are not computed yet; wait for them or open a run.")
+            return writers.write_probes_csv(state.probes, path)
+        raise IBViewerError(f"Unknown data export {kind!r}; choose {', '.join(DATA_KINDS)}.")
 
     def _default_export_name(self, stem: str, suffix: str) -> str:
         folder = Path(str(app_settings().value("export/last_dir", str(Path.home()))))

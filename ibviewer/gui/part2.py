@@ -25,7 +25,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QMenu, QScrollArea, QStackedWidget, QTabWidget, QWidget
 
 from ibviewer.errors import IBViewerError
-from ibviewer.gui.analysis import embed_epochs
+from ibviewer.core.pipeline import embed_keyframes
 from ibviewer.core.config import AnalysisSettings, settings_diff
 from ibviewer.gui.session import (
     SESSION_SUFFIX,
@@ -64,8 +64,6 @@ class Part2Controller(QObject):
         super().__init__(window)
         self.window = window
         state = self.state = window.state
-        view = state.settings
-        self.settings = AnalysisSettings(method=view.method, dims=view.dims, estimator=view.estimator, seed=view.seed)
         self.run_options: dict[str, Any] | None = None
         self.pending_session: Session | None = None
 
@@ -170,13 +168,18 @@ class Part2Controller(QObject):
         copy_widget_to_clipboard(self.current_figure())
         self.window.status_message.setText("Figure copied to the clipboard")
 
+    @property
+    def settings(self) -> AnalysisSettings:
+        """The window's settings (held by `AppState`)."""
+        return self.state.settings
+
     def apply_settings(self, settings: AnalysisSettings) -> set[str]:
         """Use ``settings``: update the views and recompute what changed; returns the recomputed stages."""
-        old, self.settings = self.settings, settings
-        stages = settings_diff(old, settings)
+        old = self.state.settings
+        stages = settings_diff(old, settings) - {"neighbors"}
         if self.controls.settings() != settings:
             self.controls.set_settings(settings)
-        self.state.set_settings(**settings.view_settings_changes())
+        self.state.set_settings(settings)
         method_actions = getattr(self.window, "method_actions", {})
         for name, action in method_actions.items():
             action.setChecked(name == settings.method)
@@ -271,14 +274,14 @@ class Part2Controller(QObject):
         state = self.state
         if state.activations is None or state.epoch is None:
             return
-        request = self.window.analysis_request(frozenset({"embeddings"}))
         settings = self.settings
         # t-SNE/UMAP: the same cache entries as the analysis chain (faithfulness is cheap beside them);
         # PCA: faithfulness would cost more than the embeddings, so only when it is what colours the points
         faithfulness = settings.method != "pca" or settings.color_by == "faithfulness"
         self.playback_runner.submit(
-            embed_epochs, state.activations, request, self.playback.keyframes, faithfulness=faithfulness
-        )
+            embed_keyframes, state.activations, settings, self.playback.keyframes, faithfulness=faithfulness,
+            **self.window.cache_options(),
+        )  # fmt: skip
         self.window.status_message.setText(f"Embedding {self.playback_note()} for playback…")
 
     def _stop_playback_embedding(self) -> None:

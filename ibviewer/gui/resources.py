@@ -1,17 +1,18 @@
 """Icons, help pages and the style sheet from the top-level ``resources/`` folder.
 
-Looked up next to the package (a source checkout or an install that ships the folder
-beside ``ibviewer/``); when the folder is missing the app still works, without icon
-and with a short built-in help text.
+Found by :mod:`ibviewer.data_files` (the source checkout, or where a wheel installed it);
+when the folder is missing the app still works, without icon and with a short built-in
+help text.
 """
 
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
+
+from ibviewer.data_files import data_dir
 
 __all__ = ["resource_dir", "resource_path", "app_icon", "help_html", "style_sheet"]
 
@@ -24,12 +25,7 @@ _FALLBACK_HELP = (
 
 @lru_cache(maxsize=1)
 def resource_dir() -> Path | None:
-    here = Path(__file__).resolve()
-    installed = Path(sys.prefix) / "share" / "ibviewer" / "resources"  # wheels: pyproject's data-files
-    for candidate in (here.parents[2] / "resources", here.parent / "resources", installed):
-        if candidate.is_dir():
-            return candidate
-    return None
+    return data_dir("resources")
 
 
 def resource_path(*parts: str) -> Path | None:

@@ -8,26 +8,17 @@ from ``focus_changed``/``selection_changed``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-__all__ = ["AppState", "ViewSettings", "Neighborhood", "Focus"]
+from ibviewer.core.config import AnalysisSettings
+from ibviewer.core.naming import SampleNames
+from ibviewer.core.neighbors import Neighborhood
 
-
-@dataclass(frozen=True)
-class ViewSettings:
-    """What the user asked to see; part of a session."""
-
-    method: str = "tsne"  # final embedding method; PCA is always shown first
-    dims: int = 2
-    estimator: str = "binning"
-    estimator_params: dict[str, Any] = field(default_factory=dict)
-    k: int = 10
-    metric: str = "euclidean"
-    seed: int = 0
+__all__ = ["AppState", "Focus"]
 
 
 @dataclass(frozen=True)
@@ -36,35 +27,6 @@ class Focus:
 
     row: int
     layer: str
-
-
-@dataclass(frozen=True)
-class Neighborhood:
-    """The k nearest neighbours of the focused sample in every layer's original space.
-
-    ``indices[layer]`` and ``distances[layer]`` are (k,) arrays of rows (nearest first),
-    excluding the sample itself. ``overlap[layer]`` counts how many of the focus layer's
-    neighbours are also neighbours in ``layer``.
-    """
-
-    row: int
-    layer: str
-    epoch: int
-    k: int
-    metric: str
-    indices: dict[str, np.ndarray]
-    distances: dict[str, np.ndarray]
-
-    @property
-    def focus_indices(self) -> np.ndarray:
-        return self.indices[self.layer]
-
-    @property
-    def focus_distances(self) -> np.ndarray:
-        return self.distances[self.layer]
-
-    def overlap(self, layer: str) -> int:
-        return int(np.intersect1d(self.indices[self.layer], self.indices[layer]).size)
 
 
 class AppState(QObject):
@@ -105,7 +67,7 @@ class AppState(QObject):
         self.activations: Any = None
         self.infoplane: Any = None
         self.probes: Any = None
-        self.settings = ViewSettings()
+        self.settings = AnalysisSettings()  # the one settings object of the window
         self.epoch: int | None = None
         # (epoch, layer) -> the newest embedding object (LayerEmbedding or a partial snapshot)
         self._embeddings: dict[tuple[int, str], Any] = {}
@@ -133,26 +95,19 @@ class AppState(QObject):
             return np.zeros(0, dtype=np.int64)
         return np.asarray(self.activations.labels)
 
+    def sample_names(self) -> SampleNames:
+        """How the open run's samples and classes are named (the same names the CLI writes)."""
+        return SampleNames(self.activations, self.dataset)
+
     def class_names(self) -> list[str]:
         """Names of the classes present in the labels (index = label)."""
-        n_classes = int(self.labels.max()) + 1 if self.labels.size else 0
-        dataset = self.dataset
-        if dataset is not None and dataset.label_names is not None:
-            n_classes = max(n_classes, len(dataset.label_names))
-            return [dataset.class_name(i) for i in range(n_classes)]
-        names = getattr(self.activations, "label_names", None)
-        if names:
-            return [str(names[i]) if i < len(names) else str(i) for i in range(n_classes)]
-        return [str(i) for i in range(n_classes)]
+        if self.activations is None:
+            return []
+        return self.sample_names().class_names()
 
     def sample_name(self, row: int) -> str:
         """The word of a text sample, else ``#<dataset index>``."""
-        index = int(self.activations.sample_idx[row])
-        dataset = self.dataset
-        if dataset is not None:
-            return dataset.sample_name(index)
-        words = getattr(self.activations, "words", None)
-        return str(words[row]) if words is not None else f"#{index}"
+        return self.sample_names().sample_name(row)
 
     def sample_image(self, row: int) -> np.ndarray | None:
         """(H, W) or (H, W, 3) image in [0, 1] for a thumbnail, when the data are images."""
@@ -238,8 +193,9 @@ class AppState(QObject):
         self.neighbors = None
         self.epoch_changed.emit(self.epoch)
 
-    def set_settings(self, **changes: Any) -> None:
-        new = replace(self.settings, **changes)
+    def set_settings(self, settings: AnalysisSettings | None = None, **changes: Any) -> None:
+        """Replace the settings (or change some fields); emits ``settings_changed`` when they differ."""
+        new = (settings or self.settings).with_changes(**changes) if changes else (settings or self.settings)
         if new != self.settings:
             self.settings = new
             self.settings_changed.emit()

@@ -156,7 +156,7 @@ def _lower_thread_priority() -> None:
 def reserve_gui_core() -> Callable[[], None]:
     """Cap the native thread pools (BLAS, OpenMP, torch) at one less than the cores, leaving one to the GUI.
 
-    Applies to the libraries loaded so far (call it after `ibviewer.gui.analysis.warm_up`);
+    Applies to the libraries loaded so far (call it after `ibviewer.core.pipeline.warm_up`);
     returns a function that restores the previous limits.
     """
     import os

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 from ibviewer.core.progress import NULL_PROGRESS, Progress
+from ibviewer.core.run_format import MANIFEST_NAME
+from ibviewer.data_files import data_dir_candidates
 from ibviewer.errors import IBViewerError
 
 __all__ = ["SampleInfo", "SAMPLES", "DEFAULT_SAMPLE", "sample_path", "sample_module", "train_sample", "samples_root"]
@@ -51,7 +52,7 @@ DEFAULT_SAMPLE = "digits_mlp"
 
 
 def samples_root() -> Path:
-    """Where the bundled sample runs are: ``$IBVIEWER_SAMPLES_DIR``, the source tree, or an installed copy.
+    """Where the bundled sample runs are: ``$IBVIEWER_SAMPLES_DIR``, the source checkout, or the installed copy.
 
     Raises
     ------
@@ -61,14 +62,9 @@ def samples_root() -> Path:
     candidates = []
     if os.environ.get("IBVIEWER_SAMPLES_DIR"):
         candidates.append(Path(os.environ["IBVIEWER_SAMPLES_DIR"]).expanduser())
-    package_dir = Path(__file__).resolve().parent
-    candidates += [
-        package_dir.parents[1] / "sample_models",  # a source checkout: <repo>/ibviewer/samples -> <repo>/sample_models
-        package_dir / "sample_models",  # installed as package data
-        Path(sys.prefix) / "share" / "ibviewer" / "sample_models",  # installed as data files
-    ]
+    candidates += data_dir_candidates("sample_models")  # see ibviewer.data_files
     for folder in candidates:
-        if folder.is_dir() and any((folder / name / "run.json").is_file() for name in SAMPLES):
+        if folder.is_dir() and any((folder / name / MANIFEST_NAME).is_file() for name in SAMPLES):
             return folder
     raise IBViewerError(
         "The bundled sample runs were not found (looked in "
@@ -95,7 +91,7 @@ def sample_path(name: str = DEFAULT_SAMPLE) -> Path:
     """
     _check_name(name)
     path = samples_root() / name
-    if not (path / "run.json").is_file():
+    if not (path / MANIFEST_NAME).is_file():
         raise IBViewerError(
             f"The bundled sample {name!r} is missing from {path.parent}. "
             f"Make it with `ibviewer train-sample {name} --out DIR`."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ibviewer.core.progress import NULL_PROGRESS, Progress
-from ibviewer.core.recorder import MANIFEST_NAME, Recorder
-from ibviewer.errors import IBViewerError
+from ibviewer.core.recorder import Recorder
+from ibviewer.core.run_format import MANIFEST_NAME, read_manifest
+from ibviewer.errors import IBViewerError, RunFormatError
 
 if TYPE_CHECKING:
     import torch
@@ -39,8 +39,8 @@ def prepare_out_dir(out_dir: str | Path, name: str) -> Path:
         owner = None
         if manifest.is_file():
             try:
-                owner = json.loads(manifest.read_text(encoding="utf-8")).get("name")
-            except (OSError, ValueError, AttributeError):
+                owner = read_manifest(manifest).name
+            except RunFormatError:
                 owner = None
         if owner != name:
             what = f"a run of {owner!r}" if owner else "files that are not a run of this sample"
@@ -214,9 +214,8 @@ def _check_epochs(epochs: int) -> int:
 
 def final_metrics(run_dir: Path) -> tuple[int, dict[str, float]]:
     """The last recorded epoch of a run folder and its metrics."""
-    manifest = json.loads((run_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
-    last = manifest["epochs"][-1]
-    return int(last["epoch"]), dict(last.get("metrics") or {})
+    last = read_manifest(run_dir / MANIFEST_NAME).epochs[-1]
+    return last.epoch, dict(last.metrics)
 
 
 def dir_size_mb(path: Path) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ibviewer.core.neighbors import NeighborIndex, exact_knn, knn_overlap, most_changed_points, neighbors_across_layers
+from ibviewer.core.neighbors import NeighborCache, NeighborIndex, exact_knn, find_neighbors, knn_overlap, most_changed_points
 from ibviewer.core.types import ActivationSet, LayerInfo
 from ibviewer.errors import ActivationError, EstimatorError
 
@@ -76,19 +76,37 @@ def test_cosine_handles_zero_vectors_and_duplicates():
     assert list(idx[2:]) == [0, 3] and np.allclose(dist[2:], 1)  # the zero vector counts as orthogonal
 
 
-def test_neighbors_across_layers_reports_overlap():
+def test_find_neighbors_reports_every_layer_and_the_overlap():
     acts = make_acts()
-    result = neighbors_across_layers(acts, None, 10, k=15)
-    assert result["layers"] == ["a", "b", "c"] and result["epoch"] == 5 and result["dataset_index"] == 1010
+    result = find_neighbors(acts, None, 10, k=15)
+    assert result.layers == ("a", "b", "c") and result.epoch == 5 and result.layer == "c" and result.k == 15
     for name in ("a", "b", "c"):
-        entry = result["neighbors"][name]
-        assert len(entry["indices"]) == 15 and entry["distances"] == sorted(entry["distances"])
-        assert entry["dataset_indices"] == [i + 1000 for i in entry["indices"]]
-    overlaps = {(o["from"], o["to"]): o["jaccard"] for o in result["jaccard"]}
+        assert len(result.indices[name]) == 15 and 10 not in result.indices[name]
+        assert list(result.distances[name]) == sorted(result.distances[name])
+        # exact: the same neighbours as a brute-force float64 search
+        x = acts.layer(name, 5).astype(np.float64)
+        d = ((x - x[10]) ** 2).sum(axis=1)
+        d[10] = np.inf
+        assert set(result.indices[name].tolist()) == set(np.argsort(d, kind="stable")[:15].tolist())
+    overlaps = {(a, b): j for a, b, j in result.consecutive_jaccard()}
     assert overlaps[("a", "b")] > 0.4 and overlaps[("b", "c")] < 0.2
-    a, b = set(result["neighbors"]["a"]["indices"]), set(result["neighbors"]["b"]["indices"])
-    assert result["retained"]["a"]["b"] == len(a & b)
+    a, b = set(result.indices["a"].tolist()), set(result.indices["b"].tolist())
+    assert result.overlap("b", "a") == len(a & b)
     assert overlaps[("a", "b")] == pytest.approx(len(a & b) / len(a | b))
+
+
+def test_find_neighbors_with_a_cache_gives_the_same_answer_and_reuses_indexes():
+    acts = make_acts()
+    cache = NeighborCache(max_items=2)
+    first = find_neighbors(acts, 5, 3, layer="a", k=4, cache=cache, layers=["a", "b"])
+    again = find_neighbors(acts, 5, 3, layer="a", k=4, cache=cache, layers=["a", "b"])
+    plain = find_neighbors(acts, 5, 3, layer="a", k=4, layers=["a", "b"])
+    assert first.focus_indices.tolist() == again.focus_indices.tolist() == plain.focus_indices.tolist()
+    assert cache.get(acts, 5, "a", "euclidean") is cache.get(acts, 5, "a", "euclidean")
+    with pytest.raises(EstimatorError, match="out of range"):
+        find_neighbors(acts, 5, acts.n_samples, k=3)
+    with pytest.raises(EstimatorError, match="not among"):
+        find_neighbors(acts, 5, 0, layer="z", k=3)
 
 
 def test_most_changed_points_finds_a_moved_point():

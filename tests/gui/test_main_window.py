@@ -12,10 +12,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from ibviewer.core.neighbors import NeighborIndex
 from ibviewer.errors import IBViewerError
-from ibviewer.gui.analysis import OpenRequest, warm_up
+from ibviewer.core.config import AnalysisSettings, RunRequest
+from ibviewer.core.pipeline import warm_up
 from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.settings import recent_runs
-from ibviewer.gui.state import ViewSettings
 from ibviewer.gui.views.style import configure_pyqtgraph, points_in_polygon
 from ibviewer.gui.workers import reserve_gui_core
 from tests.gui.event_loop import open_while_timing
@@ -25,7 +25,7 @@ MAX_SAMPLES = 300
 
 def make_window(qtbot, method="pca", max_samples=MAX_SAMPLES, **kwargs) -> MainWindow:
     configure_pyqtgraph()
-    window = MainWindow(ViewSettings(method=method), OpenRequest(path="", max_samples=max_samples), **kwargs)
+    window = MainWindow(AnalysisSettings(method=method), RunRequest(path="", max_samples=max_samples), **kwargs)
     qtbot.addWidget(window)
     window.resize(1300, 850)
     window.show()

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 
-from ibviewer.gui.state import Neighborhood
+from ibviewer.core.neighbors import Neighborhood
 from ibviewer.gui.views.embedding_view_3d import normalise_coords, pick_nearest, project_to_screen
 from tests.gui.part2_data import LAYERS, make_state, require_opengl
 
@@ -130,7 +130,7 @@ def test_selection_hover_and_neighbours_show_in_every_panel(grid):
     state.clear_selection()
     state.set_focus(10, "fc1")
     indices = {layer: np.array([11, 12]) for layer in LAYERS}
-    state.set_neighbors(Neighborhood(10, "fc1", state.epoch, 2, "euclidean", indices, {k: np.ones(2) for k in LAYERS}))
+    state.set_neighbors(Neighborhood(10, "fc1", state.epoch, 2, "euclidean", tuple(LAYERS), indices, {k: np.ones(2) for k in LAYERS}))
     for panel in grid.panels.values():
         assert len(panel.neighbor_ring.pos) == 2
         np.testing.assert_allclose(panel.neighbor_ring.pos, panel.coords[[11, 12]])

@@ -8,7 +8,8 @@ import pytest
 from ibviewer.core.information import mutual_information
 from ibviewer.errors import IBViewerError
 from ibviewer.core.config import AnalysisSettings, settings_diff
-from ibviewer.gui.views.controls_panel import SENSITIVITY_BINS, ControlsPanel, search_rows
+from ibviewer.core.pipeline import SENSITIVITY_BINS
+from ibviewer.gui.views.controls_panel import ControlsPanel, search_rows
 from tests.gui.part2_data import make_state, make_word_state
 
 

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from ibviewer.gui.analysis import OpenRequest
+from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.part2 import LAYERS_TAB, PROBES_TAB
-from ibviewer.gui.state import ViewSettings
 from ibviewer.gui.views.style import configure_pyqtgraph
 from tests.gui.part2_data import require_opengl
 
@@ -19,7 +18,7 @@ MAX_SAMPLES = 120
 @pytest.fixture
 def window(qtbot):
     configure_pyqtgraph()
-    window = MainWindow(ViewSettings(method="pca"), OpenRequest(path="", max_samples=MAX_SAMPLES), show_dialogs=False,
+    window = MainWindow(AnalysisSettings(method="pca"), RunRequest(path="", max_samples=MAX_SAMPLES), show_dialogs=False,
                         persist_layout=False)  # fmt: skip
     qtbot.addWidget(window)
     window.resize(1400, 900)
@@ -57,7 +56,7 @@ def test_part2_views_fill_in_and_follow_the_controls(window, qtbot, digits_run, 
     part2.controls.method.setCurrentIndex(part2.controls.method.findData("tsne"))
     part2.controls.flush()
     assert stages[-1] == {"embeddings"} and state.settings.method == "tsne"
-    assert state.settings.estimator_params["n_bins"] == 10
+    assert state.settings.estimator_params()["n_bins"] == 10
     # View > 3D switches the layer stack (and asks for 3-D embeddings)
     part2.view_3d_action.trigger()
     assert state.settings.dims == 3 and part2.layer_stack.currentWidget() is part2.grid3d
@@ -89,7 +88,7 @@ def test_saved_session_reopens_to_the_same_state(window, qtbot, digits_run, tmp_
     assert path.is_file()
     saved = part2.session()
 
-    other = MainWindow(ViewSettings(method="pca"), OpenRequest(path="", max_samples=MAX_SAMPLES), show_dialogs=False,
+    other = MainWindow(AnalysisSettings(method="pca"), RunRequest(path="", max_samples=MAX_SAMPLES), show_dialogs=False,
                        persist_layout=False)  # fmt: skip
     qtbot.addWidget(other)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
@@ -100,7 +99,7 @@ def test_saved_session_reopens_to_the_same_state(window, qtbot, digits_run, tmp_
     assert restored == saved
     assert other.state.epoch == state.activations.epochs[1]
     assert other.state.selection.tolist() == [3, 5, 8]
-    assert other.state.settings.estimator_params["n_bins"] == 12
+    assert other.state.settings.estimator_params()["n_bins"] == 12
     assert other.part2.controls.settings().color_by == "correct"
     assert other.part2.tabs.currentIndex() == LAYERS_TAB
 

@@ -4,9 +4,9 @@ never stalls the event loop for more than 200 ms."""
 
 from __future__ import annotations
 
-from ibviewer.gui.analysis import OpenRequest, warm_up
+from ibviewer.core.config import AnalysisSettings, RunRequest
+from ibviewer.core.pipeline import warm_up
 from ibviewer.gui.main_window import MainWindow
-from ibviewer.gui.state import ViewSettings
 from ibviewer.gui.views.style import configure_pyqtgraph
 from ibviewer.gui.workers import reserve_gui_core
 from ibviewer.samples import DEFAULT_SAMPLE, sample_path
@@ -17,7 +17,7 @@ def test_full_analysis_of_the_default_sample_keeps_the_event_loop_free(qtbot):
     warm_up("tsne")  # the app loads the heavy libraries at start, before the user acts
     restore_thread_limits = reserve_gui_core()
     configure_pyqtgraph()
-    window = MainWindow(ViewSettings(method="tsne"), OpenRequest(path=""), show_dialogs=False, persist_layout=False)
+    window = MainWindow(AnalysisSettings(method="tsne"), RunRequest(path=""), show_dialogs=False, persist_layout=False)
     qtbot.addWidget(window)
     window.resize(1400, 900)
     window.show()

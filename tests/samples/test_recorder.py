@@ -243,7 +243,7 @@ def test_killed_recorder_leaves_an_openable_run_and_resumes(tmp_path):
     with open(log, "wb") as stderr:
         child = subprocess.Popen([sys.executable, str(script), str(run_dir)], stderr=stderr)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # only a guard against a hung child: a loaded machine may take minutes
         while time.monotonic() < deadline:
             manifest = run_dir / "run.json"
             if manifest.exists() and len(json.loads(manifest.read_text())["epochs"]) >= 5:
@@ -251,7 +251,7 @@ def test_killed_recorder_leaves_an_openable_run_and_resumes(tmp_path):
             assert child.poll() is None, log.read_text()
             time.sleep(0.02)
         else:
-            pytest.fail("the child recorder did not save 5 snapshots in 60 s")
+            pytest.fail("the child recorder did not save 5 snapshots in 240 s")
         child.send_signal(signal.SIGKILL)  # at an arbitrary point of its write loop
     finally:
         child.wait(timeout=30)

@@ -12,7 +12,6 @@ label matches a regular expression, so the matches are highlighted in every view
 from __future__ import annotations
 
 import re
-import warnings
 from typing import Any
 
 import numpy as np
@@ -44,65 +43,15 @@ from ibviewer.core.config import (
     RANGE_MODES,
     AnalysisSettings,
 )
+from ibviewer.core.pipeline import SensitivityResult, estimator_sensitivity
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import make_pen
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 
-__all__ = ["ControlsPanel", "SensitivityResult", "estimator_sensitivity", "search_rows", "SENSITIVITY_BINS", "SENSITIVITY_NOISE"]
+__all__ = ["ControlsPanel", "search_rows"]
 
 DEBOUNCE_MS = 250
-SENSITIVITY_BINS = (2, 3, 4, 6, 8, 12, 16, 20, 30, 50, 80, 120, 200)
-SENSITIVITY_NOISE = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 PCA_BEFORE_DIMS = 50
-
-
-class SensitivityResult:
-    """I(X;T) and I(T;Y) of one layer at one epoch over a sweep of an estimator parameter."""
-
-    def __init__(
-        self, layer: str, epoch: int, parameter: str, values: np.ndarray, i_xt: np.ndarray, i_ty: np.ndarray,
-        saturated: np.ndarray, log2_n: float, h_y: float, estimator: str,
-    ) -> None:  # fmt: skip
-        self.layer, self.epoch, self.parameter, self.estimator = layer, epoch, parameter, estimator
-        self.values, self.i_xt, self.i_ty, self.saturated = values, i_xt, i_ty, saturated
-        self.log2_n, self.h_y = log2_n, h_y
-
-
-def estimator_sensitivity(
-    activations: Any, layer: str, epoch: int, settings: AnalysisSettings, *, progress: Any
-) -> SensitivityResult:
-    """Worker job: the chosen estimator over ``SENSITIVITY_BINS`` bin counts (``SENSITIVITY_NOISE`` for kde)."""
-    from ibviewer.core.information import mutual_information
-
-    t = activations.layer(layer, epoch)
-    labels = activations.labels
-    if settings.estimator == "kde":
-        parameter, sweep = "noise_var", SENSITIVITY_NOISE
-    else:
-        parameter, sweep = "n_bins", SENSITIVITY_BINS
-    base = settings.estimator_params()
-    base.pop("bin_width", None)
-    if settings.estimator == "binning" and base.get("value_range") == "layer":
-        # as the information plane does: the layer's range over every epoch
-        values = activations.values[layer]
-        low, high = float(values.min()), float(values.max())
-        base["value_range"] = (low, high if high > low else low + 1.0)
-    i_xt, i_ty, saturated = [], [], []
-    for i, value in enumerate(sweep):
-        progress.check_cancelled()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")  # the saturation warning is shown as a hollow point, not raised
-            result = mutual_information(t, labels, settings.estimator, **{**base, parameter: value})
-        i_xt.append(result["i_xt"])
-        i_ty.append(result["i_ty"])
-        saturated.append(any("log2(N)" in str(w.message) for w in caught))
-        progress.update((i + 1) / len(sweep), f"sensitivity: {parameter}={value:g} ({i + 1}/{len(sweep)})")
-    return SensitivityResult(
-        layer, int(epoch), parameter, np.asarray(sweep, dtype=np.float64), np.asarray(i_xt), np.asarray(i_ty),
-        np.asarray(saturated), float(result["log2_n"]), float(result["h_y"]), settings.estimator,
-    )  # fmt: skip
-
-
 def search_rows(state: Any, pattern: str) -> np.ndarray:
     """Rows whose word / sample name or class name matches ``pattern`` (a case-insensitive regex).
 
@@ -333,7 +282,8 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
     def _read_controls(self) -> AnalysisSettings:
         method = self.method.currentData()
         alignment = self.alignment.currentData()
-        return AnalysisSettings(
+        # fields this panel does not show (neighbour k and metric, the binning range) keep their values
+        return self.state.settings.with_changes(
             estimator=self.estimator.currentData(),
             n_bins=int(self.n_bins.value()),
             bin_width=float(self.bin_width.value()) if self.use_bin_width.isChecked() else None,

@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibviewer.core.config import METRICS
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_colors
 
 __all__ = ["NeighborsPanel", "image_to_pixmap"]
 
 THUMB_PX = 32
-METRIC_TITLES = {"euclidean": "Euclidean", "cosine": "Cosine", "dot": "Dot product"}
 
 
 def image_to_pixmap(image: np.ndarray, size: int = THUMB_PX) -> QPixmap:
@@ -81,9 +81,9 @@ class NeighborsPanel(QWidget):
         self.k_spin.setValue(state.settings.k)
         self.k_spin.setToolTip("How many nearest neighbours to list (in the layer's own space, not the 2-D picture)")
         self.metric_combo = QComboBox()
-        for metric, title in METRIC_TITLES.items():
+        for metric, title in METRICS.items():
             self.metric_combo.addItem(title, metric)
-        self.metric_combo.setCurrentIndex(list(METRIC_TITLES).index(state.settings.metric))
+        self.metric_combo.setCurrentIndex(list(METRICS).index(state.settings.metric))
         self.metric_combo.setToolTip("Distance used in the layer's original space")
         row.addWidget(QLabel("k"))
         row.addWidget(self.k_spin)

@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ibviewer.core.pipeline import probe_epochs
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_colors, make_pen
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 
-__all__ = ["ProbePanel", "probe_epoch", "run_probes_all_epochs"]
+__all__ = ["ProbePanel", "probe_epoch"]
 
 LINEAR_COLOR = QColor("#1f77b4")
 KNN_COLOR = QColor("#ff7f0e")
@@ -43,13 +44,6 @@ def probe_epoch(probes: Any, epoch: int | None) -> int:
     """The probed epoch to show: ``epoch`` when it was probed, else the last probed one."""
     epochs = tuple(probes.epochs)
     return int(epoch) if epoch in epochs else int(epochs[-1])
-
-
-def run_probes_all_epochs(activations: Any, *, progress: Any) -> Any:
-    """Worker job: the core's probes over every saved epoch."""
-    from ibviewer.core.probes import run_probes
-
-    return run_probes(activations, epochs="all", progress=progress)
 
 
 class ProbePanel(BackgroundViewMixin, QWidget):
@@ -131,7 +125,7 @@ class ProbePanel(BackgroundViewMixin, QWidget):
         """Run the probes on every saved epoch in the background; the result replaces `state.probes`."""
         if self.state.activations is None or self.closed:
             return
-        self.runner.submit(run_probes_all_epochs, self.state.activations)
+        self.runner.submit(probe_epochs, self.state.activations, self.state.settings, "all")
 
     def shown_values(self) -> dict[str, tuple[float, float]]:
         """layer -> (linear, k-NN) accuracy as drawn in the bars (for tests and exports)."""

@@ -24,6 +24,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from ibviewer.core.pipeline import run_word_experiment
+from ibviewer.core.words import DEFAULT_NEIGHBORS
 from ibviewer.gui.state import AppState
 from ibviewer.gui.views.style import class_brushes, class_colors, make_pen, nearest_point
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
@@ -35,7 +37,6 @@ __all__ = [
     "label_order",
     "query_words_of",
     "word_preset_available",
-    "run_word_experiment",
     "WordPanel2D",
     "WordPanel3D",
     "WordView",
@@ -46,7 +47,6 @@ CELL_PX = 3.0
 QUERY_FONT_PT = 10
 WORD_FONT_PT = 8
 RELABEL_DELAY_MS = 60
-DEFAULT_N = {2: 200, 3: 50}
 
 
 def place_labels(
@@ -171,18 +171,6 @@ def word_preset_available(state: Any) -> bool:
     """Whether the open run has words and query words for the word experiment."""
     dataset = state.dataset
     return state.activations is not None and dataset is not None and dataset.words is not None and bool(query_words_of(state))
-
-
-def run_word_experiment(
-    activations: Any, words: Any, query_words: tuple[str, ...], dims: int, method: str, params: dict[str, Any],
-    *, progress: Any,
-) -> Any:  # fmt: skip
-    """Worker job: the core's word experiment with N=200 in 2D and N=50 in 3D unless ``params`` says otherwise."""
-    from ibviewer.core.words import word_experiment
-
-    params = dict(params)
-    params.setdefault("n_neighbors", DEFAULT_N[dims])
-    return word_experiment(activations, words, query_words, dims=dims, method=method, progress=progress, **params)
 
 
 def _fonts() -> tuple[QFont, QFont]:
@@ -504,12 +492,12 @@ class WordView(BackgroundViewMixin, QWidget):
         bar.setContentsMargins(4, 2, 4, 2)
         self.dim_buttons: dict[int, QToolButton] = {}
         group = QButtonGroup(self)
-        for dims, text in ((2, f"2D (N={DEFAULT_N[2]})"), (3, f"3D (N={DEFAULT_N[3]})")):
+        for dims, text in ((2, f"2D (N={DEFAULT_NEIGHBORS[2]})"), (3, f"3D (N={DEFAULT_NEIGHBORS[3]})")):
             button = QToolButton(self)
             button.setText(text)
             button.setCheckable(True)
             button.setChecked(dims == 2)
-            button.setToolTip(f"Each query word with its {DEFAULT_N[dims]} nearest words, embedded in {dims}D per layer")
+            button.setToolTip(f"Each query word with its {DEFAULT_NEIGHBORS[dims]} nearest words, embedded in {dims}D per layer")
             group.addButton(button)
             button.clicked.connect(lambda _checked=False, d=dims: self.compute(d))
             self.dim_buttons[dims] = button
@@ -538,16 +526,19 @@ class WordView(BackgroundViewMixin, QWidget):
         if method is not None:
             self.method = method
         if params:
-            self.params = params
+            self.params = params  # n_neighbors: synonyms per query word
         if self.closed:
             return
         if not word_preset_available(self.state):
             self.status.setText("This run has no words and query words: the word experiment needs a text run.")
             return
-        self.status.setText(f"Embedding the query words and their {self.params.get('n_neighbors', DEFAULT_N[self.dims])} nearest words…")
+        self.status.setText(f"Embedding the query words and their {self.params.get('n_neighbors', DEFAULT_NEIGHBORS[self.dims])} nearest words…")
+        settings = self.state.settings.with_changes(dims=self.dims, method=self.method)
+        if self.method != "umap" and settings.alignment == "aligned_umap":
+            settings = settings.with_changes(alignment="init")
         self.runner.submit(
             run_word_experiment, self.state.activations, self.state.dataset.words, query_words_of(self.state),
-            self.dims, self.method, self.params,
+            settings, n_neighbors=self.params.get("n_neighbors"),
         )  # fmt: skip
 
     def set_experiment(self, experiment: Any) -> None:

@@ -1,0 +1,348 @@
+"""The information plane: I(X;T) and I(T;Y) for every (epoch, layer) cell of an ActivationSet.
+
+:func:`compute_information_plane` validates the activations once, runs the cells through
+joblib (each cell one estimator fit), reports progress, checks cancellation between cells and
+caches the finished plane on disk; :func:`write_infoplane_csv` writes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ibviewer.core.cache import DiskCache, atomic_write_text, hash_json
+from ibviewer.core.information._common import _label_ids, _labels_entropy
+from ibviewer.core.information.registry import EstimatorName, _saturation_message, describe_estimator, make_estimator
+from ibviewer.core.progress import NULL_PROGRESS, Progress
+from ibviewer.core.types import ActivationSet, IntArray
+from ibviewer.errors import ActivationError, EstimatorError
+
+__all__ = ["InformationPlane", "compute_information_plane", "write_infoplane_csv"]
+
+logger = logging.getLogger(__name__)
+
+# Bumped whenever a change alters cached numbers.
+_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class InformationPlane:
+    """I(X;T) and I(T;Y) for every (epoch, layer) cell, in bits.
+
+    Attributes
+    ----------
+    estimator : str
+        Registry name ("binning", "adaptive", "kde").
+    params : dict
+        The estimator's settings (JSON-ready; without ``device`` and ``chunk_size``).
+    epochs : tuple of int
+        Rows of the arrays.
+    layers : tuple of str
+        Columns of the arrays, in network order.
+    i_xt, i_ty : ndarray of float64, (n_epochs, n_layers)
+        Estimates; for kde the upper bounds.
+    i_xt_lower, i_ty_lower : ndarray of float64 or None
+        For kde the lower bounds, (n_epochs, n_layers); None otherwise.
+    h_y : float
+        Ceiling of I(T;Y): the entropy of the labels.
+    log2_n : float
+        Ceiling of I(X;T): log2 of the number of samples.
+    n_samples : int
+        Samples the estimates are made from.
+    warnings : tuple of str
+        Actionable warnings raised while computing (e.g. layers at log2(N)).
+    """
+
+    estimator: str
+    params: dict[str, Any]
+    epochs: tuple[int, ...]
+    layers: tuple[str, ...]
+    i_xt: np.ndarray
+    i_ty: np.ndarray
+    i_xt_lower: np.ndarray | None
+    i_ty_lower: np.ndarray | None
+    h_y: float
+    log2_n: float
+    n_samples: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def has_bounds(self) -> bool:
+        return self.i_xt_lower is not None
+
+    def label(self) -> str:
+        """One line naming the estimator and its settings (used in figure titles)."""
+        return describe_estimator(self.estimator, self.params)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One dict per (epoch, layer), in the column order of :func:`write_infoplane_csv`."""
+        params_text = json.dumps(self.params, sort_keys=True)
+        rows = []
+        for e, epoch in enumerate(self.epochs):
+            for k, layer in enumerate(self.layers):
+                row: dict[str, Any] = {
+                    "epoch": int(epoch),
+                    "layer": layer,
+                    "estimator": self.estimator,
+                    "params": params_text,
+                    "i_xt": float(self.i_xt[e, k]),
+                    "i_ty": float(self.i_ty[e, k]),
+                }
+                if self.i_xt_lower is not None and self.i_ty_lower is not None:
+                    row.update(
+                        i_xt_lower=float(self.i_xt_lower[e, k]),
+                        i_xt_upper=float(self.i_xt[e, k]),
+                        i_ty_lower=float(self.i_ty_lower[e, k]),
+                        i_ty_upper=float(self.i_ty[e, k]),
+                    )
+                rows.append(row)
+        return rows
+
+
+def write_infoplane_csv(plane: InformationPlane, path: str | Path) -> Path:
+    """Write ``plane`` as CSV, one row per (epoch, layer); return the path.
+
+    Columns: epoch, layer, estimator, params (JSON), i_xt, i_ty, and for kde also
+    i_xt_lower, i_xt_upper, i_ty_lower, i_ty_upper. Values in bits, full precision.
+    """
+    rows = plane.to_rows()
+    columns = ["epoch", "layer", "estimator", "params", "i_xt", "i_ty"]
+    if plane.has_bounds:
+        columns += ["i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: repr(value) if isinstance(value, float) else value for key, value in row.items()})
+    path = Path(path)
+    atomic_write_text(path, buffer.getvalue())
+    return path
+
+
+def _estimate_cell(
+    t: np.ndarray, y_ids: IntArray, n_classes: int, estimator: str, params: dict[str, Any]
+) -> tuple[float, ...]:
+    """(i_xt, i_ty, i_xt_lower, i_ty_lower, saturated) of one (epoch, layer) cell."""
+    # inputs were validated once for the whole ActivationSet
+    fitted = make_estimator(estimator, **params)._fit_checked(t, y_ids, n_classes)
+    lower_xt = getattr(fitted, "i_xt_lower_", math.nan)
+    lower_ty = getattr(fitted, "i_ty_lower_", math.nan)
+    return fitted.i_xt_, fitted.i_ty_, lower_xt, lower_ty, float(fitted.saturated_)
+
+
+def compute_information_plane(
+    acts: ActivationSet,
+    estimator: EstimatorName = "binning",
+    *,
+    layers: Sequence[str] | None = None,
+    progress: Progress = NULL_PROGRESS,
+    n_jobs: int | None = 1,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    **params: Any,
+) -> InformationPlane:
+    """Estimate I(X;T) and I(T;Y) for every saved epoch and layer.
+
+    Parameters
+    ----------
+    acts : ActivationSet
+        Activations (n_epochs, n_samples, dim) per layer and the samples' labels.
+    estimator : {"binning", "adaptive", "kde"}, default="binning"
+        See :data:`ESTIMATORS`; ``**params`` are its settings (see :func:`mutual_information`).
+        For binning, ``value_range="layer"`` takes each layer's min and max over all epochs.
+    layers : sequence of str, optional
+        Layers to estimate, in the order to plot them (default: all of ``acts``).
+    progress : Progress
+        Told after every (epoch, layer) cell ("epoch 5, layer fc2 (12/700)"; callers add their
+        own prefix, e.g. with SubProgress); cancellation is checked between cells.
+    n_jobs : int or None, default=1
+        Workers for joblib; None defers to ``joblib.parallel_config`` (so a backend such as
+        Dask set there is used without code changes).
+    cache_dir : path, optional
+        Root of the on-disk cache (see :func:`ibviewer.core.cache.cache_root`).
+    use_cache : bool, default=True
+        Read and write the ``infoplane`` cache, keyed by (acts.key, estimator, params, layers).
+
+    Returns
+    -------
+    InformationPlane
+        Arrays of shape (n_epochs, n_layers), in bits.
+
+    Raises
+    ------
+    EstimatorError
+        Unknown estimator, parameter or layer.
+    ActivationError
+        NaN or infinite activations, or labels that do not match the activations.
+    Cancelled
+        When ``progress.check_cancelled`` raises between cells.
+
+    Warns
+    -----
+    UserWarning
+        One per layer that sits at log2(N) in some epoch (also in ``plane.warnings``).
+    """
+    spec = make_estimator(estimator, **params)
+    full_params = spec.get_params()
+    layer_names = _select_layers(acts, layers)
+    n_epochs = len(acts.epochs)
+    if n_epochs == 0:
+        raise ActivationError("These activations hold no epochs; extract at least one checkpoint first.")
+    n_samples = acts.n_samples
+    labels = np.asarray(acts.labels).reshape(-1)
+    for name in layer_names:
+        shape = acts.values[name].shape
+        if len(shape) != 3 or shape[:2] != (n_epochs, n_samples):
+            raise ActivationError(
+                f"Layer {name!r} activations have shape {shape}; expected ({n_epochs}, {n_samples}, dim). "
+                "Re-extract the activations."
+            )
+
+    # device and chunk size change how, not what, is computed: kept out of the key and results
+    key_params = {k: v for k, v in full_params.items() if k not in spec.runtime_params}
+    key = hash_json(
+        {"v": _CACHE_VERSION, "acts": acts.key, "estimator": estimator, "params": key_params, "layers": layer_names}
+    )
+    cache = DiskCache("infoplane", cache_dir, enabled=use_cache)
+    cached = cache.get(key)
+    if cached is not None:
+        plane = _plane_from_cache(*cached)
+        if plane is not None:
+            for message in plane.warnings:
+                warnings.warn(message, UserWarning, stacklevel=2)
+            progress.update(1.0, "loaded from cache")
+            return plane
+
+    if labels.shape != (n_samples,) or n_samples < 2:
+        raise ActivationError(
+            f"Labels have shape {labels.shape} for {n_samples} samples; need one label per sample and >= 2 samples."
+        )
+    y_ids, n_classes = _label_ids(labels)
+    for name in layer_names:
+        # one epoch at a time: a mask of the whole layer can be gigabytes
+        if not all(np.isfinite(epoch_values).all() for epoch_values in acts.values[name]):
+            raise ActivationError(
+                f"Layer {name!r} has NaN or infinite activations; the model probably diverged at some epoch. "
+                "Pick other layers or epochs."
+            )
+
+    # e.g. binning's value_range="layer": the layer's range over all epochs
+    cell_params = {name: spec.layer_params(dict(full_params), acts.values[name]) for name in layer_names}
+
+    cells = [(e, k) for e in range(n_epochs) for k in range(len(layer_names))]
+    results = np.full((n_epochs, len(layer_names), 5), np.nan)
+    progress.update(0.0, f"{len(cells)} cells ({estimator})")
+    progress.check_cancelled()
+    from joblib import Parallel, delayed
+
+    tasks = (
+        delayed(_estimate_cell)(acts.values[layer_names[k]][e], y_ids, n_classes, estimator, cell_params[layer_names[k]])
+        for e, k in cells
+    )
+    with Parallel(n_jobs=n_jobs, return_as="generator") as parallel:
+        for done, ((e, k), cell) in enumerate(zip(cells, parallel(tasks)), start=1):
+            results[e, k] = cell
+            progress.update(
+                done / len(cells),
+                f"epoch {acts.epochs[e]}, layer {layer_names[k]} ({done}/{len(cells)})",
+            )
+            progress.check_cancelled()
+
+    log2_n = math.log2(n_samples)
+    messages = []
+    for k, name in enumerate(layer_names):
+        n_saturated = int(results[:, k, 4].sum())
+        if n_saturated:
+            messages.append(_saturation_message(estimator, name, n_saturated, n_epochs, log2_n))
+    has_bounds = spec.has_bounds
+    plane = InformationPlane(
+        estimator=estimator,
+        params=key_params,
+        epochs=tuple(int(e) for e in acts.epochs),
+        layers=tuple(layer_names),
+        i_xt=_frozen(results[:, :, 0]),
+        i_ty=_frozen(results[:, :, 1]),
+        i_xt_lower=_frozen(results[:, :, 2]) if has_bounds else None,
+        i_ty_lower=_frozen(results[:, :, 3]) if has_bounds else None,
+        h_y=_labels_entropy(y_ids, n_classes),
+        log2_n=log2_n,
+        n_samples=n_samples,
+        warnings=tuple(messages),
+    )
+    _plane_to_cache(cache, key, plane)
+    for message in messages:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return plane
+
+
+def _select_layers(acts: ActivationSet, layers: Sequence[str] | None) -> list[str]:
+    available = list(acts.layer_names)
+    if layers is None:
+        chosen = available
+    else:
+        if isinstance(layers, str):
+            layers = [layers]
+        chosen = list(layers)
+        unknown = [name for name in chosen if name not in acts.values]
+        if unknown:
+            raise EstimatorError(
+                f"Unknown layer(s) {', '.join(map(repr, unknown))}; the activations hold: {', '.join(available)}."
+            )
+    if not chosen:
+        raise EstimatorError("No layers to estimate; pick at least one layer.")
+    return chosen
+
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array, dtype=np.float64)
+    array.setflags(write=False)
+    return array
+
+
+def _plane_to_cache(cache: DiskCache, key: str, plane: InformationPlane) -> None:
+    arrays = {"i_xt": plane.i_xt, "i_ty": plane.i_ty}
+    if plane.i_xt_lower is not None and plane.i_ty_lower is not None:
+        arrays.update(i_xt_lower=plane.i_xt_lower, i_ty_lower=plane.i_ty_lower)
+    meta = {
+        "estimator": plane.estimator,
+        "params": plane.params,
+        "epochs": list(plane.epochs),
+        "layers": list(plane.layers),
+        "h_y": plane.h_y,
+        "log2_n": plane.log2_n,
+        "n_samples": plane.n_samples,
+        "warnings": list(plane.warnings),
+    }
+    cache.put(key, arrays, meta)
+
+
+def _plane_from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> InformationPlane | None:
+    try:
+        return InformationPlane(
+            estimator=str(meta["estimator"]),
+            params=dict(meta["params"]),
+            epochs=tuple(int(e) for e in meta["epochs"]),
+            layers=tuple(str(name) for name in meta["layers"]),
+            i_xt=_frozen(arrays["i_xt"]),
+            i_ty=_frozen(arrays["i_ty"]),
+            i_xt_lower=_frozen(arrays["i_xt_lower"]) if "i_xt_lower" in arrays else None,
+            i_ty_lower=_frozen(arrays["i_ty_lower"]) if "i_ty_lower" in arrays else None,
+            h_y=float(meta["h_y"]),
+            log2_n=float(meta["log2_n"]),
+            n_samples=int(meta["n_samples"]),
+            warnings=tuple(str(m) for m in meta.get("warnings", ())),
+        )
+    except (KeyError, TypeError, ValueError) as exc:  # an entry from another version: recompute
+        logger.warning("ignoring incompatible information-plane cache entry (%s)", exc)
+        return None

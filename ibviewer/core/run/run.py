@@ -1,0 +1,220 @@
+"""`Run`: one opened input (any kind) over its saved epochs, with the dataset it runs on.
+
+What differs between kinds of input lives in their :class:`~ibviewer.core.run.source.RunSource`;
+``Run`` adds what they share: the description, layer lookup, and ``activations()``
+(sample choice, memory plan, the disk cache, the NaN check).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ibviewer.core import activations as act
+from ibviewer.core.cache import DiskCache, hash_arrays
+from ibviewer.core.progress import NULL_PROGRESS, Progress
+from ibviewer.core.run.source import EpochEntry, RunSource
+from ibviewer.core.types import ActivationSet, Dataset, LayerInfo
+from ibviewer.errors import ActivationError, DatasetError, IBViewerError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["Run"]
+
+logger = logging.getLogger(__name__)
+
+
+class Run:
+    """A trained network (or its activations) over saved epochs, with the dataset to run it on.
+
+    Made by :func:`~ibviewer.core.run.open_run`. ``layers`` are the default hidden
+    representations; ``all_layers`` every capturable module call. ``activations()``
+    extracts (or loads from cache) the representations of every layer at every epoch.
+
+    Parameters
+    ----------
+    source : RunSource
+        The opened input; its layers are discovered here (probing the network).
+
+    Raises
+    ------
+    ModelMismatchError
+        The dataset's inputs do not fit the network.
+    """
+
+    def __init__(self, source: RunSource) -> None:
+        self.source = source
+        self.all_layers: tuple[LayerInfo, ...]
+        self.layers: tuple[LayerInfo, ...]
+        self.all_layers, self.layers = source.discover_layers()
+
+    # ---- description -------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def kind(self) -> str:
+        """``"checkpoints"``, ``"checkpoint"``, ``"ibviewer"``, ``"export"`` or ``"activations"``."""
+        return self.source.kind
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def entries(self) -> tuple[EpochEntry, ...]:
+        return self.source.entries
+
+    @property
+    def dataset(self) -> Dataset | None:
+        return self.source.dataset
+
+    @property
+    def model_spec(self) -> str | None:
+        return self.source.model_spec
+
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        return self.source.model_kwargs
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return self.source.extra
+
+    @property
+    def test_indices(self) -> np.ndarray | None:
+        return self.source.test_indices
+
+    @property
+    def epochs(self) -> tuple[int, ...]:
+        return self.source.epochs
+
+    @property
+    def metrics(self) -> dict[int, dict[str, float]]:
+        return {entry.epoch: dict(entry.metrics) for entry in self.entries if entry.metrics}
+
+    @property
+    def n_parameters(self) -> int | None:
+        return self.source.n_parameters
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description (the ``ibviewer info --json`` object; keys are stable)."""
+        default = {layer.name for layer in self.layers}
+        return {
+            "path": str(self.path),
+            "name": self.name,
+            "kind": self.kind,
+            "model": self.model_spec,
+            "model_kwargs": self.model_kwargs,
+            "n_parameters": self.n_parameters,
+            "epochs": list(self.epochs),
+            "metrics": {str(k): v for k, v in self.metrics.items()},
+            "layers": [dict(layer.to_dict(), default=layer.name in default) for layer in self.all_layers],
+            "default_layers": [layer.name for layer in self.layers],
+            "dataset": self.dataset.summary() if self.dataset is not None else None,
+        }
+
+    def layer_info(self, name: str) -> LayerInfo:
+        for layer in self.all_layers:
+            if layer.name == name:
+                return layer
+        raise IBViewerError(
+            f"Run {self.name} has no layer {name!r}. Capturable layers: {', '.join(l.name for l in self.all_layers)}."
+        )
+
+    def load_model(self, epoch: int) -> nn.Module:
+        """The network with the weights of ``epoch``, in eval mode on the CPU.
+
+        Raises
+        ------
+        IBViewerError
+            The input has no network (an activations archive, a ``torch.export`` program) or no such epoch.
+        """
+        return self.source.load_model(epoch)
+
+    # ---- activations -------------------------------------------------------------------------
+    def activations(
+        self,
+        options: act.ExtractOptions | None = None,
+        progress: Progress = NULL_PROGRESS,
+        cache_dir: str | os.PathLike[str] | None = None,
+        use_cache: bool = True,
+    ) -> ActivationSet:
+        """Every chosen layer's representation at every saved epoch, for the same samples.
+
+        Parameters
+        ----------
+        options : ExtractOptions, optional
+            Layers, device, subsampling, pooling; defaults to the run's hidden layers on the CPU.
+        progress : Progress
+            Reports per batch; cancellation is checked before every batch.
+        cache_dir : path, optional
+            Cache folder (default: see :mod:`ibviewer.core.cache`).
+        use_cache : bool, default=True
+            Reuse and store results keyed by checkpoint contents, dataset and options.
+
+        Returns
+        -------
+        ActivationSet
+            ``values[layer]`` is (n_epochs, n_samples, dim) float32.
+
+        Raises
+        ------
+        ActivationError
+            Too much memory, NaN/inf values (naming layer and epoch), unknown layers.
+        """
+        options = options or act.ExtractOptions()
+        if self.dataset is None:
+            raise DatasetError(f"Say which data to run {self.name} on with --dataset (digits, ib12, a .npz file, ...).")
+        layers = [act.with_options(layer, options) for layer in self._resolve_layers(options.layers)]
+        sample_idx = act.choose_samples(self.dataset.n_samples, options.max_samples, options.seed)
+        labels = self.dataset.y[sample_idx]
+        record = dict(options.to_dict(), layers=[layer.name for layer in layers])
+        if self.source.holds_activations:  # already in memory: nothing to plan, run or cache
+            values = self.source.extract(layers, sample_idx, options, progress)
+            act.check_finite(values, self.epochs)
+            key = hash_arrays([*values.values(), labels], {"archive": True})
+            return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, dict(record, source="archive"))
+        act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb)
+        key = self._cache_key(layers, sample_idx, options)
+        cache = DiskCache("activations", cache_dir, enabled=use_cache)
+        hit = cache.get(key)
+        if hit is not None:
+            arrays, _ = hit
+            if all(f"layer_{i}" in arrays for i in range(len(layers))):
+                logger.info("activations of %s loaded from cache %s", self.name, key[:12])
+                progress.update(1.0, "activations loaded from cache")
+                values = {layer.name: arrays[f"layer_{i}"] for i, layer in enumerate(layers)}
+                return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record)
+        values = self.source.extract(layers, sample_idx, options, progress)
+        act.check_finite(values, self.epochs)
+        cache.put(key, {f"layer_{i}": values[layer.name] for i, layer in enumerate(layers)}, {"run": str(self.path)})
+        return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record)
+
+    def _resolve_layers(self, names: Sequence[str] | None) -> list[LayerInfo]:
+        if not names:
+            if not self.layers:
+                raise ActivationError(f"No capturable layers were found in {self.name}.")
+            return list(self.layers)
+        return [self.layer_info(name) for name in names]
+
+    def _cache_key(self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions) -> str:
+        assert self.dataset is not None
+        described = {
+            "version": 1,
+            "kind": self.kind,
+            "model": self.model_spec,
+            "kwargs": self.model_kwargs,
+            "epochs": list(self.epochs),
+            "sources": self.source.content_digests(),
+            "layers": [layer.to_dict() for layer in layers],
+            "options": {k: v for k, v in options.to_dict().items() if k not in ("device", "batch_size", "layers")},
+        }
+        return hash_arrays([self.dataset.x, self.dataset.y, sample_idx], described)
