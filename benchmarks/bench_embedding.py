@@ -8,10 +8,13 @@
     total time and the mean displacement of points between consecutive layers.
 (3) UMAP's first fit in a fresh process (a subprocess): with a cold and a warm numba
     on-disk cache, and after ``warm_up_umap``.
+(4) What the tests check without a clock: a cache hit against computing the same panels, and
+    how long t-SNE takes to stop once a cancel is asked, against the whole optimisation.
+    Goals: a hit < 5% of computing; stopping < 2% of a full run (one callback interval).
 
 Takes minutes (use --quick for smaller sizes). Writes a markdown table to stdout.
 
-    python benchmarks/bench_embedding.py [--quick] [--skip-sklearn] [--skip-umap] [--n-jobs N]
+    python benchmarks/bench_embedding.py [--quick] [--skip-sklearn] [--skip-umap] [--only-cache-cancel] [--n-jobs N]
 
 Run it on a quiet machine: scikit-learn's TSNE uses every core through OpenMP and slows down
 far more than single-threaded openTSNE when other processes compete for the cores.
@@ -31,6 +34,7 @@ import numpy as np
 
 from ibviewer.core.embedding import embed, embed_layers, trustworthiness
 from ibviewer.core.types import ActivationSet, LayerInfo
+from ibviewer.errors import Cancelled
 
 
 def clusters(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -86,17 +90,69 @@ def umap_fresh(mode: str, n: int, numba_cache: str) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+class CancelAt:
+    """A progress that asks to stop at its n-th update and notes when."""
+
+    def __init__(self, n_updates: int) -> None:
+        self.n_updates = n_updates
+        self.seen = 0
+        self.asked_at: float | None = None
+
+    def update(self, fraction: float, message: str = "") -> None:
+        self.seen += 1
+        if self.seen == self.n_updates:
+            self.asked_at = time.perf_counter()
+
+    def partial(self, result: object) -> None:
+        pass
+
+    def check_cancelled(self) -> None:
+        if self.asked_at is not None:
+            raise Cancelled()
+
+
+def cache_and_cancel(x: np.ndarray, labels: np.ndarray) -> None:
+    print("## (4) cache hit and cancellation, 2-D t-SNE\n")
+    acts = layer_sequence(x, labels, 3)
+    with tempfile.TemporaryDirectory() as cache_dir:
+        start = time.perf_counter()
+        embed_layers(acts, method="tsne", cache_dir=cache_dir)
+        t_compute = time.perf_counter() - start
+        start = time.perf_counter()
+        embed_layers(acts, method="tsne", cache_dir=cache_dir)
+        t_hit = time.perf_counter() - start
+    print("| what | seconds | ratio |\n|---|---|---|")
+    print(f"| 3 panels computed | {t_compute:.2f} | 1 |")
+    print(f"| the same 3 panels from the cache | {t_hit:.3f} | {t_hit / t_compute:.4f} (goal < 0.05) |")
+    start = time.perf_counter()
+    embed(x, "tsne", 2, seed=0)
+    t_full = time.perf_counter() - start
+    progress = CancelAt(n_updates=4)  # "nearest neighbours", then callbacks every 50 iterations
+    try:
+        embed(x, "tsne", 2, seed=0, progress=progress)
+    except Cancelled:
+        pass
+    assert progress.asked_at is not None
+    t_stop = time.perf_counter() - progress.asked_at
+    print(f"| one t-SNE, {len(x)} points | {t_full:.2f} | 1 |")
+    print(f"| stopping after a cancel | {t_stop:.3f} | {t_stop / t_full:.4f} (goal < 0.02) |\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2,000 points, 3 layers")
     parser.add_argument("--skip-sklearn", action="store_true")
     parser.add_argument("--skip-umap", action="store_true")
+    parser.add_argument("--only-cache-cancel", action="store_true", help="section (4) only")
     parser.add_argument("--n-jobs", type=int, default=1, help="openTSNE threads (scikit-learn uses all cores)")
     args = parser.parse_args()
     n = 2000 if args.quick else 10_000
     n_layers = 3 if args.quick else 5
     x, labels = clusters(n, 128)
     print(f"# bench_embedding ({'quick' if args.quick else 'full'}): n={n}, cpus={os.cpu_count()}\n")
+    if args.only_cache_cancel:
+        cache_and_cancel(x, labels)
+        return
 
     print("## (1) 2-D t-SNE, ten clusters, 128-d\n")
     print("| implementation | seconds | trustworthiness (k=10) |\n|---|---|---|")
@@ -138,6 +194,8 @@ def main() -> None:
                     print(f"| {n_umap} | {cache_state} | {mode} | {r['import']:.1f} | {warm} | {r['first_fit']:.1f} | "
                           f"{r['second_fit']:.1f} |")  # fmt: skip
         print()
+
+    cache_and_cancel(x, labels)
 
 
 if __name__ == "__main__":

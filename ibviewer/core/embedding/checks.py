@@ -1,0 +1,66 @@
+"""Checks shared by the embedding package: a choice, an activation array, and warnings aimed at the caller."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterable
+
+import numpy as np
+
+from ibviewer.core.types import FloatArray
+from ibviewer.errors import ActivationError, EstimatorError
+
+# t-SNE and UMAP need a few neighbours per point; below this only PCA embeds
+MIN_SAMPLES_NONLINEAR = 5
+
+_PACKAGE = __name__.rpartition(".")[0]
+
+
+def check_choice(name: str, value: object, choices: Iterable[str]) -> None:
+    """Raise an `EstimatorError` naming the choices when ``value`` is not one of them."""
+    if value not in choices:
+        raise EstimatorError(f"Unknown {name} {value!r}; choose one of {', '.join(choices)}.")
+
+
+def warn(message: str) -> None:
+    """``warnings.warn(message)`` attributed to the first caller outside this package.
+
+    The user sees the line that called `embed` or `embed_layers`, however deep inside the
+    package the problem was found, and no hand-counted ``stacklevel`` breaks when code moves.
+    """
+    frame = sys._getframe(1)  # the function that found the problem
+    level = 2
+    while frame.f_back is not None and _in_package(frame.f_globals.get("__name__", "")):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _in_package(module: str) -> bool:
+    return module == _PACKAGE or module.startswith(_PACKAGE + ".")
+
+
+def as_activations(x: np.ndarray) -> FloatArray:
+    """``x`` as a C-contiguous float32 (n_samples, n_features) array, or an `ActivationError` saying what is wrong."""
+    array = np.asarray(x)
+    if array.ndim == 1:
+        raise ActivationError(
+            f"Expected (n_samples, n_features) activations, got a 1-D array of {array.shape[0]} values; "
+            "reshape it to (n, 1) for one feature."
+        )
+    if array.ndim != 2:
+        raise ActivationError(f"Expected (n_samples, n_features) activations, got shape {array.shape}.")
+    if array.shape[0] < 2:
+        raise ActivationError(f"Cannot embed {array.shape[0]} sample(s); an embedding needs at least 2.")
+    if array.shape[1] < 1:
+        raise ActivationError("The activations have no features (shape (n, 0)).")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        n_bad = int(bad.any(axis=1).sum())
+        raise ActivationError(
+            f"The activations contain NaN or infinite values in {n_bad} of {array.shape[0]} samples "
+            "(a diverged model?); re-extract them from a healthy checkpoint or drop those samples."
+        )
+    return array
