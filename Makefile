@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_extract.py
 	$(PY) benchmarks/bench_information.py
 	$(PY) benchmarks/bench_embedding.py
+	$(PY) benchmarks/bench_responsiveness.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,8 +1,8 @@
-"""The main window on real runs: opening through the File menu, linked panels, neighbours, errors, cancel."""
+"""The main window on real runs: opening through the File menu, linked panels, neighbours, errors.
+
+Which thread does the work and how Cancel stops it: test_responsiveness.py."""
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -13,14 +13,14 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from ibviewer.core.neighbors import NeighborIndex
 from ibviewer.errors import IBViewerError
 from ibviewer.core.config import AnalysisSettings, RunRequest
-from ibviewer.core.pipeline import warm_up
 from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.settings import recent_runs
 from ibviewer.gui.views.style import configure_pyqtgraph, points_in_polygon
-from ibviewer.gui.workers import reserve_gui_core
-from tests.gui.event_loop import open_while_timing
 
 MAX_SAMPLES = 300
+#: how long a wait may take before the test calls it a hang: generous, so that a busy machine never fails
+#: a test (tests assert no wall-clock limits; timing goals live in benchmarks/)
+HANG_GUARD_MS = 240_000
 
 
 def make_window(qtbot, method="pca", max_samples=MAX_SAMPLES, **kwargs) -> MainWindow:
@@ -33,7 +33,7 @@ def make_window(qtbot, method="pca", max_samples=MAX_SAMPLES, **kwargs) -> MainW
     return window
 
 
-def open_and_wait(qtbot, window: MainWindow, path, timeout=60_000) -> None:
+def open_and_wait(qtbot, window: MainWindow, path, timeout=HANG_GUARD_MS) -> None:
     with qtbot.waitSignal(window.idle, timeout=timeout):
         window.open_path(path)
     assert window.state.activations is not None, window.last_error
@@ -62,7 +62,7 @@ def drag(view, start: QPoint, end: QPoint, steps: int = 8) -> None:
 def test_open_through_the_file_menu_fills_every_view(qtbot, digits_run, monkeypatch):
     window = make_window(qtbot)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(digits_run / "run.json"), ""))
-    with qtbot.waitSignal(window.idle, timeout=60_000):
+    with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
         window.open_action.trigger()
     state = window.state
     assert window.last_error is None
@@ -89,7 +89,7 @@ def test_clicking_a_point_lists_the_cores_neighbours_and_highlights_them_everywh
     layer = state.layer_names[1]
     panel = window.embedding_view.panels[layer]
     row = 17
-    with qtbot.waitSignal(state.neighbors_changed, timeout=10_000, check_params_cb=lambda *a: state.neighbors is not None):
+    with qtbot.waitSignal(state.neighbors_changed, timeout=HANG_GUARD_MS, check_params_cb=lambda *a: state.neighbors is not None):
         click_scene_point(panel, panel.map_row_to_scene(row))
     # the click may land on a point drawn at (nearly) the same spot; whatever it picked, the list is the core's
     focus = state.focus
@@ -112,7 +112,7 @@ def test_clicking_a_point_lists_the_cores_neighbours_and_highlights_them_everywh
 
     # clicking a neighbour in the list selects it
     neighbour = int(expected_idx[2])
-    with qtbot.waitSignal(state.neighbors_changed, timeout=10_000, check_params_cb=lambda *a: state.neighbors is not None):
+    with qtbot.waitSignal(state.neighbors_changed, timeout=HANG_GUARD_MS, check_params_cb=lambda *a: state.neighbors is not None):
         window.neighbors_panel.table.cellClicked.emit(2, 1)
     assert state.focus.row == neighbour
     assert window.neighbors_panel.listed_rows() == NeighborIndex(
@@ -120,11 +120,14 @@ def test_clicking_a_point_lists_the_cores_neighbours_and_highlights_them_everywh
     ).query(neighbour, 10)[0].tolist()
 
     # k and the metric are adjustable
-    with qtbot.waitSignal(state.neighbors_changed, timeout=10_000, check_params_cb=lambda *a: state.neighbors is not None and state.neighbors.k == 5):
+    def k_is_5(*_) -> bool:
+        return state.neighbors is not None and state.neighbors.k == 5
+
+    with qtbot.waitSignal(state.neighbors_changed, timeout=HANG_GUARD_MS, check_params_cb=k_is_5):
         window.neighbors_panel.k_spin.setValue(5)
         window.neighbors_panel.metric_combo.setCurrentIndex(window.neighbors_panel.metric_combo.findData("cosine"))
     expected = NeighborIndex(state.activations.layer(layer, state.epoch), "cosine").query(neighbour, 5)[0]
-    qtbot.waitUntil(lambda: window.neighbors_panel.listed_rows() == expected.tolist(), timeout=10_000)
+    qtbot.waitUntil(lambda: window.neighbors_panel.listed_rows() == expected.tolist(), timeout=HANG_GUARD_MS)
 
 
 def test_a_rectangle_selection_in_one_panel_highlights_in_all(qtbot, digits_run):
@@ -139,7 +142,7 @@ def test_a_rectangle_selection_in_one_panel_highlights_in_all(qtbot, digits_run)
     lo, hi = centre - spread, centre + 0.5 * spread
     start = panel.mapFromScene(panel.viewbox.mapViewToScene(QPointF(lo[0], hi[1])))
     end = panel.mapFromScene(panel.viewbox.mapViewToScene(QPointF(hi[0], lo[1])))
-    with qtbot.waitSignal(window.state.selection_changed, timeout=5_000):
+    with qtbot.waitSignal(window.state.selection_changed, timeout=HANG_GUARD_MS):
         drag(panel, start, end)
     selected = window.state.selection
     # the rectangle actually drawn (mapped back from pixels) decides membership
@@ -185,7 +188,7 @@ def test_clicking_the_information_plane_selects_that_epoch(qtbot, digits_run):
     ]
     e, k = max(candidates)[1]
     target = plane.epochs[e]
-    with qtbot.waitSignal(window.idle, timeout=30_000):
+    with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
         click_scene_point(window.info_view.canvas, window.info_view.point_position(e, k))
     assert state.epoch == target
     for layer, panel in window.embedding_view.panels.items():
@@ -200,7 +203,7 @@ def test_a_corrupt_file_shows_the_dialog_and_keeps_the_old_run(qtbot, digits_run
     old_run, old_acts = window.state.run, window.state.activations
     corrupt = tmp_path / "broken.npz"
     corrupt.write_bytes(b"this is not a zip archive at all" * 10)
-    with qtbot.waitSignal(window.job_failed, timeout=30_000) as blocker:
+    with qtbot.waitSignal(window.job_failed, timeout=HANG_GUARD_MS) as blocker:
         window.open_path(corrupt)
     error = blocker.args[0]
     assert isinstance(error, IBViewerError)
@@ -213,49 +216,10 @@ def test_a_corrupt_file_shows_the_dialog_and_keeps_the_old_run(qtbot, digits_run
     dialog.close()
 
 
-def test_cancel_stops_a_running_analysis_within_a_second(qtbot, digits_run):
-    window = make_window(qtbot, method="pca", max_samples=None)
-    open_and_wait(qtbot, window, digits_run)
-    window.state.set_settings(method="tsne")
-    window.start_analysis(frozenset({"embeddings"}))
-    # wait until t-SNE optimises (its snapshots are arriving), then press Cancel
-    qtbot.waitUntil(lambda: "iteration" in window.status_message.text(), timeout=60_000)
-    assert window.cancel_button.isVisible()
-    started = time.monotonic()
-    with qtbot.waitSignal(window.analysis_runner.cancelled, timeout=1_000):
-        QTest.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
-    assert time.monotonic() - started < 1.0
-    assert window.status_message.text() == "Cancelled"
-    assert window.analysis_runner.wait(2.0)
-    assert not window.cancel_button.isVisible()
-    # what was finished stays on screen: PCA (or t-SNE) panels with every sample
-    assert all(len(p.scatter.data) == window.state.n_samples for p in window.embedding_view.panels.values())
-
-
-def test_the_event_loop_never_stalls_during_a_full_analysis(qtbot, digits_run):
-    """Open, extract, PCA, information plane, t-SNE with live snapshots, probes: the GUI thread stays free.
-
-    The app warms up the heavy libraries at start (`warm_up`): the first load of a C
-    extension holds the GIL for ~0.3 s whichever thread imports it, so it is done once,
-    before the measurement, as the app does before the user acts.
-    """
-    warm_up("tsne")
-    restore_thread_limits = reserve_gui_core()  # as the app does after its warm-up
-    window = make_window(qtbot, method="tsne")
-    try:
-        worst, where = open_while_timing(qtbot, window, digits_run, timeout_ms=120_000)
-    finally:
-        restore_thread_limits()
-    assert window.last_error is None
-    assert {window.state.embedding(layer).method for layer in window.state.layer_names} == {"tsne"}
-    assert window.state.probes is not None and window.state.infoplane is not None
-    assert worst < 0.2, f"the event loop stalled for {worst * 1000:.0f} ms during {where!r}"
-
-
 def test_epoch_outside_the_run_is_reported(qtbot, digits_run):
     window = make_window(qtbot)
     window.pending_epoch = 3
-    with qtbot.waitSignal(window.job_failed, timeout=60_000) as blocker:
+    with qtbot.waitSignal(window.job_failed, timeout=HANG_GUARD_MS) as blocker:
         window.open_path(digits_run)
     assert "Epoch 3 is not in this run" in str(blocker.args[0])
     window.last_error_dialog.close()
