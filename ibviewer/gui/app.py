@@ -145,7 +145,7 @@ def run_app(request: RunRequest, settings: AnalysisSettings, launch: LaunchOptio
 
     from ibviewer.gui.main_window import MainWindow
     from ibviewer.gui.resources import style_sheet
-    from ibviewer.gui.views.style import configure_pyqtgraph
+    from ibviewer.gui.widgets.style import configure_pyqtgraph
 
     configure_pyqtgraph()
     if not app.styleSheet():

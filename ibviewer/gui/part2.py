@@ -39,7 +39,8 @@ from ibviewer.gui.session import (
 from ibviewer.gui.views.controls_panel import ControlsPanel
 from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
 from ibviewer.gui.views.probe_panel import ProbePanel
-from ibviewer.gui.views.timeline import EpochPlayback, TimelinePanel
+from ibviewer.gui.playback import EpochPlayback
+from ibviewer.gui.views.timeline import TimelinePanel
 from ibviewer.gui.views.word_view import WordView, word_preset_available
 from ibviewer.gui.workers import TaskRunner
 

@@ -256,7 +256,7 @@ def copy_widget_to_clipboard(widget: Any) -> Any:
     """Copy a picture of ``widget`` (3D panels included) to the clipboard; returns the QImage."""
     from PySide6.QtGui import QGuiApplication
 
-    from ibviewer.gui.views.embedding_view_3d import grab_with_gl
+    from ibviewer.gui.widgets.grab import grab_with_gl
 
     image = grab_with_gl(widget)
     QGuiApplication.clipboard().setImage(image)

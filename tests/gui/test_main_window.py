@@ -16,7 +16,7 @@ from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.core.pipeline import warm_up
 from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.settings import recent_runs
-from ibviewer.gui.views.style import configure_pyqtgraph, points_in_polygon
+from ibviewer.gui.widgets.style import configure_pyqtgraph, points_in_polygon
 from ibviewer.gui.workers import reserve_gui_core
 from tests.gui.event_loop import open_while_timing
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.core.pipeline import warm_up
 from ibviewer.gui.main_window import MainWindow
-from ibviewer.gui.views.style import configure_pyqtgraph
+from ibviewer.gui.widgets.style import configure_pyqtgraph
 from ibviewer.gui.workers import reserve_gui_core
 from ibviewer.samples import DEFAULT_SAMPLE, sample_path
 from tests.gui.event_loop import open_while_timing

@@ -45,7 +45,7 @@ from ibviewer.core.config import (
 )
 from ibviewer.core.pipeline import SensitivityResult, estimator_sensitivity
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import make_pen
+from ibviewer.gui.widgets.style import make_pen
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 
 __all__ = ["ControlsPanel", "search_rows"]

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
+from ibviewer.gui.widgets.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
 
 __all__ = ["InfoPlaneView"]
 

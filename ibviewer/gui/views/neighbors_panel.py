@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ibviewer.core.config import METRICS
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import class_colors
+from ibviewer.gui.widgets.style import class_colors
 
 __all__ = ["NeighborsPanel", "image_to_pixmap"]
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ibviewer.core.pipeline import probe_epochs
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import class_colors, make_pen
+from ibviewer.gui.widgets.style import class_colors, make_pen
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 
 __all__ = ["ProbePanel", "probe_epoch"]

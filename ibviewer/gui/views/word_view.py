@@ -27,14 +27,14 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 from ibviewer.core.pipeline import run_word_experiment
 from ibviewer.core.words import DEFAULT_NEIGHBORS
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import class_brushes, class_colors, make_pen, nearest_point
 from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
-from ibviewer.gui.views.embedding_view import PointerViewBox
-from ibviewer.gui.views.figure import figure_frame
+from ibviewer.gui.widgets.figure import figure_frame
+from ibviewer.gui.widgets.grab import grab_with_gl
+from ibviewer.gui.widgets.labels import GAP_PX, label_order, place_labels
+from ibviewer.gui.widgets.pointer import PointerViewBox
+from ibviewer.gui.widgets.style import PassiveScatter, class_brushes, class_colors, make_pen, nearest_point
 
 __all__ = [
-    "place_labels",
-    "label_order",
     "query_words_of",
     "word_preset_available",
     "WordPanel2D",
@@ -42,122 +42,9 @@ __all__ = [
     "WordView",
 ]
 
-GAP_PX = 4.0
-CELL_PX = 3.0
 QUERY_FONT_PT = 10
 WORD_FONT_PT = 8
 RELABEL_DELAY_MS = 60
-
-
-def place_labels(
-    anchors: np.ndarray,
-    sizes: np.ndarray,
-    order: np.ndarray,
-    forced: np.ndarray,
-    bounds: tuple[float, float],
-    gap: float = GAP_PX,
-    max_labels: int = 150,
-    max_tries: int = 800,
-) -> np.ndarray:
-    """Greedy non-overlapping label placement in screen space.
-
-    Parameters
-    ----------
-    anchors : ndarray, (n, 2)
-        Screen positions of the points (x right, y down), in pixels; NaN for hidden points.
-    sizes : ndarray, (n, 2)
-        Width and height of each label in pixels.
-    order : ndarray of int
-        Rows in the order to try them (most wanted first).
-    forced : ndarray of bool, (n,)
-        Labels that are always placed (query words, the selection), before all others.
-    bounds : (width, height)
-        The visible area; optional labels must lie inside it.
-    gap : float
-        Pixels between a point and its label.
-    max_labels, max_tries : int
-        Stop after placing this many optional labels or trying this many rows (keeps a
-        relabel of thousands of words fast; the most wanted rows come first anyway).
-
-    Returns
-    -------
-    ndarray of int, (n,)
-        Where each label goes: 0 right of the point, 1 left, 2 above, 3 below; -1 unlabelled.
-        Optional labels never overlap any other placed label; a forced label takes the first
-        free side, or the right side when none is free.
-    """
-    n = len(anchors)
-    side = np.full(n, -1, dtype=np.int64)
-    width, height = float(bounds[0]), float(bounds[1])
-    n_cols, n_rows = max(1, math.ceil(width / CELL_PX)), max(1, math.ceil(height / CELL_PX))
-    occupied = np.zeros((n_rows + 2, n_cols + 2), dtype=bool)  # one spare cell each side for clipping
-
-    def box(i: int, s: int) -> tuple[float, float, float, float]:
-        x, y = anchors[i]
-        w, h = sizes[i]
-        if s == 0:
-            return x + gap, y - h / 2, x + gap + w, y + h / 2
-        if s == 1:
-            return x - gap - w, y - h / 2, x - gap, y + h / 2
-        if s == 2:
-            return x - w / 2, y - gap - h, x + w / 2, y - gap
-        return x - w / 2, y + gap, x + w / 2, y + gap + h
-
-    def cells(b: tuple[float, float, float, float]) -> tuple[slice, slice]:
-        x0, y0, x1, y1 = b
-        c0 = int(np.clip(math.floor(x0 / CELL_PX) + 1, 0, n_cols + 1))
-        c1 = int(np.clip(math.ceil(x1 / CELL_PX) + 1, 0, n_cols + 2))
-        r0 = int(np.clip(math.floor(y0 / CELL_PX) + 1, 0, n_rows + 1))
-        r1 = int(np.clip(math.ceil(y1 / CELL_PX) + 1, 0, n_rows + 2))
-        return slice(r0, r1), slice(c0, c1)
-
-    def inside(b: tuple[float, float, float, float]) -> bool:
-        return b[0] >= 0 and b[1] >= 0 and b[2] <= width and b[3] <= height
-
-    forced_rows = [int(i) for i in order if forced[i]] + [int(i) for i in np.flatnonzero(forced) if i not in set(order)]
-    for i in forced_rows:
-        if not np.isfinite(anchors[i]).all():
-            continue
-        chosen = 0
-        for s in range(4):
-            rows, cols = cells(box(i, s))
-            if inside(box(i, s)) and not occupied[rows, cols].any():
-                chosen = s
-                break
-        rows, cols = cells(box(i, chosen))
-        occupied[rows, cols] = True
-        side[i] = chosen
-    n_placed = n_tried = 0
-    for i in order:
-        i = int(i)
-        if forced[i] or not np.isfinite(anchors[i]).all():
-            continue
-        if n_placed >= max_labels or n_tried >= max_tries:
-            break
-        n_tried += 1
-        for s in range(4):
-            b = box(i, s)
-            if not inside(b):
-                continue
-            rows, cols = cells(b)
-            if not occupied[rows, cols].any():
-                occupied[rows, cols] = True
-                side[i] = s
-                n_placed += 1
-                break
-    return side
-
-
-def label_order(groups: np.ndarray, is_query: np.ndarray) -> np.ndarray:
-    """Query words first, then every group's nearest synonym, then every group's second, ..."""
-    groups = np.asarray(groups)
-    rank = np.zeros(len(groups), dtype=np.int64)
-    seen: dict[int, int] = {}
-    for i, g in enumerate(groups.tolist()):
-        rank[i] = seen.get(g, 0)
-        seen[g] = rank[i] + 1
-    rank = np.where(is_query, -1, rank)
-    return np.argsort(rank, kind="stable")
 
 
 def query_words_of(state: Any) -> tuple[str, ...]:
@@ -250,13 +137,6 @@ class _WordPanelMixin:
         self.state.set_hover(-1 if i < 0 else self.word_row_to_state_row(i))
 
 
-class _InertScatter(pg.ScatterPlotItem):
-    """A scatter that leaves clicks to the viewbox (which picks the nearest word itself)."""
-
-    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - pyqtgraph override
-        ev.ignore()
-
-
 class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
     """One layer of the word experiment in 2D: coloured points and greedily placed word labels."""
 
@@ -276,15 +156,15 @@ class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
         self.viewbox.setBorder(pg.mkPen("#b0b0b0"))
         self.setMinimumSize(220, 220)
         brushes = class_brushes(len(self.colors), 200)
-        self.scatter = _InertScatter(
+        self.scatter = PassiveScatter(
             pos=self.coords[:, :2], brush=[brushes[g] for g in self.groups.tolist()], pen=None, size=5, pxMode=True
         )
         query_rows = np.flatnonzero(self.is_query)
-        self.query_scatter = _InertScatter(
+        self.query_scatter = PassiveScatter(
             pos=self.coords[query_rows, :2], brush=[brushes[g] for g in self.groups[query_rows].tolist()],
             pen=make_pen(QColor("#000000"), 1.2), size=10, pxMode=True, symbol="s",
         )  # fmt: skip
-        self.highlight = _InertScatter(pen=make_pen(QColor("#000000"), 2.0), brush=None, size=13, pxMode=True)
+        self.highlight = PassiveScatter(pen=make_pen(QColor("#000000"), 2.0), brush=None, size=13, pxMode=True)
         for z, scatter in enumerate((self.scatter, self.query_scatter, self.highlight)):
             scatter.setZValue(z)
             self.addItem(scatter)
@@ -374,7 +254,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         QWidget.__init__(self, parent)
         import pyqtgraph.opengl as gl
 
-        from ibviewer.gui.views.embedding_view_3d import DEFAULT_CAMERA, GLScatterView, _ScatterItem, normalise_coords
+        from ibviewer.gui.widgets.glview import DEFAULT_CAMERA, GLScatterItem, GLScatterView, normalise_coords
 
         self._gl = gl
         self._init_rows(state, experiment, layer)
@@ -390,7 +270,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         layout.addWidget(self.view, 1)
         colors = np.array([[c.redF(), c.greenF(), c.blueF(), 0.85] for c in self.colors], dtype=np.float32)
         sizes = np.where(self.is_query, 11.0, 6.0).astype(np.float32)
-        self.scatter = _ScatterItem(pos=self.display, color=colors[self.groups], size=sizes, pxMode=True)
+        self.scatter = GLScatterItem(pos=self.display, color=colors[self.groups], size=sizes, pxMode=True)
         self.scatter.setGLOptions("translucent")
         self.view.addItem(self.scatter)
         self._text_items: list[Any] = []
@@ -403,7 +283,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         self.schedule_relabel()
 
     def _screen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from ibviewer.gui.views.embedding_view_3d import project_to_screen
+        from ibviewer.gui.widgets.glview import project_to_screen
 
         return project_to_screen(self.display, self.view.mvp_matrix(), self.view.width(), self.view.height())
 
@@ -449,7 +329,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         return [item for item in self._text_items if item.visible()]
 
     def _word_at(self, x: float, y: float) -> int:
-        from ibviewer.gui.views.embedding_view_3d import pick_nearest
+        from ibviewer.gui.widgets.glview import pick_nearest
 
         screen, depth, visible = self._screen()
         return pick_nearest(screen, depth, visible, x, y)
@@ -582,8 +462,6 @@ class WordView(BackgroundViewMixin, QWidget):
 
     def grab_figure(self) -> Any:
         """A QImage of the whole figure, 3D labels included."""
-        from ibviewer.gui.views.embedding_view_3d import grab_with_gl
-
         return grab_with_gl(self.figure)
 
     def relabel_now(self) -> None:

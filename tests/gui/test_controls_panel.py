@@ -10,7 +10,7 @@ from ibviewer.errors import IBViewerError
 from ibviewer.core.config import AnalysisSettings, settings_diff
 from ibviewer.core.pipeline import SENSITIVITY_BINS
 from ibviewer.gui.views.controls_panel import ControlsPanel, search_rows
-from tests.gui.part2_data import make_state, make_word_state
+from tests.gui.synthetic import make_state, make_word_state
 
 
 @pytest.fixture

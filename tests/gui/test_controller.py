@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.part2 import LAYERS_TAB, PROBES_TAB
-from ibviewer.gui.views.style import configure_pyqtgraph
-from tests.gui.part2_data import require_opengl
+from ibviewer.gui.widgets.style import configure_pyqtgraph
+from tests.gui.synthetic import require_opengl
 
 MAX_SAMPLES = 120
 
@@ -78,7 +78,7 @@ def test_saved_session_reopens_to_the_same_state(window, qtbot, digits_run, tmp_
     state.set_selection([3, 5, 8])
     part2.apply_settings(part2.settings.with_changes(n_bins=12, color_by="correct"))
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=60_000)
-    from ibviewer.gui.views.coloring import point_rgba
+    from ibviewer.gui.widgets.coloring import point_rgba
 
     for layer, panel in window.embedding_view.panels.items():  # the 2D panels follow the colour-by control
         np.testing.assert_allclose(panel.point_colors(), point_rgba(state, "correct", layer), atol=1 / 255)
@@ -165,10 +165,8 @@ def test_play_embeds_the_saved_epochs_aligned_then_animates(window, qtbot, digit
 
 
 def test_playback_of_many_epochs_embeds_evenly_spaced_keyframes(window, qtbot, digits_run):
-    from ibviewer.gui.views.timeline import coords_at, keyframe_epochs
+    from ibviewer.gui.playback import coords_at
 
-    assert keyframe_epochs(range(300)) == tuple(round(i * 299 / 24) for i in range(25))
-    assert keyframe_epochs((0, 1, 2)) == (0, 1, 2)
     part2, state = window.part2, window.state
     playback = part2.playback
     playback.max_keyframes = 2  # as ib12_tanh's 300 epochs with 25 keyframes, on a 3-epoch run

@@ -1,7 +1,7 @@
 """Point colours for the embedding views: by label, predicted class, correctness or faithfulness.
 
 Pure functions of an `AppState` returning (n_samples, 4) RGBA float arrays in [0, 1] (what
-`GLScatterPlotItem` takes), built from the shared palette in `views/style.py` so the 2D and
+`GLScatterPlotItem` takes), built from the shared palette in `widgets/style.py` so the 2D and
 3D views colour the same sample the same way.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtGui import QBrush, QColor
 
-from ibviewer.gui.views.style import class_colors, epoch_colormap
+from ibviewer.gui.widgets.style import class_colors, epoch_colormap
 
 __all__ = ["palette_rgba", "predicted_classes", "point_rgba", "point_brushes", "color_legend"]
 

@@ -1,4 +1,4 @@
-"""Small in-memory activation sets and embeddings for the part-2 GUI tests (views fed through AppState)."""
+"""Small in-memory activation sets, embeddings and word runs for the GUI tests (views fed through AppState)."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def require_opengl() -> None:
     """Skip the calling test where the Qt platform has no OpenGL (offscreen); under Xvfb it runs."""
     import pytest
 
-    from ibviewer.gui.views.embedding_view_3d import opengl_available
+    from ibviewer.gui.widgets.grab import opengl_available
 
     ok, reason = opengl_available()
     if not ok:

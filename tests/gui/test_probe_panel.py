@@ -6,7 +6,7 @@ import numpy as np
 
 from ibviewer.core.probes import run_probes
 from ibviewer.gui.views.probe_panel import ProbePanel
-from tests.gui.part2_data import EPOCHS, LAYERS, make_state
+from tests.gui.synthetic import EPOCHS, LAYERS, make_state
 
 
 def test_probe_panel_numbers_equal_the_core(qtbot):
