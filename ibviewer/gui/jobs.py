@@ -7,8 +7,8 @@ previous one there, so at most one job per slot ever reports. Whoever submits a 
 callbacks for its results; everything else is handled here, once, for every job:
 
 - busy/idle: the hub is busy while any *user* job runs (the library warm-up is not one);
-  ``busy_changed(False)`` and ``idle`` come once nothing runs any more (deferred to the next
-  turn of the event loop, so that a job started by another job's result keeps it busy);
+  ``idle`` comes once nothing runs any more, deferred to the next turn of the event loop, so
+  that a job started by another job's result (open, then analyse) keeps it from coming;
 - progress: one bar for all jobs. Within a batch of overlapping jobs (from the moment one
   starts until none runs) the shown fraction is the mean of the running jobs' fractions and
   never moves backwards;
@@ -49,9 +49,9 @@ class JobHub(QObject):
         Slot and the exception a job raised: the window reports it.
     job_cancelled(str)
     busy_changed(bool)
-        Whether any user job runs; ``False`` once nothing is left (deferred, see module doc).
+        Whether any user job runs.
     idle()
-        Every user job has ended and none started since.
+        Every user job has ended and none started in the same turn of the event loop.
     progress_changed(float, str)
         The batch's fraction done (never decreasing within a batch) and the newest message.
     warning_raised(str)
@@ -79,6 +79,7 @@ class JobHub(QObject):
         self._on_partial: dict[str, Callback | None] = {}
         self._on_finished: dict[str, Callback | None] = {}
         self._busy = False
+        self._closed = False  # after `shutdown` no job starts (a timer may still fire while the window closes)
         self._fractions: dict[str, float] = {}  # running user slots of the current batch
         self._shown = 0.0
         self._idle_timer = QTimer(self)
@@ -102,8 +103,12 @@ class JobHub(QObject):
         ``on_partial`` receives what the job posts with ``progress.partial``, ``on_finished``
         its return value; both run in the GUI thread and only for this job (a newer job in
         the slot silences it). A ``background`` job (the warm-up) never makes the hub busy
-        and `cancel_all` leaves it alone. Returns the job's generation within its slot.
+        and `cancel_all` leaves it alone. Returns the job's generation within its slot (0: not
+        started, the hub was shut down).
         """
+        if self._closed:
+            log.debug("not starting %s: the hub is shut down", slot)
+            return 0
         runner = self.runner(slot)
         if background:
             self._background.add(slot)
@@ -159,6 +164,7 @@ class JobHub(QObject):
 
     def shutdown(self, timeout: float = 3.0) -> bool:
         """Cancel every job, the warm-up too, and wait for their threads (window close, app exit)."""
+        self._closed = True
         ok = True
         for runner in self._runners.values():
             ok = runner.shutdown(timeout) and ok
@@ -215,6 +221,9 @@ class JobHub(QObject):
         if not self._fractions:
             self._shown = 0.0  # the batch is over: the next job starts a new bar
         if not self.is_busy():
+            if self._busy:
+                self._busy = False
+                self.busy_changed.emit(False)
             self._idle_timer.start()
 
     def _set_busy_now(self) -> None:
@@ -224,9 +233,5 @@ class JobHub(QObject):
             self.busy_changed.emit(True)
 
     def _on_idle_timer_timeout(self) -> None:
-        if self.is_busy():
-            return
-        if self._busy:
-            self._busy = False
-            self.busy_changed.emit(False)
-        self.idle.emit()
+        if not self.is_busy():
+            self.idle.emit()

@@ -14,6 +14,7 @@ dataset index of a row is ``activations.sample_idx[row]``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from ibviewer.core.config import AnalysisSettings
 from ibviewer.core.naming import SampleNames
 from ibviewer.core.neighbors import Neighborhood
 from ibviewer.core.types import ActivationSet, Dataset
+from ibviewer.errors import IBViewerError
 
 if TYPE_CHECKING:
     from ibviewer.core.information import InformationPlane
@@ -142,6 +144,27 @@ class AppState(QObject):
                 return int(info.dim)
         raise KeyError(layer)
 
+    def rows_matching(self, pattern: str) -> np.ndarray:
+        """Rows whose word / sample name or class name matches ``pattern`` (a case-insensitive regex).
+
+        Raises
+        ------
+        IBViewerError
+            The pattern is not a valid regular expression.
+        """
+        if not pattern:
+            return np.zeros(0, dtype=np.int64)
+        try:
+            regex = re.compile(pattern, re.IGNORECASE)
+        except re.error as exc:
+            raise IBViewerError(f"Invalid search pattern {pattern!r}: {exc}. Use a regular expression such as ^qu.*k$.") from exc
+        names = self.class_names()
+        class_match = np.array([bool(regex.search(name)) for name in names], dtype=bool)
+        matches = class_match[self.labels] if len(names) else np.zeros(self.n_samples, dtype=bool)
+        sample_names = [self.sample_name(row) for row in range(self.n_samples)]
+        matches |= np.array([bool(regex.search(name)) for name in sample_names], dtype=bool)
+        return np.flatnonzero(matches).astype(np.int64)
+
     def query_words(self) -> tuple[str, ...]:
         """The run's query words for the word experiment (``run.extra["query_words"]``), or ()."""
         extra = getattr(self.run, "extra", None) or {}
@@ -152,8 +175,8 @@ class AppState(QObject):
         dataset = self.dataset
         return self.activations is not None and dataset is not None and dataset.words is not None and bool(self.query_words())
 
-    def set_run(self, run: Any, activations: ActivationSet | None) -> None:
-        """Replace the run; clears every result and the selection."""
+    def set_run(self, run: Any, activations: ActivationSet | None, epoch: int | None = None) -> None:
+        """Replace the run, showing ``epoch`` (default: the last saved one); clears every result and the selection."""
         self.run = run
         self.activations = activations
         self.infoplane = None
@@ -166,7 +189,7 @@ class AppState(QObject):
         self.neighbors = None
         self.hover = -1
         epochs = tuple(activations.epochs) if activations is not None else ()
-        self.epoch = epochs[-1] if epochs else None
+        self.epoch = int(epoch) if epoch in epochs else (epochs[-1] if epochs else None)
         self.run_changed.emit()
 
     # -- results -------------------------------------------------------------------

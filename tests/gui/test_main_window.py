@@ -63,7 +63,7 @@ def test_open_through_the_file_menu_fills_every_view(qtbot, digits_run, monkeypa
     window = make_window(qtbot)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(digits_run / "run.json"), ""))
     with qtbot.waitSignal(window.idle, timeout=60_000):
-        window.open_action.trigger()
+        window.menus.open_action.trigger()
     state = window.state
     assert window.last_error is None
     assert state.run.name == "test_digits"
@@ -217,16 +217,16 @@ def test_cancel_stops_a_running_analysis_within_a_second(qtbot, digits_run):
     window = make_window(qtbot, method="pca", max_samples=None)
     open_and_wait(qtbot, window, digits_run)
     window.state.set_settings(method="tsne")
-    window.start_analysis(frozenset({"embeddings"}))
+    window.controller.start_analysis(frozenset({"embeddings"}))
     # wait until t-SNE optimises (its snapshots are arriving), then press Cancel
     qtbot.waitUntil(lambda: "iteration" in window.status_message.text(), timeout=60_000)
     assert window.cancel_button.isVisible()
     started = time.monotonic()
-    with qtbot.waitSignal(window.analysis_runner.cancelled, timeout=1_000):
+    with qtbot.waitSignal(window.jobs.runner("analysis").cancelled, timeout=1_000):
         QTest.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
     assert time.monotonic() - started < 1.0
     assert window.status_message.text() == "Cancelled"
-    assert window.analysis_runner.wait(2.0)
+    assert window.jobs.runner("analysis").wait(2.0)
     assert not window.cancel_button.isVisible()
     # what was finished stays on screen: PCA (or t-SNE) panels with every sample
     assert all(len(p.scatter.data) == window.state.n_samples for p in window.embedding_view.panels.values())
@@ -254,7 +254,7 @@ def test_the_event_loop_never_stalls_during_a_full_analysis(qtbot, digits_run):
 
 def test_epoch_outside_the_run_is_reported(qtbot, digits_run):
     window = make_window(qtbot)
-    window.pending_epoch = 3
+    window.controller.pending_epoch = 3
     with qtbot.waitSignal(window.job_failed, timeout=60_000) as blocker:
         window.open_path(digits_run)
     assert "Epoch 3 is not in this run" in str(blocker.args[0])

@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ibviewer.gui.views.word_view import WordView, word_preset_available
+from ibviewer.gui.views.word_view import WordView
 from tests.gui.synthetic import QUERY_WORDS, make_state, make_word_state, require_opengl
 
 
 @pytest.fixture
-def word_view(qtbot):
+def word_view(qtbot, controller_for):
     state = make_word_state()
     view = WordView(state)
+    view.experiment_requested.connect(controller_for(state).compute_word_experiment)  # as the window connects it
     qtbot.addWidget(view)
     view.resize(1100, 500)
     view.show()
@@ -22,7 +23,8 @@ def word_view(qtbot):
 
 def _compute(word_view, qtbot, dims, n_neighbors):
     with qtbot.waitSignal(word_view.experiment_changed, timeout=30_000):
-        word_view.compute(dims, method="pca", n_neighbors=n_neighbors)
+        word_view.request(dims, method="pca", n_neighbors=n_neighbors)
+        assert "Embedding the query words" in word_view.status.text()
     # the new panels get their final size once the layout has run
     qtbot.waitUntil(lambda: all(p.width() > 200 and p.height() > 150 for p in word_view.panels.values()), timeout=5000)
     qtbot.wait(20)
@@ -31,9 +33,10 @@ def _compute(word_view, qtbot, dims, n_neighbors):
 
 def test_word_view_labels_query_words_in_every_layer(word_view, qtbot):
     state = word_view.state
-    assert word_preset_available(state) and not word_preset_available(make_state())
+    assert state.has_words() and not make_state().has_words()
     _compute(word_view, qtbot, 2, 10)
     experiment = word_view.experiment
+    assert experiment is state.word_experiment and word_view.status.text() == ""
     assert experiment.query_words == QUERY_WORDS and experiment.n_neighbors == 10
     assert list(word_view.panels) == ["embed", "act1", "act2"]
     for panel in word_view.panels.values():
@@ -58,8 +61,10 @@ def test_runs_without_words_say_so(qtbot):
     view = WordView(state)
     qtbot.addWidget(view)
     assert "no words" in view.status.text()
-    view.compute(2)
-    assert view.experiment is None and not view.runner.is_running() and "no words" in view.status.text()
+    requests = []
+    view.experiment_requested.connect(lambda *args: requests.append(args))
+    view.request(2)
+    assert requests == [] and view.experiment is None and "no words" in view.status.text()
 
 
 def test_clicking_a_word_focuses_its_sample(word_view, qtbot):

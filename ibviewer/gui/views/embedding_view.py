@@ -303,7 +303,7 @@ class EmbeddingGridView(GridStateSlots, QWidget):
         self.state = state
         self.panels: dict[str, LayerPanel] = {}
         self.mode = PAN
-        self.color_mode = "label"
+        self.color_mode = state.settings.color_by
         self.playback: EpochPlayback | None = None
 
         layout = QVBoxLayout(self)
@@ -324,7 +324,7 @@ class EmbeddingGridView(GridStateSlots, QWidget):
         state.focus_changed.connect(self._on_state_highlights_changed)
         state.neighbors_changed.connect(self._on_state_highlights_changed)
         state.hover_changed.connect(self._on_state_hover_changed)
-        state.settings_changed.connect(self._update_title)
+        state.settings_changed.connect(self._on_state_settings_changed)
         if playback is not None:
             self.set_playback(playback)
 

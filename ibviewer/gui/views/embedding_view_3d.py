@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PySide6.QtCore import QRectF, Qt
@@ -278,7 +277,7 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
         super().__init__(parent)
         self.state = state
         self.playback = playback
-        self.color_mode = "label"
+        self.color_mode = state.settings.color_by
         self.panels: dict[str, GLLayerPanel] = {}
         self._syncing = False
         self._stale = False
@@ -320,6 +319,7 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
         state.focus_changed.connect(self._on_state_highlights_changed)
         state.neighbors_changed.connect(self._on_state_highlights_changed)
         state.hover_changed.connect(self._on_state_hover_changed)
+        state.settings_changed.connect(self._on_state_settings_changed)
         if playback is not None:
             playback.position_changed.connect(self._on_playback_position_changed)
         if state.activations is not None:

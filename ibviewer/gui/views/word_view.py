@@ -8,35 +8,36 @@ words as fit without overlapping (nearest synonyms of every query first), and pl
 labels again whenever the view is zoomed, panned, rotated or resized. 2D (N=200) by
 default; 3D (N=50) draws the same in `pyqtgraph.opengl` views with `GLTextItem` labels.
 
-Rows are linked to `AppState` through ``experiment.selected_idx`` (word row i is sample row
-``selected_idx[i]``): clicking a word focuses that sample everywhere, and the state's
-selection (a search, a lasso in another view) is always labelled here.
+The view draws ``state.word_experiment`` and asks for it with ``experiment_requested``
+(the 2D/3D buttons, or the window when the Words tab shows). Rows are linked to `AppState`
+through ``experiment.selected_idx`` (word row i is sample row ``selected_idx[i]``): clicking
+a word focuses that sample everywhere, and the state's selection (a search, a lasso in
+another view) is always labelled here.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from ibviewer.core.pipeline import run_word_experiment
-from ibviewer.core.words import DEFAULT_NEIGHBORS
+from ibviewer.core.config import WORD_NEIGHBORS
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
 from ibviewer.gui.widgets.figure import figure_frame
 from ibviewer.gui.widgets.grab import grab_with_gl
 from ibviewer.gui.widgets.labels import GAP_PX, label_order, place_labels
 from ibviewer.gui.widgets.pointer import PointerViewBox
 from ibviewer.gui.widgets.style import PassiveScatter, class_brushes, class_colors, make_pen, nearest_point
 
+if TYPE_CHECKING:
+    from ibviewer.core.words import WordExperiment
+
 __all__ = [
-    "query_words_of",
-    "word_preset_available",
     "WordPanel2D",
     "WordPanel3D",
     "WordView",
@@ -45,19 +46,6 @@ __all__ = [
 QUERY_FONT_PT = 10
 WORD_FONT_PT = 8
 RELABEL_DELAY_MS = 60
-
-
-def query_words_of(state: Any) -> tuple[str, ...]:
-    """The run's query words for the word experiment (``run.extra["query_words"]``), or ()."""
-    extra = getattr(state.run, "extra", None) or {}
-    words = extra.get("query_words") or ()
-    return tuple(str(w) for w in words)
-
-
-def word_preset_available(state: Any) -> bool:
-    """Whether the open run has words and query words for the word experiment."""
-    dataset = state.dataset
-    return state.activations is not None and dataset is not None and dataset.words is not None and bool(query_words_of(state))
 
 
 def _fonts() -> tuple[QFont, QFont]:
@@ -85,7 +73,7 @@ def _text_color(color: QColor, is_query: bool) -> QColor:
 class _WordPanelMixin:
     """What both panels share: the experiment rows, label choice and the link to `AppState`."""
 
-    def _init_rows(self, state: AppState, experiment: Any, layer: str) -> None:
+    def _init_rows(self, state: AppState, experiment: WordExperiment, layer: str) -> None:
         self.state = state
         self.experiment = experiment
         self.layer = layer
@@ -108,6 +96,9 @@ class _WordPanelMixin:
         timer = getattr(self, "_relabel_timer", None)  # None while the base class is still being built
         if timer is not None:
             timer.start()
+
+    def relabel_pending(self) -> bool:
+        return self._relabel_timer.isActive()
 
     def forced_rows(self) -> np.ndarray:
         """Word rows always labelled: the query words and whatever the state highlights."""
@@ -142,7 +133,7 @@ class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
 
     labels_changed = Signal()
 
-    def __init__(self, state: AppState, experiment: Any, layer: str, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, experiment: WordExperiment, layer: str, parent: QWidget | None = None) -> None:
         self.viewbox = PointerViewBox()
         pg.PlotWidget.__init__(self, parent, viewBox=self.viewbox)
         self._init_rows(state, experiment, layer)
@@ -250,7 +241,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
 
     labels_changed = Signal()
 
-    def __init__(self, state: AppState, experiment: Any, layer: str, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, experiment: WordExperiment, layer: str, parent: QWidget | None = None) -> None:
         QWidget.__init__(self, parent)
         import pyqtgraph.opengl as gl
 
@@ -341,30 +332,28 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         self._hover_word(-1 if math.isnan(x) else self._word_at(x, y))
 
 
-class WordView(BackgroundViewMixin, QWidget):
+class WordView(QWidget):
     """The word experiment preset: 2D/3D switch, a legend of query words, one labelled panel per layer.
 
     Signals
     -------
+    experiment_requested(int, str, object)
+        Compute the word experiment in these dims with this method and ``n_neighbors`` (None: the default).
     experiment_changed()
         A new `WordExperiment` is drawn.
     """
 
+    experiment_requested = Signal(int, str, object)
     experiment_changed = Signal()
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.experiment: Any = None
+        self.experiment: WordExperiment | None = None
         self.dims = 2
         self.method = "tsne"
-        self.params: dict[str, Any] = {}
+        self.n_neighbors: int | None = None
         self.panels: dict[str, WordPanel2D | WordPanel3D] = {}
-        self.runner = view_runner("words")
-        self.background_runners = (self.runner,)
-        self.runner.finished.connect(self._on_runner_finished)
-        self.runner.failed.connect(self._on_runner_failed)
-        self.runner.progress_changed.connect(self._on_runner_progress_changed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -372,14 +361,14 @@ class WordView(BackgroundViewMixin, QWidget):
         bar.setContentsMargins(4, 2, 4, 2)
         self.dim_buttons: dict[int, QToolButton] = {}
         group = QButtonGroup(self)
-        for dims, text in ((2, f"2D (N={DEFAULT_NEIGHBORS[2]})"), (3, f"3D (N={DEFAULT_NEIGHBORS[3]})")):
+        for dims, text in ((2, f"2D (N={WORD_NEIGHBORS[2]})"), (3, f"3D (N={WORD_NEIGHBORS[3]})")):
             button = QToolButton(self)
             button.setText(text)
             button.setCheckable(True)
             button.setChecked(dims == 2)
-            button.setToolTip(f"Each query word with its {DEFAULT_NEIGHBORS[dims]} nearest words, embedded in {dims}D per layer")
+            button.setToolTip(f"Each query word with its {WORD_NEIGHBORS[dims]} nearest words, embedded in {dims}D per layer")
             group.addButton(button)
-            button.clicked.connect(lambda _checked=False, d=dims: self.compute(d))
+            button.clicked.connect(lambda _checked=False, d=dims: self.request(d))
             self.dim_buttons[dims] = button
             bar.addWidget(button)
         self.status = QLabel("", self)
@@ -392,42 +381,35 @@ class WordView(BackgroundViewMixin, QWidget):
         layout.addWidget(self.figure, 1)
 
         state.run_changed.connect(self._on_state_run_changed)
+        state.result_changed.connect(self._on_state_result_changed)
+        state.running_changed.connect(self._update_status)
         for signal in (state.selection_changed, state.focus_changed, state.neighbors_changed):
             signal.connect(self._on_state_highlights_changed)
         state.hover_changed.connect(self._on_state_hover_changed)
         self._on_state_run_changed()
 
     # -- public --------------------------------------------------------------------
-    def compute(self, dims: int | None = None, method: str | None = None, **params: Any) -> None:
-        """Run the word experiment in the background (``dims`` 2 or 3; ``params`` go to the core)."""
+    def request(self, dims: int | None = None, method: str | None = None, n_neighbors: int | None = None) -> None:
+        """Ask for the word experiment (``dims`` 2 or 3, ``n_neighbors`` synonyms per query word)."""
         if dims is not None:
             self.dims = int(dims)
             self.dim_buttons[self.dims].setChecked(True)
         if method is not None:
             self.method = method
-        if params:
-            self.params = params  # n_neighbors: synonyms per query word
-        if self.closed:
-            return
-        if not word_preset_available(self.state):
-            self.status.setText("This run has no words and query words: the word experiment needs a text run.")
-            return
-        self.status.setText(f"Embedding the query words and their {self.params.get('n_neighbors', DEFAULT_NEIGHBORS[self.dims])} nearest words…")
-        settings = self.state.settings.with_changes(dims=self.dims, method=self.method)
-        if self.method != "umap" and settings.alignment == "aligned_umap":
-            settings = settings.with_changes(alignment="init")
-        self.runner.submit(
-            run_word_experiment, self.state.activations, self.state.dataset.words, query_words_of(self.state),
-            settings, n_neighbors=self.params.get("n_neighbors"),
-        )  # fmt: skip
+        if n_neighbors is not None:
+            self.n_neighbors = int(n_neighbors)
+        if self.state.has_words():
+            self.experiment_requested.emit(self.dims, self.method, self.n_neighbors)
+        self._update_status()
 
-    def set_experiment(self, experiment: Any) -> None:
+    def set_experiment(self, experiment: WordExperiment | None) -> None:
         """Draw a `WordExperiment` (2D or 3D from its embeddings' dims)."""
         for panel in self.panels.values():
             self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
         self.experiment = experiment
+        self._update_status()
         if experiment is None:
             self.title.setText("")
             self.legend.setText("")
@@ -455,12 +437,11 @@ class WordView(BackgroundViewMixin, QWidget):
             f"nearest words in {experiment.layer_for_synonyms} ({experiment.metric}) · epoch {experiment.epoch} · "
             f"{experiment.n_selected} words · {experiment.embeddings.describe()}"
         )
-        self.status.setText("")
         for panel in self.panels.values():
             panel.schedule_relabel()
         self.experiment_changed.emit()
 
-    def grab_figure(self) -> Any:
+    def grab_figure(self) -> QImage:
         """A QImage of the whole figure, 3D labels included."""
         return grab_with_gl(self.figure)
 
@@ -468,12 +449,28 @@ class WordView(BackgroundViewMixin, QWidget):
         for panel in self.panels.values():
             panel.relabel()
 
+    def drawing_pending(self) -> bool:
+        """Whether a panel still waits to place its labels (after a new experiment, a resize or a zoom)."""
+        return any(panel.relabel_pending() for panel in self.panels.values())
+
     # -- slots -----------------------------------------------------------------------
+    def _update_status(self) -> None:
+        state = self.state
+        if state.activations is not None and not state.has_words():
+            text = "This run carries no words: the word experiment needs a text run with query words."
+        elif "words" in state.running:
+            n = self.n_neighbors if self.n_neighbors is not None else WORD_NEIGHBORS[self.dims]
+            text = f"Embedding the query words and their {n} nearest words…"
+        else:
+            text = ""
+        self.status.setText(text)
+
     def _on_state_run_changed(self) -> None:
-        self.runner.cancel()
         self.set_experiment(None)
-        if self.state.activations is not None and not word_preset_available(self.state):
-            self.status.setText("This run carries no words: the word experiment needs a text run with query words.")
+
+    def _on_state_result_changed(self, what: str) -> None:
+        if what == "words":
+            self.set_experiment(self.state.word_experiment)
 
     def _on_state_highlights_changed(self) -> None:
         for panel in self.panels.values():
@@ -482,13 +479,3 @@ class WordView(BackgroundViewMixin, QWidget):
     def _on_state_hover_changed(self, row: int) -> None:
         for panel in self.panels.values():
             panel.schedule_relabel()
-
-    def _on_runner_finished(self, experiment: Any) -> None:
-        self.set_experiment(experiment)
-
-    def _on_runner_failed(self, exc: object) -> None:
-        self.status.setText(f"<span style='color:#b00000'>Word experiment failed: {exc}</span>")
-
-    def _on_runner_progress_changed(self, fraction: float, message: str) -> None:
-        if self.runner.is_running():
-            self.status.setText(f"{message} ({100 * fraction:.0f}%)")
