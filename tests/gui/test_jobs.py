@@ -181,3 +181,33 @@ def test_cancel_stops_a_view_request_and_the_window_goes_idle(window, qtbot, mon
     assert window.status_message.text() == "Cancelled" and not window.cancel_button.isVisible()
     assert panel.all_epochs_button.isEnabled() and panel.all_epochs_button.text() == "Probe every epoch"
     assert window.last_error is None
+
+
+def test_an_older_request_of_a_view_never_lands_after_a_newer_one(window, qtbot, monkeypatch):
+    from ibviewer.core.pipeline import estimator_sensitivity
+
+    _show_synthetic_run(window)
+    state = window.state
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = {layer: estimator_sensitivity(state.activations, layer, state.epoch, state.settings)
+                   for layer in ("fc1", "fc2")}  # fmt: skip
+    release, threads = threading.Event(), []
+
+    def sweep(activations, layer, epoch, settings, *, progress):
+        if layer == "fc1":  # slow, and deaf to Cancel: it returns after the newer request has finished
+            threads.append(threading.current_thread())
+            release.wait(20)
+        return results[layer]
+
+    monkeypatch.setattr("ibviewer.gui.controller.estimator_sensitivity", sweep)
+    window.controls.sensitivity_layer.setCurrentIndex(0)
+    window.controls.sweep_button.click()  # fc1
+    window.controls.sensitivity_layer.setCurrentIndex(1)
+    with qtbot.waitSignal(window.idle, timeout=20_000):
+        window.controls.sweep_button.click()  # fc2 replaces it
+    assert state.sensitivity is results["fc2"]
+    release.set()
+    threads[0].join(20)
+    qtbot.wait(100)  # whatever the old job posted has been delivered (and dropped) by now
+    assert state.sensitivity is results["fc2"] and "<b>fc2</b>" in window.controls.sensitivity_note.text()

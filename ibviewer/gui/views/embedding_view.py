@@ -1,7 +1,7 @@
 """Per-layer embeddings as small multiples: one linked scatter panel per captured layer.
 
 Every panel draws the same samples, coloured by label, predicted class, correctness or
-neighbourhood faithfulness (`views/coloring.py`, shared with the 3D view). Hover, click
+neighbourhood faithfulness (`widgets/coloring.py`, shared with the 3D view). Hover, click
 (focus + neighbours) and rectangle/lasso selections go to `AppState`; every panel
 redraws its highlights from the state's signals, so a gesture in one panel shows in all
 of them. With an `EpochPlayback`, the panels animate between epochs during playback.
