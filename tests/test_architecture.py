@@ -8,6 +8,12 @@ functions alike), so a lazy import that breaks a boundary is caught too. The rul
   inside a function (to launch the window);
 - the core never imports the commands or the CLI; the commands never import the CLI;
   the GUI never imports the CLI or the commands;
+- views are leaves: a view never imports another view, the job hub (``gui.jobs``,
+  ``gui.workers``), the controller, the menus, the window or the launcher; at run time it
+  imports only ``gui.widgets``, ``gui.state``, ``gui.playback``, the core's definitions
+  (``core.config``, ``core.naming``, ``core.types``) and ``errors`` (type annotations under
+  ``TYPE_CHECKING`` may name core result types); widgets, the state and the playback model
+  never import views or the layers above them;
 - no two modules import each other at module level (import cycles).
 """
 
@@ -33,14 +39,30 @@ def _submodule(prefix: str, name: str) -> str:
     return prefix
 
 
-def _imports(path: Path) -> list[tuple[str, bool]]:
-    """(imported module, at module level?) for every import in ``path``."""
+def _type_checking_nodes(tree: ast.Module) -> set[int]:
+    """Ids of the nodes inside ``if TYPE_CHECKING:`` blocks (imports there exist for annotations only)."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        test = getattr(node, "test", None)
+        if isinstance(node, ast.If) and (
+            (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        ):
+            inside |= {id(child) for statement in node.body for child in ast.walk(statement)}
+    return inside
+
+
+def _imports(path: Path, runtime_only: bool = False) -> list[tuple[str, bool]]:
+    """(imported module, at module level?) for every import in ``path`` (``runtime_only``: not under TYPE_CHECKING)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     top_level = {id(node) for node in tree.body}
+    typing_only = _type_checking_nodes(tree) if runtime_only else set()
     found = []
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -59,6 +81,7 @@ def _imports(path: Path) -> list[tuple[str, bool]]:
 
 
 MODULES = {_module_name(path): _imports(path) for path in sorted(PACKAGE.rglob("*.py"))}
+RUNTIME_IMPORTS = {_module_name(path): _imports(path, runtime_only=True) for path in sorted(PACKAGE.rglob("*.py"))}
 
 
 def _is(name: str, *prefixes: str) -> bool:
@@ -102,6 +125,69 @@ def test_layers_only_import_downwards():
     for module, imports in MODULES.items():
         forbidden = FORBIDDEN.get(_layer(module), ())
         found = sorted({name for name, _ in imports if _is(name, *forbidden)})
+        if found:
+            bad[module] = found
+    assert not bad
+
+
+# what a view (and the drawing code and state under it) must never reach
+ABOVE_THE_VIEWS = (
+    "ibviewer.gui.jobs",
+    "ibviewer.gui.workers",
+    "ibviewer.gui.controller",
+    "ibviewer.gui.menus",
+    "ibviewer.gui.main_window",
+    "ibviewer.gui.app",
+)
+VIEW_MAY_IMPORT = (
+    "ibviewer.gui.widgets",
+    "ibviewer.gui.state",
+    "ibviewer.gui.playback",
+    "ibviewer.core.config",
+    "ibviewer.core.naming",
+    "ibviewer.core.types",
+    "ibviewer.errors",
+)
+
+
+def _views() -> list[str]:
+    return [module for module in MODULES if _is(module, "ibviewer.gui.views") and module != "ibviewer.gui.views"]
+
+
+def test_the_views_were_found():
+    assert {"ibviewer.gui.views.word_view", "ibviewer.gui.views.controls_panel"} <= set(_views())
+
+
+def test_views_never_import_another_view_or_what_runs_jobs():
+    bad = {}
+    for module in _views():
+        found = sorted({
+            name for name, _ in MODULES[module]
+            if _is(name, *ABOVE_THE_VIEWS) or (_is(name, "ibviewer.gui.views") and not _is(name, module))
+        })  # fmt: skip
+        if found:
+            bad[module] = found
+    assert not bad
+
+
+def test_views_import_only_widgets_state_playback_and_core_definitions():
+    bad = {}
+    for module in _views():
+        found = sorted({
+            name for name, _ in RUNTIME_IMPORTS[module]
+            if _is(name, "ibviewer") and name != "ibviewer" and not _is(name, *VIEW_MAY_IMPORT, module)
+        })  # fmt: skip
+        if found:
+            bad[module] = found
+    assert not bad
+
+
+def test_widgets_state_and_playback_never_import_views_or_what_runs_jobs():
+    bad = {}
+    for module, imports in MODULES.items():
+        if not _is(module, "ibviewer.gui.widgets", "ibviewer.gui.state", "ibviewer.gui.playback"):
+            continue
+        found = sorted({name for name, _ in imports if _is(name, "ibviewer.gui.views", *ABOVE_THE_VIEWS)})
         if found:
             bad[module] = found
     assert not bad

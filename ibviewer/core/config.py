@@ -32,6 +32,7 @@ __all__ = [
     "SEQUENCE_POOLS",
     "FEATURE_MAPS",
     "RESULT_STAGES",
+    "WORD_NEIGHBORS",
     "choice_help",
 ]
 
@@ -64,6 +65,8 @@ COLOR_MODES: dict[str, str] = {
 }
 SEQUENCE_POOLS: dict[str, str] = {"mean": "mean over positions", "last": "last position"}
 FEATURE_MAPS: dict[str, str] = {"flatten": "flatten", "gap": "global average pool"}
+#: Synonyms per query word in the word experiment, by embedding dims (2D shows more words than 3D can).
+WORD_NEIGHBORS: dict[int, int] = {2: 200, 3: 50}
 #: What `settings_diff` may name: results that have to be computed again.
 RESULT_STAGES = ("infoplane", "embeddings", "probes")
 

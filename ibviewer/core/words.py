@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ibviewer.core.cache import hash_arrays
+from ibviewer.core.config import WORD_NEIGHBORS
 from ibviewer.core.embedding import EmbeddingSet, Method, embed_layers, select_epochs, select_layers
 from ibviewer.core.neighbors import Metric, NeighborIndex
 from ibviewer.core.progress import NULL_PROGRESS, Progress, SubProgress
@@ -23,7 +24,7 @@ from ibviewer.errors import EstimatorError
 
 __all__ = ["WordExperiment", "word_experiment", "DEFAULT_NEIGHBORS"]
 
-DEFAULT_NEIGHBORS = {2: 200, 3: 50}
+DEFAULT_NEIGHBORS = WORD_NEIGHBORS  # synonyms per query word by dims (defined with the settings)
 
 
 @dataclass(frozen=True, eq=False)

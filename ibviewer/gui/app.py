@@ -2,8 +2,9 @@
 
 Only Qt and pyqtgraph are imported before the window shows; torch, scikit-learn and the
 estimators load in the worker thread of the first job, so the window appears at once.
-``--screenshot OUT.png`` opens the window, waits until everything requested is
-computed, saves the window and exits (0, or 2 with ``error: ...`` on stderr).
+``--screenshot OUT.png`` opens the window, waits until every job has ended, everything the
+window shows is in `AppState` and every view has drawn (the word view's labels included),
+saves the window and exits (0, or 2 with ``error: ...`` on stderr).
 """
 
 from __future__ import annotations
@@ -14,21 +15,35 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QTimer, SignalInstance
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QApplication, QWidget
 
 from ibviewer import __version__
 from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.errors import IBViewerError
 
-__all__ = ["run_app", "LaunchOptions", "default_sample_path", "ScreenshotDriver", "install_excepthook"]
+if TYPE_CHECKING:
+    from ibviewer.gui.state import AppState
+
+__all__ = [
+    "run_app",
+    "LaunchOptions",
+    "default_sample_path",
+    "ScreenshotDriver",
+    "ScreenshotHost",
+    "ErrorReporter",
+    "install_excepthook",
+]
 
 log = logging.getLogger(__name__)
 
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
+SETTLE_MS = 50  # after the last job, let layouts and deferred drawing run before the picture
+MAX_SETTLE_TRIES = 100
 
 
 def default_sample_path() -> str | None:
@@ -54,16 +69,43 @@ class LaunchOptions:
     session: str | None = None  # a session file to reopen
 
 
-class ScreenshotDriver(QObject):
-    """Waits until the window has computed everything requested, saves it as PNG and ends the event loop."""
+class ScreenshotHost(Protocol):
+    """What the screenshot needs of the window."""
 
-    def __init__(self, window: Any, out: str, select: int | None, on_exit: Callable[[int], None]) -> None:
-        super().__init__(window)
+    idle: SignalInstance  # every job has ended
+    job_failed: SignalInstance  # (exception)
+    state: AppState
+
+    def is_busy(self) -> bool: ...
+
+    def drawing_pending(self) -> bool: ...
+
+    def grab(self) -> QPixmap: ...
+
+
+class ErrorReporter(Protocol):
+    """Where uncaught exceptions go (the window's error dialog)."""
+
+    def report(self, exc: BaseException) -> None: ...
+
+
+class ScreenshotDriver(QObject):
+    """Waits until the window has computed and drawn everything, saves it as PNG and ends the event loop.
+
+    "Everything": the job hub is idle (no job left, the word experiment's included), `AppState`
+    has every result the window shows (``state.missing_results()`` is empty) and no view
+    waits to finish drawing (``window.drawing_pending()``). Idle with a result missing means
+    nothing will compute it any more: that fails instead of waiting forever.
+    """
+
+    def __init__(self, window: ScreenshotHost, out: str, select: int | None, on_exit: Callable[[int], None]) -> None:
+        super().__init__()
         self.window = window
         self.out = Path(out)
         self.select = select
         self._on_exit = on_exit
         self._selected = select is None
+        self._settle_tries = 0
         self.exit_code: int | None = None
         window.idle.connect(self._on_window_idle)
         window.job_failed.connect(self._on_window_job_failed)
@@ -80,10 +122,19 @@ class ScreenshotDriver(QObject):
             state.set_focus(self.select, state.layer_names[-1])
             if self.window.is_busy():
                 return  # the neighbour look-up runs; idle comes again
-        QTimer.singleShot(50, self._save)
+        missing = state.missing_results()
+        if missing:
+            self.fail(RuntimeError(f"Nothing is computing any more, but {', '.join(missing)} are missing."))
+            return
+        self._settle_tries = 0
+        QTimer.singleShot(SETTLE_MS, self._save)
 
     def _save(self) -> None:
-        if self.exit_code is not None:
+        if self.exit_code is not None or self.window.is_busy():
+            return  # a job started meanwhile: idle comes again
+        if self.window.drawing_pending() and self._settle_tries < MAX_SETTLE_TRIES:
+            self._settle_tries += 1
+            QTimer.singleShot(SETTLE_MS, self._save)
             return
         if not self.out.parent.is_dir():
             self.fail(IBViewerError(f"The folder {self.out.parent} does not exist; choose another place for the screenshot."))
@@ -110,7 +161,7 @@ class ScreenshotDriver(QObject):
         self.fail(exc)
 
 
-def install_excepthook(window: Any, screenshot: ScreenshotDriver | None = None) -> Callable:
+def install_excepthook(window: ErrorReporter, screenshot: ScreenshotDriver | None = None) -> Callable:
     """Route uncaught exceptions (e.g. in slots) to the error dialog; returns the previous hook."""
     previous = sys.excepthook
 
@@ -123,7 +174,7 @@ def install_excepthook(window: Any, screenshot: ScreenshotDriver | None = None) 
             screenshot.fail(exc)
             return
         try:
-            window._report(exc)
+            window.report(exc)
         except Exception:  # noqa: BLE001 - never let the hook itself raise
             previous(exc_type, exc, tb)
 
@@ -145,13 +196,13 @@ def run_app(request: RunRequest, settings: AnalysisSettings, launch: LaunchOptio
 
     from ibviewer.gui.main_window import MainWindow
     from ibviewer.gui.resources import style_sheet
-    from ibviewer.gui.views.style import configure_pyqtgraph
+    from ibviewer.gui.widgets.style import configure_pyqtgraph
 
     configure_pyqtgraph()
     if not app.styleSheet():
         app.setStyleSheet(style_sheet())
     window = MainWindow(settings, request, show_dialogs=launch.screenshot is None, persist_layout=launch.screenshot is None)
-    window.pending_epoch = launch.epoch
+    window.controller.pending_epoch = launch.epoch
     driver = None
     if launch.screenshot:
         driver = ScreenshotDriver(window, launch.screenshot, launch.select, app.exit)
@@ -166,7 +217,7 @@ def run_app(request: RunRequest, settings: AnalysisSettings, launch: LaunchOptio
     elif driver is not None:
         driver.fail(IBViewerError("No run to show: give a PATH, or run from the source folder where the samples are."))
     else:
-        window.status_message.setText("No run open: choose File > Open Run or Checkpoint… (Ctrl+O)")
+        window.show_status("No run open: choose File > Open Run or Checkpoint… (Ctrl+O)")
     try:
         code = app.exec() if driver is None or driver.exit_code is None else driver.exit_code
     finally:
@@ -174,12 +225,15 @@ def run_app(request: RunRequest, settings: AnalysisSettings, launch: LaunchOptio
     if driver is not None:
         window.close()
         code = driver.exit_code if driver.exit_code is not None else EXIT_BUG
-    _join_workers(window)
+    # let cancelled jobs and an unfinished library warm-up end before the interpreter does: a thread
+    # still inside a C extension's import when Python finalises crashes the process (imports cannot be
+    # cancelled, only awaited)
+    window.jobs.shutdown(timeout=60.0)
     _destroy_window(window)
     return int(code)
 
 
-def _destroy_window(window: Any) -> None:
+def _destroy_window(window: QWidget) -> None:
     """Delete the window's C++ objects now, while Python is fully alive.
 
     Left to PySide's exit-time cleanup, pyqtgraph's graphics widgets are destroyed after
@@ -194,13 +248,3 @@ def _destroy_window(window: Any) -> None:
     window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc.collect()
-
-
-def _join_workers(window: Any, timeout: float = 60.0) -> None:
-    """Let cancelled jobs and an unfinished library warm-up end before the interpreter does.
-
-    A thread still inside a C extension's import when Python finalises crashes the
-    process (a segfault after a clean run); imports cannot be cancelled, only awaited.
-    """
-    for runner in (*window.runners, window.warm_up_runner):
-        runner.shutdown(timeout=timeout)

@@ -1,4 +1,7 @@
-"""Writing figures (PNG at a chosen scale, SVG, PDF) of any widget (data files: `ibviewer.core.writers`).
+"""Writing figures (PNG at a chosen scale, SVG, PDF) of any widget, and the data files of what `AppState` holds.
+
+Data files are written by `ibviewer.core.writers`, the same functions `ibviewer analyze` uses,
+so File > Export Data and the command line write identical files for the same settings.
 
 pyqtgraph's own SVG exporter is broken on Qt >= 6.11, so every format renders the
 widget with ``QWidget.render`` onto the right paint device: a scaled QImage for PNG,
@@ -9,7 +12,7 @@ widget with ``QWidget.render`` onto the right paint device: a scaled QImage for 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMarginsF, QPoint, QRect, QSize, QSizeF
 from PySide6.QtGui import QColor, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
@@ -17,8 +20,13 @@ from PySide6.QtWidgets import QWidget
 
 from ibviewer.errors import IBViewerError
 
+if TYPE_CHECKING:
+    from ibviewer.gui.state import AppState
+
 __all__ = [
     "FIGURE_FORMATS",
+    "DATA_KINDS",
+    "export_data",
     "export_widget",
     "render_png",
     "render_svg",
@@ -26,6 +34,31 @@ __all__ = [
 ]
 
 FIGURE_FORMATS = {"png": "PNG image", "svg": "SVG vector graphics", "pdf": "PDF document"}
+DATA_KINDS = {"infoplane": "Information plane (CSV)", "embeddings": "Embeddings of the shown epoch (CSV)",
+              "neighbors": "Neighbours of the selected sample (CSV)", "probes": "Layer probes (CSV)"}  # fmt: skip
+
+
+def export_data(state: AppState, kind: str, path: str | Path) -> Path:
+    """Write one of ``DATA_KINDS`` from ``state`` to ``path`` (CSV, the format `ibviewer analyze` writes)."""
+    from ibviewer.core import writers
+
+    if kind == "infoplane":
+        if state.infoplane is None:
+            raise IBViewerError("The information plane is not computed yet; wait for it or open a run.")
+        return writers.write_infoplane_csv(state.infoplane, path)
+    names = state.sample_names()
+    if kind == "embeddings":
+        shown = [state.embedding(layer) for layer in state.layer_names]
+        return writers.write_embeddings_csv(path, [e for e in shown if e is not None], state.activations, names)
+    if kind == "neighbors":
+        if state.neighbors is None:
+            raise IBViewerError("No neighbours to export: click a point in a layer panel first.")
+        return writers.write_neighbors_csv(path, state.neighbors, state.activations, names)
+    if kind == "probes":
+        if state.probes is None:
+            raise IBViewerError("The layer probes are not computed yet; wait for them or open a run.")
+        return writers.write_probes_csv(state.probes, path)
+    raise IBViewerError(f"Unknown data export {kind!r}; choose {', '.join(DATA_KINDS)}.")
 
 
 def export_widget(widget: QWidget, path: str | Path, fmt: str | None = None, scale: float = 1.0) -> Path:

@@ -1,69 +1,78 @@
-"""The main window: menus, status bar, the views in splitters, and the jobs that feed `AppState`.
+"""The main window: composes the views around `AppState`, the job hub and the controller; the status bar.
 
-Three job slots (`TaskRunner`): opening a run (open + extract), the analysis chain
-(PCA, information plane, t-SNE/UMAP, probes) and neighbour look-ups. A new run only
-replaces the old one once it has opened and its activations exist, so a file that
-fails to open leaves the previous run on screen.
+Layout: the information plane, the epoch timeline and the neighbours panel on the left; on
+the right the tabs Layers (2D or 3D grid), Words and Layer probes; the Controls dock (View >
+Controls). The window owns the one `AppState`, the one `JobHub` (every background job) and
+the `AnalysisController` (settings -> jobs -> state), connects the views' requests to the
+controller, and shows what the hub reports: progress, Cancel, warnings and, for any job that
+fails, the error dialog. A new run only replaces the old one once it has opened and its
+activations exist, so a file that fails to open leaves the previous run on screen.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import replace
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
-    QFileDialog,
-    QInputDialog,
+    QDockWidget,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolButton,
     QWidget,
 )
 
-from ibviewer import __version__
-from ibviewer.core.config import METHODS
+from ibviewer.core.config import AnalysisSettings, RunRequest
+from ibviewer.core.pipeline import OpenedRun
 from ibviewer.errors import IBViewerError
 from ibviewer.gui import resources
-from ibviewer.core.config import AnalysisSettings, RunRequest
-from ibviewer.core.pipeline import (
-    NeighborCache,
-    Neighborhood,
-    OpenedRun,
-    StageResult,
-    find_neighbors,
-    open_and_extract,
-    run_analysis,
-    warm_up,
-)
+from ibviewer.gui.controller import OPEN, AnalysisController
 from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
-from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
-from ibviewer.gui.dialogs.open_dialog import RUN_FILE_FILTER, OpenRunDialog, needs_dataset
-from ibviewer.gui.export import export_widget
-from ibviewer.gui.part2 import install_part2
-from ibviewer.gui.settings import add_recent_run, app_settings, recent_runs
+from ibviewer.gui.dialogs.open_dialog import OpenRunDialog, needs_dataset
+from ibviewer.gui.dialogs.warnings_dialog import WarningsDialog
+from ibviewer.gui.export import export_data, export_widget
+from ibviewer.gui.jobs import JobHub
+from ibviewer.gui.menus import Menus
+from ibviewer.gui.playback import EpochPlayback
+from ibviewer.gui.session import (
+    RUN_KEYS,
+    Session,
+    apply_session_view,
+    capture_session,
+    copy_widget_to_clipboard,
+    load_session,
+    save_session,
+)
+from ibviewer.gui.settings import app_settings
 from ibviewer.gui.state import AppState
+from ibviewer.gui.views.controls_panel import ControlsPanel
 from ibviewer.gui.views.embedding_view import EmbeddingGridView
+from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
 from ibviewer.gui.views.info_plane_view import InfoPlaneView
 from ibviewer.gui.views.neighbors_panel import NeighborsPanel
-from ibviewer.gui.workers import TaskRunner, reserve_gui_core
+from ibviewer.gui.views.probe_panel import ProbePanel
+from ibviewer.gui.views.timeline import TimelinePanel
+from ibviewer.gui.views.word_view import WordView
 
-__all__ = ["MainWindow", "FIGURE_TARGETS"]
+__all__ = ["MainWindow", "FIGURE_TARGETS", "LAYERS_TAB", "WORDS_TAB", "PROBES_TAB"]
 
 log = logging.getLogger(__name__)
 
 FIGURE_TARGETS = {"infoplane": "Information plane", "grid": "Layer grid", "words": "Word experiment",
                   "probes": "Layer probes", "window": "Whole window"}  # fmt: skip
-DATA_KINDS = {"infoplane": "Information plane (CSV)", "embeddings": "Embeddings of the shown epoch (CSV)",
-              "neighbors": "Neighbours of the selected sample (CSV)", "probes": "Layer probes (CSV)"}  # fmt: skip
+LAYERS_TAB, WORDS_TAB, PROBES_TAB = 0, 1, 2
 
 
 class MainWindow(QMainWindow):
@@ -74,7 +83,7 @@ class MainWindow(QMainWindow):
     idle()
         Every job has ended (nothing left to compute for what is shown).
     job_failed(object)
-        A job failed with this exception (after the error dialog was shown).
+        A job failed (or another error was reported) with this exception, after the error dialog was shown.
     """
 
     idle = Signal()
@@ -93,119 +102,74 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(resources.app_icon())
         self.state = AppState(self)
         self.state.settings = settings or AnalysisSettings()
-        self.open_defaults = open_defaults or RunRequest(path="")
         self.show_dialogs = show_dialogs
         self.persist_layout = persist_layout
         self.last_error: BaseException | None = None
         self.last_error_dialog: QMessageBox | None = None
-        self.pending_epoch: int | None = None
-        self._neighbor_cache = NeighborCache()
-        self._opening: RunRequest | None = None
+        self.warnings_dialog: WarningsDialog | None = None
+        self.run_options: dict[str, Any] | None = None  # how the shown run was opened (for sessions)
+        self.pending_session: Session | None = None
+        self.jobs = JobHub(self)
+        self.playback = EpochPlayback(self.state, self)
+        self.controller = AnalysisController(self.state, self.jobs, self.playback, open_defaults, self)
 
-        self.info_view = InfoPlaneView(self.state)
-        self.neighbors_panel = NeighborsPanel(self.state)
-        self.embedding_view = EmbeddingGridView(self.state)
-        self.left_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.left_splitter.addWidget(self.info_view)
-        self.left_splitter.addWidget(self.neighbors_panel)
-        self.left_splitter.setStretchFactor(0, 3)
-        self.left_splitter.setStretchFactor(1, 2)
-        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.main_splitter.addWidget(self.left_splitter)
-        self.main_splitter.addWidget(self.embedding_view)
-        self.main_splitter.setStretchFactor(0, 2)
-        self.main_splitter.setStretchFactor(1, 3)
-        self.main_splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.main_splitter)
-
-        self.open_runner = TaskRunner(name="open", parent=self)
-        self.analysis_runner = TaskRunner(name="analysis", parent=self)
-        self.neighbor_runner = TaskRunner(name="neighbours", parent=self)
-        self.runners: tuple[TaskRunner, ...] = ()
-        for runner in (self.open_runner, self.analysis_runner, self.neighbor_runner):
-            self.add_runner(runner)
-        self.warm_up_runner = TaskRunner(name="warm-up", parent=self)  # not a user job: never "busy"
-        self.open_runner.finished.connect(self._on_open_runner_finished)
-        self.analysis_runner.partial_ready.connect(self._on_analysis_runner_partial_ready)
-        self.analysis_runner.finished.connect(self._on_analysis_runner_finished)
-        self.neighbor_runner.finished.connect(self._on_neighbor_runner_finished)
-
-        self.state.focus_changed.connect(self._on_state_focus_changed)
-        self.state.epoch_changed.connect(self._on_state_epoch_changed)
-        self.neighbors_panel.query_changed.connect(self._on_neighbors_panel_query_changed)
-        self._neighbor_timer = QTimer(self)  # debounces k / metric edits
-        self._neighbor_timer.setSingleShot(True)
-        self._neighbor_timer.setInterval(150)
-        self._neighbor_timer.timeout.connect(self.query_neighbors)
-        self._idle_timer = QTimer(self)
-        self._idle_timer.setSingleShot(True)
-        self._idle_timer.setInterval(0)
-        self._idle_timer.timeout.connect(self._on_idle_timer_timeout)
-
-        self._build_menus()
+        self._build_views()
+        self._build_layout()
+        self.menus = Menus(self, self.menuBar(), self.state, self.controller, self.controls_dock.toggleViewAction(), self)
         self._build_status_bar()
-        # part 2: 3D panels, timeline, probes and words tabs, controls dock, session menus
-        self.part2 = install_part2(self)
+        self._connect()
+        self._on_state_run_changed()
+        self._on_state_settings_changed()
         self.resize(1500, 920)
         self.main_splitter.setSizes([560, 940])
-        self.left_splitter.setSizes([430, self.part2.timeline.maximumHeight(), 340])  # plane, timeline, neighbours
+        self.left_splitter.setSizes([430, self.timeline.maximumHeight(), 340])  # plane, timeline, neighbours
         if persist_layout:
             self._restore_layout()
 
     # ------------------------------------------------------------------ building
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.open_action = QAction("&Open Run or Checkpoint…", self)
-        self.open_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.open_action.setStatusTip("Open an ibviewer run folder, a checkpoint, a .pt2 program or an activations archive")
-        self.open_action.triggered.connect(self._on_open_action_triggered)
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
-        file_menu.addSeparator()
-        self.export_figure_action = QAction("&Export Figure…", self)
-        self.export_figure_action.setShortcut(QKeySequence("Ctrl+E"))
-        self.export_figure_action.triggered.connect(self._on_export_figure_action_triggered)
-        file_menu.addAction(self.export_figure_action)
-        self.export_data_action = QAction("Export &Data…", self)
-        self.export_data_action.setShortcut(QKeySequence("Ctrl+Shift+E"))
-        self.export_data_action.triggered.connect(self._on_export_data_action_triggered)
-        file_menu.addAction(self.export_data_action)
-        file_menu.addSeparator()
-        self.quit_action = QAction("&Quit", self)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.quit_action.triggered.connect(self.close)
-        file_menu.addAction(self.quit_action)
+    def _build_views(self) -> None:
+        state = self.state
+        self.info_view = InfoPlaneView(state)
+        self.timeline = TimelinePanel(state, self.playback)
+        self.neighbors_panel = NeighborsPanel(state)
+        self.embedding_view = EmbeddingGridView(state, self.playback)
+        self.grid3d = EmbeddingGrid3DView(state, self.playback)
+        self.word_view = WordView(state)
+        self.probe_panel = ProbePanel(state)
+        self.controls = ControlsPanel(state)
 
-        analysis_menu = self.menuBar().addMenu("&Analysis")
-        self.cancel_action = QAction("&Cancel Running Jobs", self)
-        self.cancel_action.setShortcut(QKeySequence("Ctrl+."))
-        self.cancel_action.triggered.connect(self.cancel_all)
-        analysis_menu.addAction(self.cancel_action)
-        self.recompute_action = QAction("&Recompute", self)
-        self.recompute_action.setShortcut(QKeySequence.StandardKey.Refresh)
-        self.recompute_action.triggered.connect(self._on_recompute_action_triggered)
-        analysis_menu.addAction(self.recompute_action)
-        method_menu = analysis_menu.addMenu("Embedding &Method")
-        self.method_actions: dict[str, QAction] = {}
-        for method, title in METHODS.items():
-            action = QAction(title, self, checkable=True)
-            action.setChecked(method == self.state.settings.method)
-            action.setData(method)
-            action.triggered.connect(self._on_method_action_triggered)
-            method_menu.addAction(action)
-            self.method_actions[method] = action
-
-        help_menu = self.menuBar().addMenu("&Help")
-        self.help_action = QAction("How to Read the &Information Plane", self)
-        self.help_action.setShortcut(QKeySequence.StandardKey.HelpContents)
-        self.help_action.triggered.connect(self._on_help_action_triggered)
-        help_menu.addAction(self.help_action)
-        self.about_action = QAction("&About ibviewer", self)
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.about_action.triggered.connect(self._on_about_action_triggered)
-        help_menu.addAction(self.about_action)
+    def _build_layout(self) -> None:
+        self.left_splitter = QSplitter(Qt.Orientation.Vertical)
+        for widget, stretch in ((self.info_view, 3), (self.timeline, 0), (self.neighbors_panel, 2)):
+            self.left_splitter.addWidget(widget)
+            self.left_splitter.setStretchFactor(self.left_splitter.count() - 1, stretch)
+        # right: Layers (2D / 3D) | Words | Layer probes
+        self.layer_stack = QStackedWidget()
+        self.layer_stack.addWidget(self.embedding_view)
+        self.layer_stack.addWidget(self.grid3d)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.layer_stack, "Layers")
+        self.tabs.addTab(self.word_view, "Words")
+        self.tabs.addTab(self.probe_panel, "Layer probes")
+        self.tabs.setTabToolTip(WORDS_TAB, "The word experiment: query words and their nearest words, per layer")
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.main_splitter.addWidget(self.left_splitter)
+        self.main_splitter.addWidget(self.tabs)
+        self.main_splitter.setStretchFactor(0, 2)
+        self.main_splitter.setStretchFactor(1, 3)
+        self.main_splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.main_splitter)
+        scroll = QScrollArea()
+        scroll.setWidget(self.controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(self.controls.sizeHint().width() + 24)  # labels and values readable
+        self.controls_dock = QDockWidget("Controls", self)
+        self.controls_dock.setObjectName("controlsDock")
+        self.controls_dock.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.controls_dock)
+        # closed at first so the information plane keeps its width; View > Controls (Ctrl+K) opens it
+        # and the window's saved layout remembers the choice
+        self.controls_dock.hide()
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -219,17 +183,41 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running computation (Ctrl+.)")
         self.cancel_button.clicked.connect(self.cancel_all)
-        self.warnings: list[str] = []
-        self.warning_label = QLabel("")
-        self.warning_label.setStyleSheet("color: #9a6700;")
-        self.warning_label.hide()
+        self.warning_button = QToolButton()  # "⚠ N warnings": opens the list
+        self.warning_button.setAutoRaise(True)
+        self.warning_button.setStyleSheet("color: #9a6700;")
+        self.warning_button.clicked.connect(self.show_warnings)
+        self.warning_button.hide()
         bar.addWidget(self.run_label)
         bar.addWidget(self.status_message, 1)
-        bar.addPermanentWidget(self.warning_label)
+        bar.addPermanentWidget(self.warning_button)
         bar.addPermanentWidget(self.progress_bar)
         bar.addPermanentWidget(self.cancel_button)
         self.progress_bar.hide()
         self.cancel_button.hide()
+        self.menus.cancel_action.setEnabled(False)
+
+    def _connect(self) -> None:
+        state, jobs, controller = self.state, self.jobs, self.controller
+        # what the views ask for becomes a job
+        self.controls.settings_edited.connect(controller.apply_settings)
+        self.controls.sensitivity_requested.connect(controller.compute_sensitivity)
+        self.probe_panel.probe_all_requested.connect(controller.probe_all_epochs)
+        self.word_view.experiment_requested.connect(controller.compute_word_experiment)
+        self.tabs.currentChanged.connect(self._on_tabs_current_changed)
+        state.run_changed.connect(self._on_state_run_changed)
+        state.settings_changed.connect(self._on_state_settings_changed)
+        controller.status_changed.connect(self.show_status)
+        controller.run_opened.connect(self._on_controller_run_opened)
+        controller.problem_found.connect(self.report)
+        # what every job reports
+        jobs.busy_changed.connect(self._on_jobs_busy_changed)
+        jobs.idle.connect(self.idle)
+        jobs.progress_changed.connect(self._on_jobs_progress_changed)
+        jobs.job_failed.connect(self._on_jobs_job_failed)
+        jobs.job_cancelled.connect(self._on_jobs_job_cancelled)
+        jobs.warning_raised.connect(self._on_jobs_warning_raised)
+        jobs.warnings_changed.connect(self._on_jobs_warnings_changed)
 
     # ------------------------------------------------------------------ layout persistence
     def _restore_layout(self) -> None:
@@ -253,97 +241,61 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def start_warm_up(self) -> None:
-        """Load the heavy libraries in the background (see `ibviewer.core.pipeline.warm_up`)."""
-        self.warm_up_runner.finished.connect(self._on_warm_up_runner_finished)
-        self.warm_up_runner.submit(warm_up, self.state.settings.method)
-
-    def _on_warm_up_runner_finished(self, _result: object) -> None:
-        reserve_gui_core()  # the libraries are loaded now: cap their thread pools
+        """Load the heavy libraries in the background (see `AnalysisController.start_warm_up`)."""
+        self.controller.start_warm_up()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.persist_layout:
             self.save_layout()
-        for runner in (*self.runners, self.warm_up_runner):
-            runner.shutdown(timeout=2.0)
+        self.controller.shutdown()
+        self.jobs.shutdown(timeout=2.0)
         super().closeEvent(event)
 
     # ------------------------------------------------------------------ opening
     def open_path(self, path: str | Path, **options: Any) -> None:
         """Open a run in the background; ``options`` override the launch defaults (model, dataset, ...)."""
-        request = replace(self.open_defaults, path=str(path), **options)
-        self._opening = request
-        self.status_message.setText(f"Opening {Path(request.path).name}…")
-        self.open_runner.submit(open_and_extract, request)
+        self.controller.open_path(path, **options)
+
+    def open_with_dialogs(self, path: str) -> None:
+        """Open ``path``, asking for the model factory and dataset when the file needs them."""
+        if not needs_dataset(path):
+            self.open_path(path)
+            return
+        dialog = OpenRunDialog(path, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        values = dialog.values()
+        options = {key: values[key] for key in ("model", "model_kwargs", "dataset", "max_samples", "trust_pickle")}
+        self.open_path(path, **options)
 
     def open_session_file(self, path: str | Path) -> None:
         """Reopen a saved session (its run, settings, epoch, selection and camera); errors go to the dialog."""
         try:
-            self.part2.open_session(path)
+            session = load_session(path)
+            options = {k: v for k, v in session.run.items() if k != "path"}
+            unknown = sorted(set(options) - {f.name for f in fields(RunRequest)})
+            if unknown:
+                raise IBViewerError(f"This ibviewer cannot open runs with option(s) {', '.join(unknown)}.")
         except IBViewerError as exc:
-            self._report(exc)
-
-    def open_with_dialogs(self, path: str) -> None:
-        """Open ``path``, asking for the model factory and dataset when the file needs them."""
-        if needs_dataset(path):
-            dialog = OpenRunDialog(path, self)
-            if dialog.exec() != QDialog.DialogCode.Accepted:
-                return
-            values = dialog.values()
-            self.open_path(
-                path,
-                model=values["model"],
-                model_kwargs=values["model_kwargs"],
-                dataset=values["dataset"],
-                max_samples=values["max_samples"],
-                trust_pickle=values["trust_pickle"],
-            )
-        else:
-            self.open_path(path)
-
-    def _on_open_action_triggered(self) -> None:
-        start = str(app_settings().value("open/last_dir", str(Path.home())))
-        path, _ = QFileDialog.getOpenFileName(self, "Open Run or Checkpoint", start, RUN_FILE_FILTER)
-        if not path:
+            self.report(exc)
             return
-        app_settings().setValue("open/last_dir", str(Path(path).parent))
-        if Path(path).name == "run.json":
-            path = str(Path(path).parent)
-        self.open_with_dialogs(path)
+        self.pending_session = session
+        self.controller.apply_settings(session.settings)
+        self.controller.pending_epoch = session.epoch
+        self.open_path(session.run["path"], **options)
 
-    def _on_recent_menu_about_to_show(self) -> None:
-        self.recent_menu.clear()
-        entries = recent_runs()
-        if not entries:
-            action = self.recent_menu.addAction("No recent runs")
-            action.setEnabled(False)
-            return
-        for entry in entries:
-            action = self.recent_menu.addAction(Path(entry["path"]).name or entry["path"])
-            action.setToolTip(entry["path"])
-            action.setData(entry)
-            action.triggered.connect(self._on_recent_action_triggered)
+    def session(self) -> Session:
+        """The session of what the window shows now."""
+        if self.run_options is None:
+            raise IBViewerError("Open a run before saving a session.")
+        return capture_session(self.state, self.run_options, self.state.settings, self.grid3d.camera_state())
 
-    def _on_recent_action_triggered(self) -> None:
-        entry = self.sender().data()
-        self.open_path(
-            entry["path"],
-            model=entry.get("model"),
-            model_kwargs=entry.get("model_kwargs"),
-            dataset=entry.get("dataset"),
-            max_samples=entry.get("max_samples"),
-        )
+    def save_session_file(self, path: str | Path) -> None:
+        save_session(path, self.session())
 
-    def _on_open_runner_finished(self, opened: OpenedRun) -> None:
-        for runner in (self.analysis_runner, self.neighbor_runner):
-            runner.cancel()
+    def _on_controller_run_opened(self, opened: OpenedRun) -> None:
         request = opened.request
-        add_recent_run(
-            {"path": request.path, "model": request.model, "model_kwargs": request.model_kwargs,
-             "dataset": request.dataset, "max_samples": request.max_samples}  # fmt: skip
-        )
-        self.state.set_run(opened.run, opened.activations)
-        self.warnings.clear()
-        self.warning_label.hide()
+        self.run_options = {name: getattr(request, name, None) for name in RUN_KEYS}
         acts = opened.activations
         epochs = list(acts.epochs)
         self.setWindowTitle(f"{opened.run.name} — ibviewer")
@@ -351,169 +303,105 @@ class MainWindow(QMainWindow):
             f"<b>{opened.run.name}</b> · {acts.n_samples} samples · {len(acts.layers)} layers · "
             f"{len(epochs)} epoch{'s' if len(epochs) != 1 else ''} ({epochs[0]}–{epochs[-1]})"
         )
-        if self.pending_epoch is not None:
-            epoch, self.pending_epoch = self.pending_epoch, None
-            if epoch not in epochs:
-                self._report(IBViewerError(f"Epoch {epoch} is not in this run; saved epochs: {epochs}."))
-            else:
-                self.state.epoch = epoch
-        self.start_analysis()
+        session, self.pending_session = self.pending_session, None
+        if session is not None:
+            problems = apply_session_view(self.state, session)
+            if session.camera:
+                self.grid3d.set_camera_state(session.camera)
+            if session.settings.search:
+                self.controls.apply_search()
+            if problems:
+                self.show_status("Session partly restored: " + "; ".join(problems))
 
-    # ------------------------------------------------------------------ analysis
-    def start_analysis(self, stages: frozenset[str] = frozenset({"infoplane", "embeddings", "probes"})) -> None:
-        """(Re)compute the given stages for the open run and the current epoch."""
+    # ------------------------------------------------------------------ views
+    def _on_state_run_changed(self) -> None:
+        has_words = self.state.has_words()
+        self.tabs.setTabEnabled(WORDS_TAB, has_words)
+        if has_words and self.tabs.currentIndex() != WORDS_TAB:
+            self.tabs.setCurrentIndex(WORDS_TAB)  # the preset of runs with words (asks for the experiment)
+        elif has_words:
+            self._on_tabs_current_changed(WORDS_TAB)
+        elif self.tabs.currentIndex() == WORDS_TAB:
+            self.tabs.setCurrentIndex(LAYERS_TAB)
+
+    def _on_tabs_current_changed(self, index: int) -> None:
         state = self.state
-        if state.activations is None or state.epoch is None:
-            return
-        self.analysis_runner.submit(
-            run_analysis, state.activations, state.settings, epochs=(state.epoch,), stages=stages, preview=True,
-            **self.cache_options(),
-        )  # fmt: skip
+        if index == WORDS_TAB and state.word_experiment is None and "words" not in state.running and state.has_words():
+            self.word_view.request(state.settings.dims, state.settings.method)
 
-    def cache_options(self) -> dict[str, Any]:
-        """The disk-cache keyword arguments of the pipeline's functions, from the launch options."""
-        return {"cache_dir": self.open_defaults.cache_dir, "use_cache": self.open_defaults.use_cache}
+    def _on_state_settings_changed(self) -> None:
+        self.layer_stack.setCurrentWidget(self.grid3d if self.state.settings.dims == 3 else self.embedding_view)
 
-    def add_runner(self, runner: TaskRunner, shows_embeddings: bool = False) -> None:
-        """Treat ``runner`` as a user job: status-bar progress, Cancel and errors; with ``shows_embeddings``
-        the embeddings it posts are drawn like the analysis chain's."""
-        self.runners = (*self.runners, runner)
-        runner.progress_changed.connect(self._on_runner_progress_changed)
-        runner.failed.connect(self._on_runner_failed)
-        runner.cancelled.connect(self._on_runner_cancelled)
-        runner.running_changed.connect(self._on_runner_running_changed)
-        runner.warning_raised.connect(self._on_runner_warning_raised)
-        if shows_embeddings:
-            runner.partial_ready.connect(self._on_analysis_runner_partial_ready)
+    def current_figure(self) -> QWidget:
+        """The figure of the visible tab (what "Copy Figure" copies)."""
+        index = self.tabs.currentIndex()
+        if index == WORDS_TAB:
+            return self.word_view.figure
+        if index == PROBES_TAB:
+            return self.probe_panel.canvas
+        return self.layer_stack.currentWidget().figure
 
-    def _on_analysis_runner_partial_ready(self, result: object) -> None:
-        state = self.state
-        if isinstance(result, StageResult):
-            if result.stage == "infoplane":
-                state.set_infoplane(result.value)
-            elif result.stage == "probes":
-                state.set_probes(result.value)
-            return
-        coords = getattr(result, "coords", None)
-        layer = getattr(result, "layer", None)
-        epoch = getattr(result, "epoch", None)
-        if coords is None or layer is None or epoch is None or len(coords) != state.n_samples:
-            return  # a snapshot of a subsample cannot be drawn over all samples: wait for the final one
-        current = state.embedding(layer, epoch)
-        final_method = getattr(current, "method", None)
-        if final_method not in (None, "pca") and getattr(result, "method", None) == "pca":
-            return  # never replace a finished t-SNE/UMAP panel by the PCA preview
-        state.set_embedding(epoch, layer, result)
+    def copy_figure(self) -> None:
+        copy_widget_to_clipboard(self.current_figure())
+        self.show_status("Figure copied to the clipboard")
 
-    def _on_analysis_runner_finished(self, _result: object) -> None:
-        elapsed = time.monotonic() - self.analysis_runner.started_at
-        self.status_message.setText(f"Analysis done in {elapsed:.1f} s")
-
-    def _on_state_epoch_changed(self, epoch: int) -> None:
-        if self.part2.playback.is_playing():
-            return  # playback shows embedded epochs; the stopped epoch is analysed on pause
-        self.analyse_epoch()
-
-    def analyse_epoch(self) -> None:
-        """Embeddings (unless every layer already has the final one) and probes of the current epoch."""
-        # embeddings and probes are per epoch (cached on disk, so going back is instant)
-        state = self.state
-        method = state.settings.method
-        embedded = all(
-            getattr(state.embedding(layer), "method", None) == method
-            and getattr(state.coords(layer), "shape", (0,))[0] == state.n_samples
-            for layer in state.layer_names
-        )
-        self.start_analysis(frozenset({"probes"} if embedded else {"embeddings", "probes"}))
-        if state.focus is not None:
-            self.query_neighbors()
-
-    def _on_recompute_action_triggered(self) -> None:
-        self.state.clear_embeddings()
-        self.start_analysis()
-
-    def _on_method_action_triggered(self) -> None:
-        method = self.sender().data()
-        for name, action in self.method_actions.items():
-            action.setChecked(name == method)
-        settings = self.part2.settings
-        changes: dict[str, Any] = {"method": method}
-        if method != "umap" and settings.alignment == "aligned_umap":
-            changes["alignment"] = "init"  # AlignedUMAP is UMAP-only
-        self.part2.apply_settings(settings.with_changes(**changes))  # recomputes the embeddings
-
-    # ------------------------------------------------------------------ neighbours
-    def _on_state_focus_changed(self) -> None:
-        self.query_neighbors()
-
-    def _on_neighbors_panel_query_changed(self) -> None:
-        self._neighbor_timer.start()
-
-    def query_neighbors(self) -> None:
-        """Look up the focused sample's neighbours in every layer (in the background)."""
-        state = self.state
-        if state.focus is None or state.activations is None:
-            self.neighbor_runner.cancel()
-            return
-        settings = state.settings
-        self.neighbor_runner.submit(
-            find_neighbors, state.activations, state.epoch, state.focus.row, layer=state.focus.layer,
-            k=settings.k, metric=settings.metric, cache=self._neighbor_cache,
-        )  # fmt: skip
-
-    def _on_neighbor_runner_finished(self, neighbors: Neighborhood) -> None:
-        state = self.state
-        focus = state.focus
-        if focus is None or (neighbors.row, neighbors.layer, neighbors.epoch) != (focus.row, focus.layer, state.epoch):
-            return  # answers a question nobody asks any more
-        state.set_neighbors(neighbors)
+    def drawing_pending(self) -> bool:
+        """Whether a view still waits to finish its picture (the word view places its labels on a timer)."""
+        return self.word_view.drawing_pending()
 
     # ------------------------------------------------------------------ jobs and status
     def cancel_all(self) -> None:
-        for runner in self.runners:
-            runner.cancel()
+        self.jobs.cancel_all()
 
     def is_busy(self) -> bool:
-        return any(runner.is_running() for runner in self.runners)
+        return self.jobs.is_busy()
 
-    def _on_runner_progress_changed(self, fraction: float, message: str) -> None:
-        self.progress_bar.setValue(int(1000 * fraction))
-        if message:
-            self.status_message.setText(message)
+    def show_status(self, text: str) -> None:
+        self.status_message.setText(text)
 
-    def _on_runner_running_changed(self, running: bool) -> None:
-        busy = self.is_busy()
+    def show_warnings(self) -> WarningsDialog:
+        """Open (or raise) the list of the jobs' warnings."""
+        if self.warnings_dialog is None:
+            self.warnings_dialog = WarningsDialog(self.jobs, self)
+        self.warnings_dialog.show()
+        self.warnings_dialog.raise_()
+        return self.warnings_dialog
+
+    def _on_jobs_busy_changed(self, busy: bool) -> None:
         self.progress_bar.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        self.cancel_action.setEnabled(busy)
-        if running:
+        self.menus.cancel_action.setEnabled(busy)
+        if busy:
             self.progress_bar.setValue(0)
-        if not busy:
-            self._idle_timer.start()
 
-    def _on_idle_timer_timeout(self) -> None:
-        if not self.is_busy():
-            self.idle.emit()
+    def _on_jobs_progress_changed(self, fraction: float, message: str) -> None:
+        self.progress_bar.setValue(int(1000 * fraction))
+        if message:
+            self.show_status(message)
 
-    def _on_runner_failed(self, exc: BaseException) -> None:
-        runner = self.sender()
-        if runner is self.open_runner and self._opening is not None:
-            self.status_message.setText(f"Could not open {Path(self._opening.path).name}")
+    def _on_jobs_job_failed(self, slot: str, exc: BaseException) -> None:
+        opening = self.controller.opening
+        if slot == OPEN and opening is not None:
+            self.show_status(f"Could not open {Path(opening.path).name}")
         else:
-            self.status_message.setText(f"Failed: {error_summary(exc)}")
-        self._report(exc)
+            self.show_status(f"Failed: {error_summary(exc)}")
+        self.report(exc)
 
-    def _on_runner_warning_raised(self, message: str) -> None:
-        self.warnings.append(message)
-        self.warning_label.setText(f"⚠ {len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''}")
-        self.warning_label.setToolTip("\n\n".join(self.warnings[-10:]))
-        self.warning_label.show()
+    def _on_jobs_job_cancelled(self, slot: str) -> None:
+        self.show_status("Cancelled")
+
+    def _on_jobs_warning_raised(self, message: str) -> None:
         self.statusBar().showMessage(message, 20_000)
 
-    def _on_runner_cancelled(self) -> None:
-        self.status_message.setText("Cancelled")
+    def _on_jobs_warnings_changed(self) -> None:
+        warnings = self.jobs.warnings
+        n = len(warnings)
+        self.warning_button.setText(f"⚠ {n} warning{'s' if n != 1 else ''}")
+        self.warning_button.setToolTip("\n\n".join(warnings[-10:]) + "\n\nClick for the full list.")
+        self.warning_button.setVisible(n > 0)
 
-    def _report(self, exc: BaseException) -> None:
+    def report(self, exc: BaseException) -> None:
+        """Show ``exc`` in the error dialog (unless dialogs are off) and emit ``job_failed``."""
         self.last_error = exc
         if self.show_dialogs:
             self.last_error_dialog = show_error(self, exc)
@@ -522,16 +410,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ export
     def figure_widget(self, target: str) -> QWidget:
         """The widget behind an export target: infoplane, grid, words, probes, window or ``layer:<name>``."""
-        if target == "infoplane":
-            return self.info_view.canvas
-        if target == "grid":
-            return self.part2.layer_stack.currentWidget().figure  # the 2D or the 3D grid, whichever is shown
-        if target == "words":
-            return self.part2.word_view.figure
-        if target == "probes":
-            return self.part2.probe_panel.canvas
-        if target == "window":
-            return self
+        widgets = {"infoplane": self.info_view.canvas, "grid": self.layer_stack.currentWidget().figure,
+                   "words": self.word_view.figure, "probes": self.probe_panel.canvas, "window": self}  # fmt: skip
+        if target in widgets:
+            return widgets[target]  # the grid: the 2D or the 3D one, whichever is shown
         if target.startswith("layer:"):
             name = target.partition(":")[2]
             if name in self.embedding_view.panels:
@@ -549,81 +431,5 @@ class MainWindow(QMainWindow):
         return export_widget(self.figure_widget(target), path, scale=scale)
 
     def export_data(self, kind: str, path: str | Path) -> Path:
-        state = self.state
-        if kind == "infoplane":
-            if state.infoplane is None:
-                raise IBViewerError("The information plane is not computed yet; wait for it or open a run.")
-            from ibviewer.core.writers import write_infoplane_csv
-
-            return write_infoplane_csv(state.infoplane, path)
-        from ibviewer.core import writers
-
-        names = state.sample_names()
-        if kind == "embeddings":
-            shown = [state.embedding(layer) for layer in state.layer_names]
-            return writers.write_embeddings_csv(path, [e for e in shown if e is not None], state.activations, names)
-        if kind == "neighbors":
-            if state.neighbors is None:
-                raise IBViewerError("No neighbours to export: click a point in a layer panel first.")
-            return writers.write_neighbors_csv(path, state.neighbors, state.activations, names)
-        if kind == "probes":
-            if state.probes is None:
-                raise IBViewerError("The layer probes are not computed yet; wait for them or open a run.")
-            return writers.write_probes_csv(state.probes, path)
-        raise IBViewerError(f"Unknown data export {kind!r}; choose {', '.join(DATA_KINDS)}.")
-
-    def _default_export_name(self, stem: str, suffix: str) -> str:
-        folder = Path(str(app_settings().value("export/last_dir", str(Path.home()))))
-        name = getattr(self.state.run, "name", "ibviewer")
-        return str(folder / f"{name}_{stem}.{suffix}")
-
-    def _on_export_figure_action_triggered(self) -> None:
-        dialog = ExportFigureDialog(self.figure_targets(), self.figure_widget, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        target, fmt, scale = dialog.values()
-        stem = target.replace("layer:", "layer_").replace("/", "_")
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export Figure", self._default_export_name(stem, fmt), f"{fmt.upper()} (*.{fmt})"
-        )
-        if path and not path.lower().endswith(f".{fmt}"):
-            path += f".{fmt}"
-        self._save(path, lambda: self.export_figure(target, path, scale))
-
-    def _on_export_data_action_triggered(self) -> None:
-        titles = list(DATA_KINDS.values())
-        title, ok = QInputDialog.getItem(self, "Export Data", "What to export:", titles, 0, False)
-        if not ok:
-            return
-        kind = list(DATA_KINDS)[titles.index(title)]
-        path, _ = QFileDialog.getSaveFileName(self, "Export Data", self._default_export_name(kind, "csv"), "CSV (*.csv)")
-        self._save(path, lambda: self.export_data(kind, path))
-
-    def _save(self, path: str, write: Any) -> None:
-        """Run ``write()`` for a path the user chose (nothing when cancelled); errors go to the dialog."""
-        if not path:
-            return
-        try:
-            write()
-        except IBViewerError as exc:
-            self._report(exc)
-            return
-        app_settings().setValue("export/last_dir", str(Path(path).parent))
-        self.status_message.setText(f"Saved {path}")
-
-    # ------------------------------------------------------------------ help
-    def _on_help_action_triggered(self) -> None:
-        from ibviewer.gui.dialogs.help_dialog import HelpDialog
-
-        dialog = HelpDialog(self)
-        dialog.show()
-
-    def _on_about_action_triggered(self) -> None:
-        QMessageBox.about(
-            self,
-            "About ibviewer",
-            f"<h3>ibviewer {__version__}</h3>"
-            "<p>Look inside trained neural networks through information theory: the information plane "
-            "(Shwartz-Ziv &amp; Tishby 2017; Saxe et al. 2018), per-layer embeddings, nearest neighbours "
-            "and layer probes.</p><p>MIT licence.</p>",
-        )
+        """Write ``kind`` (see `ibviewer.gui.export.DATA_KINDS`) as ``ibviewer analyze`` writes it."""
+        return export_data(self.state, kind, path)

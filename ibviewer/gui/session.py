@@ -13,11 +13,17 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ibviewer.core.cache import atomic_write_text
-from ibviewer.errors import IBViewerError
 from ibviewer.core.config import AnalysisSettings
+from ibviewer.errors import IBViewerError
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QImage
+    from PySide6.QtWidgets import QWidget
+
+    from ibviewer.gui.state import AppState
 
 __all__ = [
     "SESSION_FORMAT",
@@ -202,15 +208,14 @@ def _finite(value: Any) -> bool:
 
 
 def capture_session(
-    state: Any,
+    state: AppState,
     run_options: dict[str, Any],
     settings: AnalysisSettings,
     camera: dict[str, Any] | None = None,
 ) -> Session:
     """The session of what ``state`` shows now (``run_options``: the open request as a dict)."""
     focus = None if state.focus is None else (int(state.focus.row), str(state.focus.layer))
-    view = getattr(state, "settings", None)
-    neighbors = {"k": int(view.k), "metric": str(view.metric)} if view is not None and hasattr(view, "k") else {}
+    neighbors = {"k": int(state.settings.k), "metric": str(state.settings.metric)}
     return Session(
         run={k: v for k, v in run_options.items() if k in RUN_KEYS and v is not None},
         settings=settings,
@@ -222,7 +227,7 @@ def capture_session(
     )
 
 
-def apply_session_view(state: Any, session: Session) -> list[str]:
+def apply_session_view(state: AppState, session: Session) -> list[str]:
     """Bring back the epoch, neighbour settings, selection and focus on an opened run.
 
     Returns the problems found (an epoch, rows or a layer the run does not have); what
@@ -252,11 +257,11 @@ def apply_session_view(state: Any, session: Session) -> list[str]:
     return problems
 
 
-def copy_widget_to_clipboard(widget: Any) -> Any:
+def copy_widget_to_clipboard(widget: QWidget) -> QImage:
     """Copy a picture of ``widget`` (3D panels included) to the clipboard; returns the QImage."""
     from PySide6.QtGui import QGuiApplication
 
-    from ibviewer.gui.views.embedding_view_3d import grab_with_gl
+    from ibviewer.gui.widgets.grab import grab_with_gl
 
     image = grab_with_gl(widget)
     QGuiApplication.clipboard().setImage(image)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+#: samples of the digits run the `window` fixture opens (few: the window tests are about wiring)
+WINDOW_SAMPLES = 120
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory, qapp):
@@ -68,3 +71,45 @@ def archive_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("archives") / "acts.npz"
     np.savez(path, **arrays)
     return path
+
+
+@pytest.fixture
+def controller_for():
+    """The window's glue without the window: ``make(state)`` puts a JobHub and an AnalysisController behind a state.
+
+    Views under test emit their requests as in the window (connect them to the controller);
+    every hub is shut down after the test.
+    """
+    from ibviewer.core.config import RunRequest
+    from ibviewer.gui.controller import AnalysisController
+    from ibviewer.gui.jobs import JobHub
+    from ibviewer.gui.playback import EpochPlayback
+
+    made = []
+
+    def make(state):
+        controller = AnalysisController(state, JobHub(), EpochPlayback(state), RunRequest(path="", use_cache=False))
+        made.append(controller)
+        return controller
+
+    yield make
+    for controller in made:
+        controller.shutdown()
+        assert controller.jobs.shutdown(10.0)
+
+
+@pytest.fixture
+def window(qtbot):
+    """A shown MainWindow with PCA embeddings and at most ``WINDOW_SAMPLES`` samples per run, no dialogs."""
+    from ibviewer.core.config import AnalysisSettings, RunRequest
+    from ibviewer.gui.main_window import MainWindow
+    from ibviewer.gui.widgets.style import configure_pyqtgraph
+
+    configure_pyqtgraph()
+    window = MainWindow(AnalysisSettings(method="pca"), RunRequest(path="", max_samples=WINDOW_SAMPLES),
+                        show_dialogs=False, persist_layout=False)  # fmt: skip
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    return window

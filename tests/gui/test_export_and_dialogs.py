@@ -65,7 +65,7 @@ def test_export_figure_through_the_menu(qtbot, digits_run, tmp_path, monkeypatch
 
     monkeypatch.setattr(ExportFigureDialog, "exec", accept)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
-    window.export_figure_action.trigger()
+    window.menus.export_figure_action.trigger()
     image = QImage(str(out) + ".png")
     canvas = window.info_view.canvas
     assert (image.width(), image.height()) == (round(1.5 * canvas.width()), round(1.5 * canvas.height()))

@@ -6,7 +6,7 @@ from ibviewer.cli import main
 from ibviewer.core.activations import choose_samples
 from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.gui.main_window import MainWindow
-from ibviewer.gui.views.style import configure_pyqtgraph
+from ibviewer.gui.widgets.style import configure_pyqtgraph
 
 ROW = 5
 N = 300

@@ -15,7 +15,7 @@ from ibviewer.errors import IBViewerError
 from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.settings import recent_runs
-from ibviewer.gui.views.style import configure_pyqtgraph, points_in_polygon
+from ibviewer.gui.widgets.style import configure_pyqtgraph, points_in_polygon
 
 MAX_SAMPLES = 300
 #: how long a wait may take before the test calls it a hang: generous, so that a busy machine never fails
@@ -63,7 +63,7 @@ def test_open_through_the_file_menu_fills_every_view(qtbot, digits_run, monkeypa
     window = make_window(qtbot)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(digits_run / "run.json"), ""))
     with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
-        window.open_action.trigger()
+        window.menus.open_action.trigger()
     state = window.state
     assert window.last_error is None
     assert state.run.name == "test_digits"
@@ -218,7 +218,7 @@ def test_a_corrupt_file_shows_the_dialog_and_keeps_the_old_run(qtbot, digits_run
 
 def test_epoch_outside_the_run_is_reported(qtbot, digits_run):
     window = make_window(qtbot)
-    window.pending_epoch = 3
+    window.controller.pending_epoch = 3
     with qtbot.waitSignal(window.job_failed, timeout=HANG_GUARD_MS) as blocker:
         window.open_path(digits_run)
     assert "Epoch 3 is not in this run" in str(blocker.args[0])

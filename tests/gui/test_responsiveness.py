@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QPushButton
 from ibviewer.errors import Cancelled
 from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.gui.main_window import MainWindow
-from ibviewer.gui.views.style import configure_pyqtgraph
+from ibviewer.gui.widgets.style import configure_pyqtgraph
 from tests.gui.test_main_window import HANG_GUARD_MS
 
 HANG_GUARD_S = HANG_GUARD_MS / 1000

@@ -1,1 +1,1 @@
-"""Dialogs: errors, opening runs, exporting figures and data."""
+"""Dialogs: errors, warnings, opening runs, exporting figures, help."""

@@ -1,17 +1,17 @@
 """Live controls: estimator, embedding and display settings, a bin-count sensitivity view and a regex search.
 
-The panel edits an `AnalysisSettings` and emits it (debounced, so dragging a spin box
-sends one change) through ``settings_edited``; the window compares it with the previous
-settings using `settings_diff` and recomputes only what depends on the change. The
-sensitivity view estimates I(X;T) and I(T;Y) of one layer over a range of bin counts (or
-noise variances for kde) in the background, because the information plane depends on the
-estimator. The search box selects, through `AppState`, every sample whose word, name or
-label matches a regular expression, so the matches are highlighted in every view.
+The panel shows `AppState`'s settings and emits an edited `AnalysisSettings` (debounced, so
+dragging a spin box sends one change) through ``settings_edited``; the window's controller
+puts it into the state and recomputes only what `settings_diff` names. The sensitivity view
+draws ``state.sensitivity``, I(X;T) and I(T;Y) of one layer over a range of bin counts (or
+noise variances for kde), because the information plane depends on the estimator; "Sweep"
+asks for it with ``sensitivity_requested``. The search box selects, through `AppState`,
+every sample whose word, name or label matches a regular expression, so the matches are
+highlighted in every view.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibviewer.errors import IBViewerError
 from ibviewer.core.config import (
     ALIGNMENTS,
     COLOR_MODES,
@@ -43,36 +42,14 @@ from ibviewer.core.config import (
     RANGE_MODES,
     AnalysisSettings,
 )
-from ibviewer.core.pipeline import SensitivityResult, estimator_sensitivity
+from ibviewer.errors import IBViewerError
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import make_pen
-from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
+from ibviewer.gui.widgets.style import make_pen
 
-__all__ = ["ControlsPanel", "search_rows"]
+__all__ = ["ControlsPanel"]
 
 DEBOUNCE_MS = 250
 PCA_BEFORE_DIMS = 50
-def search_rows(state: Any, pattern: str) -> np.ndarray:
-    """Rows whose word / sample name or class name matches ``pattern`` (a case-insensitive regex).
-
-    Raises
-    ------
-    IBViewerError
-        The pattern is not a valid regular expression.
-    """
-    if not pattern:
-        return np.zeros(0, dtype=np.int64)
-    try:
-        regex = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise IBViewerError(f"Invalid search pattern {pattern!r}: {exc}. Use a regular expression such as ^qu.*k$.") from exc
-    names = state.class_names()
-    labels = state.labels
-    class_match = np.array([bool(regex.search(name)) for name in names], dtype=bool)
-    matches = class_match[labels] if len(names) else np.zeros(state.n_samples, dtype=bool)
-    sample_names = [state.sample_name(row) for row in range(state.n_samples)]
-    matches |= np.array([bool(regex.search(name)) for name in sample_names], dtype=bool)
-    return np.flatnonzero(matches).astype(np.int64)
 
 
 def _combo(parent: QWidget, items: dict[str, str], tip: str) -> QComboBox:
@@ -89,24 +66,26 @@ def _set_combo(combo: QComboBox, key: Any) -> None:
         combo.setCurrentIndex(index)
 
 
-class ControlsPanel(BackgroundViewMixin, QWidget):
+class ControlsPanel(QWidget):
     """Estimator, embedding and display controls; emits the edited `AnalysisSettings` (debounced).
 
     Signals
     -------
     settings_edited(object)
         The new `AnalysisSettings`, at most once per ``DEBOUNCE_MS`` of editing.
+    sensitivity_requested(str, object)
+        Sweep this layer's estimate over the estimator's resolution, with these `AnalysisSettings`.
     """
 
     settings_edited = Signal(object)
+    sensitivity_requested = Signal(str, object)
 
-    def __init__(self, state: AppState, settings: AnalysisSettings | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self._settings = settings or AnalysisSettings()
         self._updating = False
         self._search_selected = False
-        self.sensitivity: SensitivityResult | None = None
+        self._requested: tuple[str, int] | None = None  # (layer, epoch) of the last sweep asked for
         self.auto_sweep = False  # after the first sweep, the view follows layer, epoch and estimator changes
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -119,11 +98,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         self._sensitivity_timer = QTimer(self)
         self._sensitivity_timer.setSingleShot(True)
         self._sensitivity_timer.setInterval(DEBOUNCE_MS)
-        self._sensitivity_timer.timeout.connect(self.compute_sensitivity)
-        self.sensitivity_runner = view_runner("sensitivity")
-        self.background_runners = (self.sensitivity_runner,)
-        self.sensitivity_runner.finished.connect(self._on_sensitivity_runner_finished)
-        self.sensitivity_runner.failed.connect(self._on_sensitivity_runner_failed)
+        self._sensitivity_timer.timeout.connect(self.request_sensitivity)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -132,18 +107,16 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         layout.addWidget(self._build_embedding_box())
         layout.addWidget(self._build_display_box())
         layout.addStretch(1)
-        self.set_settings(self._settings)
+        self.set_settings(state.settings)
 
         state.run_changed.connect(self._on_state_run_changed)
+        state.settings_changed.connect(self._on_state_settings_changed)
+        state.result_changed.connect(self._on_state_result_changed)
+        state.running_changed.connect(self._on_state_running_changed)
         state.epoch_changed.connect(self._on_state_epoch_changed)
         state.focus_changed.connect(self._on_state_focus_changed)
         state.selection_changed.connect(self._on_state_selection_changed)
         self._on_state_run_changed()
-
-    def shutdown(self, timeout: float = 3.0) -> None:
-        for timer in (self._debounce, self._search_timer, self._sensitivity_timer):
-            timer.stop()
-        super().shutdown(timeout)
 
     # -- building ------------------------------------------------------------------------
     def _build_estimator_box(self) -> QGroupBox:
@@ -194,7 +167,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         row.addWidget(self.sensitivity_layer, 1)
         self.sweep_button = QPushButton("Sweep", box)
         self.sweep_button.setToolTip("Estimate this layer at many bin counts (noise variances for kde), in the background")
-        self.sweep_button.clicked.connect(self.compute_sensitivity)
+        self.sweep_button.clicked.connect(self.request_sensitivity)
         row.addWidget(self.sweep_button)
         column.addLayout(row)
         self.sensitivity_plot = pg.PlotWidget(box)
@@ -277,7 +250,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         try:
             return self._read_controls()
         except IBViewerError:
-            return self._settings
+            return self.state.settings
 
     def _read_controls(self) -> AnalysisSettings:
         method = self.method.currentData()
@@ -328,7 +301,6 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
             self.search.blockSignals(False)
         finally:
             self._updating = False
-        self._settings = settings
         self._debounce.stop()
         self._update_enabled()
 
@@ -372,9 +344,9 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         except IBViewerError as exc:
             self.sensitivity_note.setText(f"<span style='color:#b00000'>{exc}</span>")
             return
-        if new == self._settings:
+        old = self.state.settings
+        if new == old:
             return
-        old, self._settings = self._settings, new
         self.settings_edited.emit(new)
         if (old.estimator, old.estimator_params()) != (new.estimator, new.estimator_params()):
             self._update_marker()
@@ -392,7 +364,7 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
         if state.activations is None:
             return
         try:
-            rows = search_rows(state, pattern)
+            rows = state.rows_matching(pattern)
         except IBViewerError as exc:
             self.search.setStyleSheet("border: 1px solid #c00000;")
             self.search_status.setText(str(exc))
@@ -410,41 +382,58 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
             state.set_selection(rows)
         self._on_control_changed()
 
-    def compute_sensitivity(self) -> None:
-        """Sweep the estimator's resolution for the chosen layer at the current epoch, in the background."""
+    def request_sensitivity(self) -> None:
+        """Ask for a sweep of the estimator's resolution for the chosen layer at the current epoch."""
         self._sensitivity_timer.stop()
         state = self.state
         layer = self.sensitivity_layer.currentData()
-        if state.activations is None or layer is None or state.epoch is None or self.closed:
+        if state.activations is None or layer is None or state.epoch is None:
             return
-        settings = self.settings()
         self.auto_sweep = True
-        self.sensitivity_note.setText(f"Computing {layer} at epoch {state.epoch}…")
-        self.sensitivity_runner.submit(estimator_sensitivity, state.activations, layer, state.epoch, settings)
+        self._requested = (layer, state.epoch)
+        self.sensitivity_requested.emit(layer, self.settings())
+        self._update_note()
 
-    def _on_sensitivity_runner_finished(self, result: SensitivityResult) -> None:
-        self.sensitivity = result
-        log_x = result.parameter == "noise_var"
-        self.sensitivity_plot.setLogMode(x=log_x, y=False)
-        name = "noise variance" if log_x else "number of bins"
-        self.sensitivity_plot.setLabel("bottom", name)
-        self.i_xt_curve.setData(result.values, result.i_xt)
-        self.i_ty_curve.setData(result.values, result.i_ty)
-        self.log2_n_line.setValue(result.log2_n)
+    def _draw_sensitivity(self) -> None:
+        result = self.state.sensitivity
+        if result is None:
+            self.i_xt_curve.setData([], [])
+            self.i_ty_curve.setData([], [])
+        else:
+            log_x = result.parameter == "noise_var"
+            self.sensitivity_plot.setLogMode(x=log_x, y=False)
+            self.sensitivity_plot.setLabel("bottom", "noise variance" if log_x else "number of bins")
+            self.i_xt_curve.setData(result.values, result.i_xt)
+            self.i_ty_curve.setData(result.values, result.i_ty)
+            self.log2_n_line.setValue(result.log2_n)
         self._update_marker()
-        n_saturated = int(result.saturated.sum())
-        at_ceiling = f" I(X;T) reaches log2(N) = {result.log2_n:.2f} bits at {n_saturated} of {len(result.values)} settings." if n_saturated else ""
-        self.sensitivity_note.setText(
-            f"<b>{result.layer}</b>, epoch {result.epoch}, {result.estimator}: the plane's values depend on the "
-            f"{name}.{at_ceiling}"
-        )
+        self._update_note()
 
-    def _on_sensitivity_runner_failed(self, exc: object) -> None:
-        self.sensitivity_note.setText(f"<span style='color:#b00000'>Sensitivity failed: {exc}</span>")
+    def _update_note(self) -> None:
+        state, result = self.state, self.state.sensitivity
+        if "sensitivity" in state.running and self._requested is not None:
+            layer, epoch = self._requested
+            self.sensitivity_note.setText(f"Computing {layer} at epoch {epoch}…")
+        elif result is not None:
+            name = "noise variance" if result.parameter == "noise_var" else "number of bins"
+            n_saturated = int(result.saturated.sum())
+            at_ceiling = (
+                f" I(X;T) reaches log2(N) = {result.log2_n:.2f} bits at {n_saturated} of {len(result.values)} settings."
+                if n_saturated
+                else ""
+            )
+            self.sensitivity_note.setText(
+                f"<b>{result.layer}</b>, epoch {result.epoch}, {result.estimator}: the plane's values depend on the "
+                f"{name}.{at_ceiling}"
+            )
+        elif state.activations is not None:
+            self.sensitivity_note.setText("Sweep shows how this layer's estimate depends on the bin count.")
+        else:
+            self.sensitivity_note.setText("")
 
     def _update_marker(self) -> None:
-        settings = self._settings
-        result = self.sensitivity
+        settings = self.state.settings
+        result = self.state.sensitivity
         if result is None:
             self.current_marker.setVisible(False)
             return
@@ -463,7 +452,6 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
             self._schedule_sweep()
 
     def _on_state_run_changed(self) -> None:
-        self.sensitivity_runner.cancel()
         self._updating = True
         try:
             self.sensitivity_layer.clear()
@@ -473,16 +461,24 @@ class ControlsPanel(BackgroundViewMixin, QWidget):
                 self.sensitivity_layer.setCurrentIndex(len(self.state.layer_names) - 1)
         finally:
             self._updating = False
-        self.sensitivity = None
-        self.i_xt_curve.setData([], [])
-        self.i_ty_curve.setData([], [])
-        self._update_marker()
         self._search_selected = False
+        self._requested = None
         self.auto_sweep = False  # not during the first analysis of a run: the user asks with Sweep
-        self.sensitivity_note.setText("Sweep shows how this layer's estimate depends on the bin count." if self.state.activations is not None else "")
-        if self.state.activations is not None:
-            if self.search.text():
-                self._search_timer.start()
+        self._draw_sensitivity()
+        if self.state.activations is not None and self.search.text():
+            self._search_timer.start()
+
+    def _on_state_settings_changed(self) -> None:
+        if not self._debounce.isActive() and self.settings() != self.state.settings:
+            self.set_settings(self.state.settings)  # changed elsewhere (a menu, a session)
+        self._update_marker()
+
+    def _on_state_result_changed(self, what: str) -> None:
+        if what == "sensitivity":
+            self._draw_sensitivity()
+
+    def _on_state_running_changed(self) -> None:
+        self._update_note()
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
         self._schedule_sweep()

@@ -1,7 +1,7 @@
 """Per-layer embeddings as small multiples: one linked scatter panel per captured layer.
 
 Every panel draws the same samples, coloured by label, predicted class, correctness or
-neighbourhood faithfulness (`views/coloring.py`, shared with the 3D view). Hover, click
+neighbourhood faithfulness (`widgets/coloring.py`, shared with the 3D view). Hover, click
 (focus + neighbours) and rectangle/lasso selections go to `AppState`; every panel
 redraws its highlights from the state's signals, so a gesture in one panel shows in all
 of them. With an `EpochPlayback`, the panels animate between epochs during playback.
@@ -10,7 +10,6 @@ of them. With an `EpochPlayback`, the panels animate between epochs during playb
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,11 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibviewer.gui.state import AppState
 from ibviewer.core.config import COLOR_MODES
-from ibviewer.gui.views.coloring import color_legend, point_brushes, point_rgba
-from ibviewer.gui.views.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
-from ibviewer.gui.views.style import (
+from ibviewer.gui.playback import EpochPlayback, draw_playback_frame
+from ibviewer.gui.state import AppState
+from ibviewer.gui.widgets.coloring import color_legend, point_brushes, point_rgba
+from ibviewer.gui.widgets.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
+from ibviewer.gui.widgets.pointer import PointerViewBox
+from ibviewer.gui.widgets.style import (
     PassiveScatter,
     FOCUS_COLOR,
     HOVER_COLOR,
@@ -43,37 +44,11 @@ from ibviewer.gui.views.style import (
     nearest_point,
     points_in_polygon,
 )
-from ibviewer.gui.views.timeline import draw_playback_frame
 
 __all__ = ["EmbeddingGridView", "LayerPanel", "SelectionViewBox", "ClassLegend"]
 
 PAN, RECT, LASSO = "pan", "rect", "lasso"
 CLICK_TOLERANCE_PX = 8.0
-
-
-class PointerViewBox(pg.ViewBox):
-    """A ViewBox that reports left clicks and hover positions in data coordinates."""
-
-    point_clicked = Signal(float, float, object)  # data x, y, modifiers
-    hovered = Signal(float, float)  # data x, y (nan, nan when the mouse left)
-
-    def __init__(self) -> None:
-        super().__init__(enableMenu=False)
-
-    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - Qt override
-        if ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            position = self.mapToView(ev.pos())
-            self.point_clicked.emit(position.x(), position.y(), ev.modifiers())
-            return
-        super().mouseClickEvent(ev)
-
-    def hoverEvent(self, ev):  # noqa: N802, ANN001 - Qt override
-        if ev.isExit():
-            self.hovered.emit(math.nan, math.nan)
-            return
-        position = self.mapToView(ev.pos())
-        self.hovered.emit(position.x(), position.y())
 
 
 class SelectionViewBox(PointerViewBox):
@@ -323,13 +298,13 @@ class ClassLegend(QWidget):
 class EmbeddingGridView(GridStateSlots, QWidget):
     """Toolbar (pan / rectangle / lasso, clear) over a figure: title, legend and one panel per layer."""
 
-    def __init__(self, state: AppState, playback: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, playback: EpochPlayback | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.panels: dict[str, LayerPanel] = {}
         self.mode = PAN
-        self.color_mode = "label"
-        self.playback: Any = None
+        self.color_mode = state.settings.color_by
+        self.playback: EpochPlayback | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -349,7 +324,7 @@ class EmbeddingGridView(GridStateSlots, QWidget):
         state.focus_changed.connect(self._on_state_highlights_changed)
         state.neighbors_changed.connect(self._on_state_highlights_changed)
         state.hover_changed.connect(self._on_state_hover_changed)
-        state.settings_changed.connect(self._update_title)
+        state.settings_changed.connect(self._on_state_settings_changed)
         if playback is not None:
             self.set_playback(playback)
 
@@ -404,7 +379,7 @@ class EmbeddingGridView(GridStateSlots, QWidget):
         for panel in self.panels.values():
             panel.set_mode(mode)
 
-    def set_playback(self, playback: Any) -> None:
+    def set_playback(self, playback: EpochPlayback) -> None:
         """Follow an `EpochPlayback`: during playback the panels draw `coords_at` blends of the epochs."""
         if self.playback is not None:
             self.playback.position_changed.disconnect(self._on_playback_position_changed)

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
+from ibviewer.gui.widgets.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
 
 __all__ = ["InfoPlaneView"]
 
@@ -89,12 +89,13 @@ class InfoPlaneView(QWidget):
         self._marker_points.setZValue(21)
         self.epoch_lines: list[pg.PlotDataItem] = []
         self.point_items: list[pg.ScatterPlotItem] = []
-        self.show_band = True  # the kde estimator's lower..upper bound band (Controls > kde)
+        self.show_band = state.settings.kde_band  # the kde estimator's lower..upper bound band (Controls > kde)
         self.band: pg.ErrorBarItem | None = None
 
         state.run_changed.connect(self._on_state_run_changed)
         state.result_changed.connect(self._on_state_result_changed)
         state.epoch_changed.connect(self._on_state_epoch_changed)
+        state.settings_changed.connect(self._on_state_settings_changed)
         self._show_message("No run open")
 
     # -- drawing -------------------------------------------------------------------
@@ -202,6 +203,10 @@ class InfoPlaneView(QWidget):
         self.plot.addItem(self._marker)
         self.plot.addItem(self._marker_points)
         self.update_marker()
+
+    def _on_state_settings_changed(self) -> None:
+        if self.show_band != self.state.settings.kde_band:
+            self.set_band_visible(self.state.settings.kde_band)
 
     def set_band_visible(self, visible: bool) -> None:
         """Show or hide the kde lower..upper bound band (kept hidden across redraws until shown again)."""

@@ -1,14 +1,15 @@
 """The neighbours panel: the clicked sample's k nearest neighbours in its layer's original space.
 
 Lists rank, sample (thumbnail for images, the word for text), label and distance;
-k and the metric are adjustable; below, how many of these neighbours are still
-neighbours in every other layer. Clicking a row focuses that neighbour.
+k and the metric are adjustable (they are `AppState` settings: the window's controller
+looks the neighbours up again); below, how many of these neighbours are still neighbours
+in every other layer. Clicking a row focuses that neighbour.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from ibviewer.core.config import METRICS
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import class_colors
+from ibviewer.gui.widgets.style import class_colors
 
 __all__ = ["NeighborsPanel", "image_to_pixmap"]
 
@@ -52,9 +53,7 @@ def image_to_pixmap(image: np.ndarray, size: int = THUMB_PX) -> QPixmap:
 
 
 class NeighborsPanel(QWidget):
-    """Table of the focused sample's neighbours; emits `query_changed` when k or the metric change."""
-
-    query_changed = Signal()
+    """Table of the focused sample's neighbours, with k and the metric of the look-up."""
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -127,6 +126,7 @@ class NeighborsPanel(QWidget):
         state.run_changed.connect(self.refresh)
         state.focus_changed.connect(self.refresh)
         state.neighbors_changed.connect(self.refresh)
+        state.settings_changed.connect(self._on_state_settings_changed)
         self.refresh()
 
     # -- drawing -------------------------------------------------------------------
@@ -219,11 +219,18 @@ class NeighborsPanel(QWidget):
     # -- gestures ------------------------------------------------------------------
     def _on_k_spin_value_changed(self, value: int) -> None:
         self.state.set_settings(k=int(value))
-        self.query_changed.emit()
 
     def _on_metric_combo_index_changed(self, index: int) -> None:
         self.state.set_settings(metric=str(self.metric_combo.itemData(index)))
-        self.query_changed.emit()
+
+    def _on_state_settings_changed(self) -> None:
+        settings = self.state.settings  # k or the metric may come from elsewhere (a session)
+        for widget in (self.k_spin, self.metric_combo):
+            widget.blockSignals(True)
+        self.k_spin.setValue(settings.k)
+        self.metric_combo.setCurrentIndex(self.metric_combo.findData(settings.metric))
+        for widget in (self.k_spin, self.metric_combo):
+            widget.blockSignals(False)
 
     def _on_table_cell_clicked(self, table_row: int, column: int) -> None:
         item = self.table.item(table_row, 0)

@@ -4,16 +4,17 @@ Draws the core's `ProbeResult` held in `AppState.probes`: linear and k-NN probe 
 per layer at the current epoch (bars, with chance as a dashed line and the saturation
 layer marked), the linear probe of every layer over the probed epochs when there are
 several, a table of the exact numbers and the plain-language pruning note. "Probe every
-epoch" runs the probes over all saved epochs in the background.
+epoch" asks for the probes of all saved epochs (``probe_all_requested``); the state keeps
+every probed epoch, so they stay when the shown epoch changes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,10 +28,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ibviewer.core.pipeline import probe_epochs
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import class_colors, make_pen
-from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
+from ibviewer.gui.widgets.style import class_colors, make_pen
+
+if TYPE_CHECKING:
+    from ibviewer.core.probes import ProbeResult
 
 __all__ = ["ProbePanel", "probe_epoch"]
 
@@ -40,25 +42,27 @@ SATURATION_COLOR = QColor("#2ca02c")
 BAR_WIDTH = 0.38
 
 
-def probe_epoch(probes: Any, epoch: int | None) -> int:
+def probe_epoch(probes: ProbeResult, epoch: int | None) -> int:
     """The probed epoch to show: ``epoch`` when it was probed, else the last probed one."""
     epochs = tuple(probes.epochs)
     return int(epoch) if epoch in epochs else int(epochs[-1])
 
 
-class ProbePanel(BackgroundViewMixin, QWidget):
-    """Probe accuracy per layer (and over epochs) with the saturation layer and the pruning note."""
+class ProbePanel(QWidget):
+    """Probe accuracy per layer (and over epochs) with the saturation layer and the pruning note.
+
+    Signals
+    -------
+    probe_all_requested()
+        "Probe every epoch" was pressed.
+    """
+
+    probe_all_requested = Signal()
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.shown_epoch: int | None = None
-        self.runner = view_runner("probes")
-        self.background_runners = (self.runner,)
-        self.runner.finished.connect(self._on_runner_finished)
-        self.runner.failed.connect(self._on_runner_failed)
-        self.runner.progress_changed.connect(self._on_runner_progress_changed)
-        self.runner.running_changed.connect(self._on_runner_running_changed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -67,7 +71,7 @@ class ProbePanel(BackgroundViewMixin, QWidget):
         self.title.setWordWrap(True)
         self.all_epochs_button = QPushButton("Probe every epoch", self)
         self.all_epochs_button.setToolTip("Train the linear and k-NN probes on every saved epoch (in the background)")
-        self.all_epochs_button.clicked.connect(self.probe_all_epochs)
+        self.all_epochs_button.clicked.connect(self.request_probe_all)
         header.addWidget(self.title, 1)
         header.addWidget(self.all_epochs_button)
         layout.addLayout(header)
@@ -118,14 +122,14 @@ class ProbePanel(BackgroundViewMixin, QWidget):
         state.run_changed.connect(self._on_state_run_changed)
         state.result_changed.connect(self._on_state_result_changed)
         state.epoch_changed.connect(self._on_state_epoch_changed)
+        state.running_changed.connect(self._update_button)
         self.redraw()
 
     # -- public --------------------------------------------------------------------
-    def probe_all_epochs(self) -> None:
-        """Run the probes on every saved epoch in the background; the result replaces `state.probes`."""
-        if self.state.activations is None or self.closed:
-            return
-        self.runner.submit(probe_epochs, self.state.activations, self.state.settings, "all")
+    def request_probe_all(self) -> None:
+        """Ask for the probes of every saved epoch (they join `state.probes`)."""
+        if self.state.activations is not None:
+            self.probe_all_requested.emit()
 
     def shown_values(self) -> dict[str, tuple[float, float]]:
         """layer -> (linear, k-NN) accuracy as drawn in the bars (for tests and exports)."""
@@ -137,7 +141,7 @@ class ProbePanel(BackgroundViewMixin, QWidget):
     def redraw(self) -> None:
         probes = self.state.probes
         has_run = self.state.activations is not None
-        self.all_epochs_button.setEnabled(has_run and not self.runner.is_running() and len(self._saved_epochs()) > 1)
+        self._update_button()
         if probes is None:
             self.shown_epoch = None
             self.title.setText("Layer probes are computing…" if has_run else "No run open")
@@ -196,7 +200,7 @@ class ProbePanel(BackgroundViewMixin, QWidget):
                 self.table.setItem(i, j, item)
         self._draw_epochs(probes)
 
-    def _draw_epochs(self, probes: Any) -> None:
+    def _draw_epochs(self, probes: ProbeResult | None) -> None:
         for item in self.epoch_plot.listDataItems():
             self.epoch_plot.removeItem(item)
         if self.epoch_plot.legend is not None:
@@ -218,9 +222,13 @@ class ProbePanel(BackgroundViewMixin, QWidget):
     def _saved_epochs(self) -> tuple[int, ...]:
         return tuple(self.state.activations.epochs) if self.state.activations is not None else ()
 
+    def _update_button(self) -> None:
+        probing = "probes" in self.state.running
+        self.all_epochs_button.setText("Probing…" if probing else "Probe every epoch")
+        self.all_epochs_button.setEnabled(not probing and len(self._saved_epochs()) > 1)
+
     # -- slots -------------------------------------------------------------------------
     def _on_state_run_changed(self) -> None:
-        self.runner.cancel()
         self.redraw()
 
     def _on_state_result_changed(self, what: str) -> None:
@@ -229,17 +237,3 @@ class ProbePanel(BackgroundViewMixin, QWidget):
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
         self.redraw()
-
-    def _on_runner_finished(self, result: Any) -> None:
-        self.state.set_probes(result)
-
-    def _on_runner_failed(self, exc: object) -> None:
-        self.title.setText(f"<span style='color:#b00000'>Probes failed: {exc}</span>")
-
-    def _on_runner_progress_changed(self, fraction: float, message: str) -> None:
-        if self.runner.is_running():
-            self.all_epochs_button.setText(f"Probing… {100 * fraction:.0f}%")
-
-    def _on_runner_running_changed(self, running: bool) -> None:
-        self.all_epochs_button.setText("Probing…" if running else "Probe every epoch")
-        self.all_epochs_button.setEnabled(not running and len(self._saved_epochs()) > 1)

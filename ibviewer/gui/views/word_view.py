@@ -8,169 +8,44 @@ words as fit without overlapping (nearest synonyms of every query first), and pl
 labels again whenever the view is zoomed, panned, rotated or resized. 2D (N=200) by
 default; 3D (N=50) draws the same in `pyqtgraph.opengl` views with `GLTextItem` labels.
 
-Rows are linked to `AppState` through ``experiment.selected_idx`` (word row i is sample row
-``selected_idx[i]``): clicking a word focuses that sample everywhere, and the state's
-selection (a search, a lasso in another view) is always labelled here.
+The view draws ``state.word_experiment`` and asks for it with ``experiment_requested``
+(the 2D/3D buttons, or the window when the Words tab shows). Rows are linked to `AppState`
+through ``experiment.selected_idx`` (word row i is sample row ``selected_idx[i]``): clicking
+a word focuses that sample everywhere, and the state's selection (a search, a lasso in
+another view) is always labelled here.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from ibviewer.core.pipeline import run_word_experiment
-from ibviewer.core.words import DEFAULT_NEIGHBORS
+from ibviewer.core.config import WORD_NEIGHBORS
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.style import class_brushes, class_colors, make_pen, nearest_point
-from ibviewer.gui.views.background import BackgroundViewMixin, view_runner
-from ibviewer.gui.views.embedding_view import PointerViewBox
-from ibviewer.gui.views.figure import figure_frame
+from ibviewer.gui.widgets.figure import figure_frame
+from ibviewer.gui.widgets.grab import grab_with_gl
+from ibviewer.gui.widgets.labels import GAP_PX, label_order, place_labels
+from ibviewer.gui.widgets.pointer import PointerViewBox
+from ibviewer.gui.widgets.style import PassiveScatter, class_brushes, class_colors, make_pen, nearest_point
+
+if TYPE_CHECKING:
+    from ibviewer.core.words import WordExperiment
 
 __all__ = [
-    "place_labels",
-    "label_order",
-    "query_words_of",
-    "word_preset_available",
     "WordPanel2D",
     "WordPanel3D",
     "WordView",
 ]
 
-GAP_PX = 4.0
-CELL_PX = 3.0
 QUERY_FONT_PT = 10
 WORD_FONT_PT = 8
 RELABEL_DELAY_MS = 60
-
-
-def place_labels(
-    anchors: np.ndarray,
-    sizes: np.ndarray,
-    order: np.ndarray,
-    forced: np.ndarray,
-    bounds: tuple[float, float],
-    gap: float = GAP_PX,
-    max_labels: int = 150,
-    max_tries: int = 800,
-) -> np.ndarray:
-    """Greedy non-overlapping label placement in screen space.
-
-    Parameters
-    ----------
-    anchors : ndarray, (n, 2)
-        Screen positions of the points (x right, y down), in pixels; NaN for hidden points.
-    sizes : ndarray, (n, 2)
-        Width and height of each label in pixels.
-    order : ndarray of int
-        Rows in the order to try them (most wanted first).
-    forced : ndarray of bool, (n,)
-        Labels that are always placed (query words, the selection), before all others.
-    bounds : (width, height)
-        The visible area; optional labels must lie inside it.
-    gap : float
-        Pixels between a point and its label.
-    max_labels, max_tries : int
-        Stop after placing this many optional labels or trying this many rows (keeps a
-        relabel of thousands of words fast; the most wanted rows come first anyway).
-
-    Returns
-    -------
-    ndarray of int, (n,)
-        Where each label goes: 0 right of the point, 1 left, 2 above, 3 below; -1 unlabelled.
-        Optional labels never overlap any other placed label; a forced label takes the first
-        free side, or the right side when none is free.
-    """
-    n = len(anchors)
-    side = np.full(n, -1, dtype=np.int64)
-    width, height = float(bounds[0]), float(bounds[1])
-    n_cols, n_rows = max(1, math.ceil(width / CELL_PX)), max(1, math.ceil(height / CELL_PX))
-    occupied = np.zeros((n_rows + 2, n_cols + 2), dtype=bool)  # one spare cell each side for clipping
-
-    def box(i: int, s: int) -> tuple[float, float, float, float]:
-        x, y = anchors[i]
-        w, h = sizes[i]
-        if s == 0:
-            return x + gap, y - h / 2, x + gap + w, y + h / 2
-        if s == 1:
-            return x - gap - w, y - h / 2, x - gap, y + h / 2
-        if s == 2:
-            return x - w / 2, y - gap - h, x + w / 2, y - gap
-        return x - w / 2, y + gap, x + w / 2, y + gap + h
-
-    def cells(b: tuple[float, float, float, float]) -> tuple[slice, slice]:
-        x0, y0, x1, y1 = b
-        c0 = int(np.clip(math.floor(x0 / CELL_PX) + 1, 0, n_cols + 1))
-        c1 = int(np.clip(math.ceil(x1 / CELL_PX) + 1, 0, n_cols + 2))
-        r0 = int(np.clip(math.floor(y0 / CELL_PX) + 1, 0, n_rows + 1))
-        r1 = int(np.clip(math.ceil(y1 / CELL_PX) + 1, 0, n_rows + 2))
-        return slice(r0, r1), slice(c0, c1)
-
-    def inside(b: tuple[float, float, float, float]) -> bool:
-        return b[0] >= 0 and b[1] >= 0 and b[2] <= width and b[3] <= height
-
-    forced_rows = [int(i) for i in order if forced[i]] + [int(i) for i in np.flatnonzero(forced) if i not in set(order)]
-    for i in forced_rows:
-        if not np.isfinite(anchors[i]).all():
-            continue
-        chosen = 0
-        for s in range(4):
-            rows, cols = cells(box(i, s))
-            if inside(box(i, s)) and not occupied[rows, cols].any():
-                chosen = s
-                break
-        rows, cols = cells(box(i, chosen))
-        occupied[rows, cols] = True
-        side[i] = chosen
-    n_placed = n_tried = 0
-    for i in order:
-        i = int(i)
-        if forced[i] or not np.isfinite(anchors[i]).all():
-            continue
-        if n_placed >= max_labels or n_tried >= max_tries:
-            break
-        n_tried += 1
-        for s in range(4):
-            b = box(i, s)
-            if not inside(b):
-                continue
-            rows, cols = cells(b)
-            if not occupied[rows, cols].any():
-                occupied[rows, cols] = True
-                side[i] = s
-                n_placed += 1
-                break
-    return side
-
-
-def label_order(groups: np.ndarray, is_query: np.ndarray) -> np.ndarray:
-    """Query words first, then every group's nearest synonym, then every group's second, ..."""
-    groups = np.asarray(groups)
-    rank = np.zeros(len(groups), dtype=np.int64)
-    seen: dict[int, int] = {}
-    for i, g in enumerate(groups.tolist()):
-        rank[i] = seen.get(g, 0)
-        seen[g] = rank[i] + 1
-    rank = np.where(is_query, -1, rank)
-    return np.argsort(rank, kind="stable")
-
-
-def query_words_of(state: Any) -> tuple[str, ...]:
-    """The run's query words for the word experiment (``run.extra["query_words"]``), or ()."""
-    extra = getattr(state.run, "extra", None) or {}
-    words = extra.get("query_words") or ()
-    return tuple(str(w) for w in words)
-
-
-def word_preset_available(state: Any) -> bool:
-    """Whether the open run has words and query words for the word experiment."""
-    dataset = state.dataset
-    return state.activations is not None and dataset is not None and dataset.words is not None and bool(query_words_of(state))
 
 
 def _fonts() -> tuple[QFont, QFont]:
@@ -198,7 +73,7 @@ def _text_color(color: QColor, is_query: bool) -> QColor:
 class _WordPanelMixin:
     """What both panels share: the experiment rows, label choice and the link to `AppState`."""
 
-    def _init_rows(self, state: AppState, experiment: Any, layer: str) -> None:
+    def _init_rows(self, state: AppState, experiment: WordExperiment, layer: str) -> None:
         self.state = state
         self.experiment = experiment
         self.layer = layer
@@ -221,6 +96,9 @@ class _WordPanelMixin:
         timer = getattr(self, "_relabel_timer", None)  # None while the base class is still being built
         if timer is not None:
             timer.start()
+
+    def relabel_pending(self) -> bool:
+        return self._relabel_timer.isActive()
 
     def forced_rows(self) -> np.ndarray:
         """Word rows always labelled: the query words and whatever the state highlights."""
@@ -250,19 +128,12 @@ class _WordPanelMixin:
         self.state.set_hover(-1 if i < 0 else self.word_row_to_state_row(i))
 
 
-class _InertScatter(pg.ScatterPlotItem):
-    """A scatter that leaves clicks to the viewbox (which picks the nearest word itself)."""
-
-    def mouseClickEvent(self, ev):  # noqa: N802, ANN001 - pyqtgraph override
-        ev.ignore()
-
-
 class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
     """One layer of the word experiment in 2D: coloured points and greedily placed word labels."""
 
     labels_changed = Signal()
 
-    def __init__(self, state: AppState, experiment: Any, layer: str, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, experiment: WordExperiment, layer: str, parent: QWidget | None = None) -> None:
         self.viewbox = PointerViewBox()
         pg.PlotWidget.__init__(self, parent, viewBox=self.viewbox)
         self._init_rows(state, experiment, layer)
@@ -276,15 +147,15 @@ class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
         self.viewbox.setBorder(pg.mkPen("#b0b0b0"))
         self.setMinimumSize(220, 220)
         brushes = class_brushes(len(self.colors), 200)
-        self.scatter = _InertScatter(
+        self.scatter = PassiveScatter(
             pos=self.coords[:, :2], brush=[brushes[g] for g in self.groups.tolist()], pen=None, size=5, pxMode=True
         )
         query_rows = np.flatnonzero(self.is_query)
-        self.query_scatter = _InertScatter(
+        self.query_scatter = PassiveScatter(
             pos=self.coords[query_rows, :2], brush=[brushes[g] for g in self.groups[query_rows].tolist()],
             pen=make_pen(QColor("#000000"), 1.2), size=10, pxMode=True, symbol="s",
         )  # fmt: skip
-        self.highlight = _InertScatter(pen=make_pen(QColor("#000000"), 2.0), brush=None, size=13, pxMode=True)
+        self.highlight = PassiveScatter(pen=make_pen(QColor("#000000"), 2.0), brush=None, size=13, pxMode=True)
         for z, scatter in enumerate((self.scatter, self.query_scatter, self.highlight)):
             scatter.setZValue(z)
             self.addItem(scatter)
@@ -370,11 +241,11 @@ class WordPanel3D(_WordPanelMixin, QWidget):
 
     labels_changed = Signal()
 
-    def __init__(self, state: AppState, experiment: Any, layer: str, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, experiment: WordExperiment, layer: str, parent: QWidget | None = None) -> None:
         QWidget.__init__(self, parent)
         import pyqtgraph.opengl as gl
 
-        from ibviewer.gui.views.embedding_view_3d import DEFAULT_CAMERA, GLScatterView, _ScatterItem, normalise_coords
+        from ibviewer.gui.widgets.glview import DEFAULT_CAMERA, GLScatterItem, GLScatterView, normalise_coords
 
         self._gl = gl
         self._init_rows(state, experiment, layer)
@@ -390,7 +261,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         layout.addWidget(self.view, 1)
         colors = np.array([[c.redF(), c.greenF(), c.blueF(), 0.85] for c in self.colors], dtype=np.float32)
         sizes = np.where(self.is_query, 11.0, 6.0).astype(np.float32)
-        self.scatter = _ScatterItem(pos=self.display, color=colors[self.groups], size=sizes, pxMode=True)
+        self.scatter = GLScatterItem(pos=self.display, color=colors[self.groups], size=sizes, pxMode=True)
         self.scatter.setGLOptions("translucent")
         self.view.addItem(self.scatter)
         self._text_items: list[Any] = []
@@ -403,7 +274,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         self.schedule_relabel()
 
     def _screen(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        from ibviewer.gui.views.embedding_view_3d import project_to_screen
+        from ibviewer.gui.widgets.glview import project_to_screen
 
         return project_to_screen(self.display, self.view.mvp_matrix(), self.view.width(), self.view.height())
 
@@ -449,7 +320,7 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         return [item for item in self._text_items if item.visible()]
 
     def _word_at(self, x: float, y: float) -> int:
-        from ibviewer.gui.views.embedding_view_3d import pick_nearest
+        from ibviewer.gui.widgets.glview import pick_nearest
 
         screen, depth, visible = self._screen()
         return pick_nearest(screen, depth, visible, x, y)
@@ -461,30 +332,28 @@ class WordPanel3D(_WordPanelMixin, QWidget):
         self._hover_word(-1 if math.isnan(x) else self._word_at(x, y))
 
 
-class WordView(BackgroundViewMixin, QWidget):
+class WordView(QWidget):
     """The word experiment preset: 2D/3D switch, a legend of query words, one labelled panel per layer.
 
     Signals
     -------
+    experiment_requested(int, str, object)
+        Compute the word experiment in these dims with this method and ``n_neighbors`` (None: the default).
     experiment_changed()
         A new `WordExperiment` is drawn.
     """
 
+    experiment_requested = Signal(int, str, object)
     experiment_changed = Signal()
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.experiment: Any = None
+        self.experiment: WordExperiment | None = None
         self.dims = 2
         self.method = "tsne"
-        self.params: dict[str, Any] = {}
+        self.n_neighbors: int | None = None
         self.panels: dict[str, WordPanel2D | WordPanel3D] = {}
-        self.runner = view_runner("words")
-        self.background_runners = (self.runner,)
-        self.runner.finished.connect(self._on_runner_finished)
-        self.runner.failed.connect(self._on_runner_failed)
-        self.runner.progress_changed.connect(self._on_runner_progress_changed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -492,14 +361,14 @@ class WordView(BackgroundViewMixin, QWidget):
         bar.setContentsMargins(4, 2, 4, 2)
         self.dim_buttons: dict[int, QToolButton] = {}
         group = QButtonGroup(self)
-        for dims, text in ((2, f"2D (N={DEFAULT_NEIGHBORS[2]})"), (3, f"3D (N={DEFAULT_NEIGHBORS[3]})")):
+        for dims, text in ((2, f"2D (N={WORD_NEIGHBORS[2]})"), (3, f"3D (N={WORD_NEIGHBORS[3]})")):
             button = QToolButton(self)
             button.setText(text)
             button.setCheckable(True)
             button.setChecked(dims == 2)
-            button.setToolTip(f"Each query word with its {DEFAULT_NEIGHBORS[dims]} nearest words, embedded in {dims}D per layer")
+            button.setToolTip(f"Each query word with its {WORD_NEIGHBORS[dims]} nearest words, embedded in {dims}D per layer")
             group.addButton(button)
-            button.clicked.connect(lambda _checked=False, d=dims: self.compute(d))
+            button.clicked.connect(lambda _checked=False, d=dims: self.request(d))
             self.dim_buttons[dims] = button
             bar.addWidget(button)
         self.status = QLabel("", self)
@@ -512,42 +381,35 @@ class WordView(BackgroundViewMixin, QWidget):
         layout.addWidget(self.figure, 1)
 
         state.run_changed.connect(self._on_state_run_changed)
+        state.result_changed.connect(self._on_state_result_changed)
+        state.running_changed.connect(self._update_status)
         for signal in (state.selection_changed, state.focus_changed, state.neighbors_changed):
             signal.connect(self._on_state_highlights_changed)
         state.hover_changed.connect(self._on_state_hover_changed)
         self._on_state_run_changed()
 
     # -- public --------------------------------------------------------------------
-    def compute(self, dims: int | None = None, method: str | None = None, **params: Any) -> None:
-        """Run the word experiment in the background (``dims`` 2 or 3; ``params`` go to the core)."""
+    def request(self, dims: int | None = None, method: str | None = None, n_neighbors: int | None = None) -> None:
+        """Ask for the word experiment (``dims`` 2 or 3, ``n_neighbors`` synonyms per query word)."""
         if dims is not None:
             self.dims = int(dims)
             self.dim_buttons[self.dims].setChecked(True)
         if method is not None:
             self.method = method
-        if params:
-            self.params = params  # n_neighbors: synonyms per query word
-        if self.closed:
-            return
-        if not word_preset_available(self.state):
-            self.status.setText("This run has no words and query words: the word experiment needs a text run.")
-            return
-        self.status.setText(f"Embedding the query words and their {self.params.get('n_neighbors', DEFAULT_NEIGHBORS[self.dims])} nearest words…")
-        settings = self.state.settings.with_changes(dims=self.dims, method=self.method)
-        if self.method != "umap" and settings.alignment == "aligned_umap":
-            settings = settings.with_changes(alignment="init")
-        self.runner.submit(
-            run_word_experiment, self.state.activations, self.state.dataset.words, query_words_of(self.state),
-            settings, n_neighbors=self.params.get("n_neighbors"),
-        )  # fmt: skip
+        if n_neighbors is not None:
+            self.n_neighbors = int(n_neighbors)
+        if self.state.has_words():
+            self.experiment_requested.emit(self.dims, self.method, self.n_neighbors)
+        self._update_status()
 
-    def set_experiment(self, experiment: Any) -> None:
+    def set_experiment(self, experiment: WordExperiment | None) -> None:
         """Draw a `WordExperiment` (2D or 3D from its embeddings' dims)."""
         for panel in self.panels.values():
             self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
         self.experiment = experiment
+        self._update_status()
         if experiment is None:
             self.title.setText("")
             self.legend.setText("")
@@ -575,27 +437,40 @@ class WordView(BackgroundViewMixin, QWidget):
             f"nearest words in {experiment.layer_for_synonyms} ({experiment.metric}) · epoch {experiment.epoch} · "
             f"{experiment.n_selected} words · {experiment.embeddings.describe()}"
         )
-        self.status.setText("")
         for panel in self.panels.values():
             panel.schedule_relabel()
         self.experiment_changed.emit()
 
-    def grab_figure(self) -> Any:
+    def grab_figure(self) -> QImage:
         """A QImage of the whole figure, 3D labels included."""
-        from ibviewer.gui.views.embedding_view_3d import grab_with_gl
-
         return grab_with_gl(self.figure)
 
     def relabel_now(self) -> None:
         for panel in self.panels.values():
             panel.relabel()
 
+    def drawing_pending(self) -> bool:
+        """Whether a panel still waits to place its labels (after a new experiment, a resize or a zoom)."""
+        return any(panel.relabel_pending() for panel in self.panels.values())
+
     # -- slots -----------------------------------------------------------------------
+    def _update_status(self) -> None:
+        state = self.state
+        if state.activations is not None and not state.has_words():
+            text = "This run carries no words: the word experiment needs a text run with query words."
+        elif "words" in state.running:
+            n = self.n_neighbors if self.n_neighbors is not None else WORD_NEIGHBORS[self.dims]
+            text = f"Embedding the query words and their {n} nearest words…"
+        else:
+            text = ""
+        self.status.setText(text)
+
     def _on_state_run_changed(self) -> None:
-        self.runner.cancel()
         self.set_experiment(None)
-        if self.state.activations is not None and not word_preset_available(self.state):
-            self.status.setText("This run carries no words: the word experiment needs a text run with query words.")
+
+    def _on_state_result_changed(self, what: str) -> None:
+        if what == "words":
+            self.set_experiment(self.state.word_experiment)
 
     def _on_state_highlights_changed(self) -> None:
         for panel in self.panels.values():
@@ -604,13 +479,3 @@ class WordView(BackgroundViewMixin, QWidget):
     def _on_state_hover_changed(self, row: int) -> None:
         for panel in self.panels.values():
             panel.schedule_relabel()
-
-    def _on_runner_finished(self, experiment: Any) -> None:
-        self.set_experiment(experiment)
-
-    def _on_runner_failed(self, exc: object) -> None:
-        self.status.setText(f"<span style='color:#b00000'>Word experiment failed: {exc}</span>")
-
-    def _on_runner_progress_changed(self, fraction: float, message: str) -> None:
-        if self.runner.is_running():
-            self.status.setText(f"{message} ({100 * fraction:.0f}%)")

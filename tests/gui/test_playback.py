@@ -1,19 +1,12 @@
-"""The epoch timeline: the slider sets the epoch (embeddings and marker follow); playback blends epochs."""
+"""The playback model: blended coordinates between saved epochs, keyframes, and the views drawing its frames."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ibviewer.gui.views.timeline import (
-    EpochPlayback,
-    TimelinePanel,
-    coords_at,
-    interpolate_coords,
-    metric_series,
-    split_position,
-)
-from tests.gui.part2_data import EPOCHS, LAYERS, make_state, require_opengl
+from ibviewer.gui.playback import EpochPlayback, coords_at, interpolate_coords, keyframe_epochs, split_position
+from tests.gui.synthetic import EPOCHS, LAYERS, make_state, require_opengl
 
 
 def _play_frame(playback: EpochPlayback, position: float) -> None:
@@ -37,8 +30,8 @@ def test_interpolation_helpers():
     assert split_position(1.25, 3) == (1, 2, 0.25)
     assert split_position(2.0, 3) == (2, 2, 0.0)
     assert split_position(-1.0, 3) == (0, 1, 0.0)
-    series = metric_series({5: {"loss": 0.5, "acc": 0.8}, 1: {"loss": 1.0}})
-    assert series["loss"][0].tolist() == [1, 5] and series["loss"][1].tolist() == [1.0, 0.5]
+    assert keyframe_epochs(range(300)) == tuple(round(i * 299 / 24) for i in range(25))
+    assert keyframe_epochs((0, 1, 2)) == (0, 1, 2)
 
 
 def test_coords_at_blends_two_saved_epochs():
@@ -52,54 +45,6 @@ def test_coords_at_blends_two_saved_epochs():
     np.testing.assert_allclose(coords_at(partial, "fc2", 0.3), partial.coords("fc2", EPOCHS[0]))
 
 
-def test_slider_changes_epoch_embeddings_and_marker(qtbot):
-    from ibviewer.gui.views.embedding_view import EmbeddingGridView
-
-    views = {}
-
-    def attach(state):
-        views["timeline"] = TimelinePanel(state)
-        views["grid"] = EmbeddingGridView(state)  # part 1's 2D panels listen to the same state
-
-    state = make_state(dims=2, attach=attach)
-    timeline, grid = views["timeline"], views["grid"]
-    for widget in (timeline, grid):
-        qtbot.addWidget(widget)
-    assert state.epoch == EPOCHS[-1] and timeline.slider.value() == 2
-    assert timeline.marker_epoch() == EPOCHS[-1]
-    assert set(timeline.metric_names()) == {"train_acc", "test_acc", "loss"}
-    before = grid.panels["fc1"].coords.copy()
-    with qtbot.waitSignal(state.epoch_changed):
-        timeline.slider.setValue(1)
-    assert state.epoch == EPOCHS[1] == 5
-    assert timeline.marker_epoch() == 5 and "epoch 5" in timeline.epoch_label.text()
-    np.testing.assert_allclose(grid.panels["fc1"].coords, state.coords("fc1", 5)[:, :2])
-    assert not np.allclose(grid.panels["fc1"].coords, before)
-    # the epoch set elsewhere (a click on the information plane) moves the slider
-    state.set_epoch(1)
-    assert timeline.slider.value() == 0 and timeline.marker_epoch() == 1
-
-
-def test_playback_animates_between_epochs(qtbot):
-    state = make_state(dims=2)
-    playback = EpochPlayback(state)
-    timeline = TimelinePanel(state, playback)
-    qtbot.addWidget(timeline)
-    timeline.slider.setValue(0)
-    assert playback.position == 0.0 and state.epoch == 1
-    positions = []
-    playback.position_changed.connect(positions.append)
-    playback.epochs_per_second = 8.0
-    with qtbot.waitSignal(playback.playing_changed, timeout=5000, check_params_cb=lambda playing: not playing):
-        timeline.play_button.click()
-    assert state.epoch == EPOCHS[-1] and playback.position == 2.0
-    assert any(0 < p < 1 for p in positions) and any(1 < p < 2 for p in positions)  # fractional frames
-    assert timeline.play_button.text().endswith("Play")
-    # a frame between epochs 5 and 20 puts the marker between them
-    playback.set_position(1.5)
-    assert state.epoch == 5 and timeline.marker_epoch() == pytest.approx(12.5)
-
-
 def test_playback_asks_for_missing_epochs(qtbot):
     state = make_state(dims=2, epochs=EPOCHS[1:])
     playback = EpochPlayback(state)
@@ -111,7 +56,8 @@ def test_playback_asks_for_missing_epochs(qtbot):
 
 
 def test_playback_draws_blended_coordinates_in_3d(qtbot):
-    from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView, normalise_coords
+    from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
+    from ibviewer.gui.widgets.glview import normalise_coords
 
     require_opengl()
     state = make_state(dims=3)
@@ -127,7 +73,7 @@ def test_playback_draws_blended_coordinates_in_3d(qtbot):
 
 
 def test_2d_panels_follow_playback_and_the_colour_mode(qtbot):
-    from ibviewer.gui.views.coloring import point_rgba
+    from ibviewer.gui.widgets.coloring import point_rgba
     from ibviewer.gui.views.embedding_view import EmbeddingGridView
 
     views = {}

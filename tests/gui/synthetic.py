@@ -1,4 +1,4 @@
-"""Small in-memory activation sets and embeddings for the part-2 GUI tests (views fed through AppState)."""
+"""Small in-memory activation sets, embeddings and word runs for the GUI tests (views fed through AppState)."""
 
 from __future__ import annotations
 
@@ -64,14 +64,17 @@ def make_embedding(acts: ActivationSet, layer: str, epoch: int, dims: int = 3, m
 
 
 def make_state(dims: int = 3, epochs=EPOCHS, metrics=None, attach=None):
-    """An AppState with the synthetic run open and embeddings of every layer at ``epochs``.
+    """An AppState with the synthetic run open and (PCA) embeddings of every layer at ``epochs``.
 
-    ``attach(state)`` is called before the run opens, so views built there see it open.
+    Its settings ask for PCA, so those embeddings are final. ``attach(state)`` is called
+    before the run opens, so views built there see it open.
     """
+    from ibviewer.core.config import AnalysisSettings
     from ibviewer.gui.state import AppState
 
     acts = make_activations()
     state = AppState()
+    state.settings = AnalysisSettings(method="pca", dims=dims)
     if attach is not None:
         attach(state)
     state.set_run(FakeRun(metrics), acts)
@@ -126,7 +129,7 @@ def require_opengl() -> None:
     """Skip the calling test where the Qt platform has no OpenGL (offscreen); under Xvfb it runs."""
     import pytest
 
-    from ibviewer.gui.views.embedding_view_3d import opengl_available
+    from ibviewer.gui.widgets.grab import opengl_available
 
     ok, reason = opengl_available()
     if not ok:

@@ -20,7 +20,7 @@ from ibviewer.gui.session import (
     session_from_dict,
     session_to_dict,
 )
-from tests.gui.part2_data import make_state
+from tests.gui.synthetic import make_state
 
 
 def test_session_round_trip_reopens_the_same_state(tmp_path):

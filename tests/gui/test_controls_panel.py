@@ -9,13 +9,14 @@ from ibviewer.core.information import mutual_information
 from ibviewer.errors import IBViewerError
 from ibviewer.core.config import AnalysisSettings, settings_diff
 from ibviewer.core.pipeline import SENSITIVITY_BINS
-from ibviewer.gui.views.controls_panel import ControlsPanel, search_rows
-from tests.gui.part2_data import make_state, make_word_state
+from ibviewer.gui.views.controls_panel import ControlsPanel
+from tests.gui.synthetic import make_state, make_word_state
 
 
 @pytest.fixture
 def panel(qtbot):
     state = make_state(dims=2)
+    state.set_settings(AnalysisSettings())  # t-SNE, so that a perplexity edit matters
     panel = ControlsPanel(state)
     qtbot.addWidget(panel)
     return panel
@@ -54,11 +55,14 @@ def test_controls_follow_the_method_and_estimator(panel):
     assert panel.settings() == restored
 
 
-def test_sensitivity_sweeps_bins_in_the_background(panel, qtbot):
+def test_sensitivity_sweeps_bins_in_the_background(panel, qtbot, controller_for):
     state = panel.state
-    with qtbot.waitSignal(panel.sensitivity_runner.finished, timeout=20_000):
-        panel.compute_sensitivity()
-    result = panel.sensitivity
+    controller = controller_for(state)
+    panel.sensitivity_requested.connect(controller.compute_sensitivity)
+    with qtbot.waitSignal(state.result_changed, timeout=120_000, check_params_cb=lambda what: what == "sensitivity"):
+        panel.request_sensitivity()
+        assert state.running == {"sensitivity"} and "Computing" in panel.sensitivity_note.text()
+    result = state.sensitivity
     assert result.layer == state.layer_names[-1] and result.epoch == state.epoch
     assert result.values.tolist() == list(SENSITIVITY_BINS)
     t = state.activations.layer(result.layer, state.epoch)
@@ -68,19 +72,21 @@ def test_sensitivity_sweeps_bins_in_the_background(panel, qtbot):
     assert result.i_xt[-1] >= result.i_xt[0]  # more bins resolve more
     x, y = panel.i_xt_curve.getData()
     np.testing.assert_array_equal(y, result.i_xt)
+    assert f"<b>{result.layer}</b>" in panel.sensitivity_note.text()
     # clicking a sample in another layer sweeps that layer
-    with qtbot.waitSignal(panel.sensitivity_runner.finished, timeout=20_000):
+    with qtbot.waitSignal(state.result_changed, timeout=120_000, check_params_cb=lambda what: what == "sensitivity"):
         state.set_focus(0, "fc1")
-    assert panel.sensitivity.layer == "fc1"
+    assert state.sensitivity.layer == "fc1"
+    qtbot.waitUntil(lambda: not controller.jobs.is_busy(), timeout=120_000)  # the neighbour look-up
 
 
-def test_search_selects_matching_samples_everywhere():
+def test_search_matches_words_and_class_names():
     state = make_word_state()
-    rows = search_rows(state, r"^query0[0-2]$")
+    rows = state.rows_matching(r"^query0[0-2]$")
     assert [state.sample_name(r) for r in rows] == ["query00", "query01", "query02"]
-    assert search_rows(state, "").size == 0
+    assert state.rows_matching("").size == 0
     with pytest.raises(IBViewerError, match="Invalid search pattern"):
-        search_rows(state, "(")
+        state.rows_matching("(")
 
 
 def test_search_box_sets_and_clears_the_selection(qtbot):

@@ -5,56 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ibviewer.gui.views.word_view import WordView, label_order, place_labels, word_preset_available
-from tests.gui.part2_data import QUERY_WORDS, make_state, make_word_state, require_opengl
-
-
-def _boxes(anchors, sizes, sides, gap=4.0):
-    out = []
-    for i in np.flatnonzero(sides >= 0):
-        x, y = anchors[i]
-        w, h = sizes[i]
-        s = sides[i]
-        x0 = {0: x + gap, 1: x - gap - w, 2: x - w / 2, 3: x - w / 2}[s]
-        y0 = {0: y - h / 2, 1: y - h / 2, 2: y - gap - h, 3: y + gap}[s]
-        out.append((i, x0, y0, x0 + w, y0 + h))
-    return out
-
-
-def test_place_labels_never_overlaps_and_always_places_forced():
-    rng = np.random.default_rng(0)
-    n = 400
-    anchors = rng.uniform(0, 300, size=(n, 2))
-    sizes = np.column_stack([rng.uniform(20, 60, n), np.full(n, 10.0)])
-    forced = np.zeros(n, dtype=bool)
-    forced[:5] = True
-    sides = place_labels(anchors, sizes, np.arange(n), forced, (300, 300))
-    assert (sides[:5] >= 0).all()
-    placed = _boxes(anchors, sizes, sides)
-    assert 20 < len(placed) < n  # many fit, not all
-    for a in range(len(placed)):
-        for b in range(a + 1, len(placed)):
-            i, ax0, ay0, ax1, ay1 = placed[a]
-            j, bx0, by0, bx1, by1 = placed[b]
-            if forced[i] and forced[j]:
-                continue
-            assert ax1 <= bx0 or bx1 <= ax0 or ay1 <= by0 or by1 <= ay0, (i, j)
-    # an isolated point always gets its label; a point off screen never does
-    anchors2 = np.array([[150.0, 150.0], [np.nan, np.nan]])
-    sides2 = place_labels(anchors2, np.array([[30.0, 10], [30, 10]]), np.arange(2), np.zeros(2, bool), (300, 300))
-    assert sides2.tolist() == [0, -1]
-
-
-def test_label_order_interleaves_groups():
-    groups = np.array([0, 1, 0, 0, 1, 1])
-    is_query = np.array([True, True, False, False, False, False])
-    assert label_order(groups, is_query).tolist() == [0, 1, 2, 4, 3, 5]
+from ibviewer.gui.views.word_view import WordView
+from tests.gui.synthetic import QUERY_WORDS, make_state, make_word_state, require_opengl
 
 
 @pytest.fixture
-def word_view(qtbot):
+def word_view(qtbot, controller_for):
     state = make_word_state()
     view = WordView(state)
+    view.experiment_requested.connect(controller_for(state).compute_word_experiment)  # as the window connects it
     qtbot.addWidget(view)
     view.resize(1100, 500)
     view.show()
@@ -64,7 +23,8 @@ def word_view(qtbot):
 
 def _compute(word_view, qtbot, dims, n_neighbors):
     with qtbot.waitSignal(word_view.experiment_changed, timeout=30_000):
-        word_view.compute(dims, method="pca", n_neighbors=n_neighbors)
+        word_view.request(dims, method="pca", n_neighbors=n_neighbors)
+        assert "Embedding the query words" in word_view.status.text()
     # the new panels get their final size once the layout has run
     qtbot.waitUntil(lambda: all(p.width() > 200 and p.height() > 150 for p in word_view.panels.values()), timeout=5000)
     qtbot.wait(20)
@@ -73,9 +33,10 @@ def _compute(word_view, qtbot, dims, n_neighbors):
 
 def test_word_view_labels_query_words_in_every_layer(word_view, qtbot):
     state = word_view.state
-    assert word_preset_available(state) and not word_preset_available(make_state())
+    assert state.has_words() and not make_state().has_words()
     _compute(word_view, qtbot, 2, 10)
     experiment = word_view.experiment
+    assert experiment is state.word_experiment and word_view.status.text() == ""
     assert experiment.query_words == QUERY_WORDS and experiment.n_neighbors == 10
     assert list(word_view.panels) == ["embed", "act1", "act2"]
     for panel in word_view.panels.values():
@@ -100,8 +61,10 @@ def test_runs_without_words_say_so(qtbot):
     view = WordView(state)
     qtbot.addWidget(view)
     assert "no words" in view.status.text()
-    view.compute(2)
-    assert view.experiment is None and not view.runner.is_running() and "no words" in view.status.text()
+    requests = []
+    view.experiment_requested.connect(lambda *args: requests.append(args))
+    view.request(2)
+    assert requests == [] and view.experiment is None and "no words" in view.status.text()
 
 
 def test_clicking_a_word_focuses_its_sample(word_view, qtbot):

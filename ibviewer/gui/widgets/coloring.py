@@ -1,18 +1,21 @@
 """Point colours for the embedding views: by label, predicted class, correctness or faithfulness.
 
 Pure functions of an `AppState` returning (n_samples, 4) RGBA float arrays in [0, 1] (what
-`GLScatterPlotItem` takes), built from the shared palette in `views/style.py` so the 2D and
+`GLScatterPlotItem` takes), built from the shared palette in `widgets/style.py` so the 2D and
 3D views colour the same sample the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QBrush, QColor
 
-from ibviewer.gui.views.style import class_colors, epoch_colormap
+from ibviewer.gui.widgets.style import class_colors, epoch_colormap
+
+if TYPE_CHECKING:
+    from ibviewer.gui.state import AppState
 
 __all__ = ["palette_rgba", "predicted_classes", "point_rgba", "point_brushes", "color_legend"]
 
@@ -30,7 +33,7 @@ def palette_rgba(n_classes: int) -> np.ndarray:
     return np.array([_rgba(c) for c in class_colors(max(int(n_classes), 1))], dtype=np.float32)
 
 
-def predicted_classes(state: Any) -> np.ndarray | None:
+def predicted_classes(state: AppState) -> np.ndarray | None:
     """(n_samples,) class predicted for each row, or None when the run gives no predictions.
 
     Taken from the probe result when it carries per-sample predictions, otherwise from the
@@ -55,7 +58,7 @@ def predicted_classes(state: Any) -> np.ndarray | None:
     return None
 
 
-def point_rgba(state: Any, mode: str = "label", layer: str | None = None, epoch: int | None = None) -> np.ndarray:
+def point_rgba(state: AppState, mode: str = "label", layer: str | None = None, epoch: int | None = None) -> np.ndarray:
     """(n_samples, 4) float32 colours of the rows under colouring ``mode``.
 
     ``faithfulness`` colours by the layer embedding's per-point k-NN overlap (viridis,
@@ -99,7 +102,7 @@ def point_brushes(rgba: np.ndarray) -> list[QBrush]:
     return [brushes[i] for i in np.asarray(inverse).reshape(-1).tolist()]
 
 
-def color_legend(state: Any, mode: str = "label") -> list[tuple[str, QColor]]:
+def color_legend(state: AppState, mode: str = "label") -> list[tuple[str, QColor]]:
     """(name, colour) entries that explain ``mode`` (for a legend row)."""
     if mode == "label" or (mode == "predicted" and predicted_classes(state) is not None):
         names = state.class_names()

@@ -6,13 +6,16 @@ No OpenGL here, so the 2D grid and the word view can use it without importing
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from ibviewer.core.config import METHODS
+
+if TYPE_CHECKING:
+    from ibviewer.gui.state import AppState
 
 __all__ = ["figure_frame", "layer_title_parts", "grid_title"]
 
@@ -45,7 +48,7 @@ def figure_frame(
     return figure, title_label, legend, grid
 
 
-def layer_title_parts(state: Any, layer: str) -> list[str]:
+def layer_title_parts(state: AppState, layer: str) -> list[str]:
     """A layer panel's title pieces: name, dimension, probe accuracy (when known), method (and t-SNE iteration)."""
     parts = [f"<b>{layer}</b>"]
     try:
@@ -67,7 +70,7 @@ def layer_title_parts(state: Any, layer: str) -> list[str]:
     return parts
 
 
-def grid_title(state: Any, kind: str = "") -> str:
+def grid_title(state: AppState, kind: str = "") -> str:
     """A layer grid's title, e.g. "<b>t-SNE</b> 3D of each layer at epoch 20 · 1797 samples (PCA shown until ...)"."""
     if state.activations is None:
         return "No run open"
@@ -83,9 +86,14 @@ def grid_title(state: Any, kind: str = "") -> str:
 class GridStateSlots:
     """The AppState slots the 2D and 3D layer grids share.
 
-    The class using it has ``panels`` (layer -> panel with ``update_title``),
+    The class using it has ``state``, ``panels`` (layer -> panel with ``update_title``),
     ``color_mode``, ``playback``, ``set_color_mode``, ``_reload_all`` and ``_update_title``.
     """
+
+    def _on_state_settings_changed(self) -> None:
+        if self.color_mode != self.state.settings.color_by:
+            self.set_color_mode(self.state.settings.color_by)
+        self._update_title()
 
     def _on_state_result_changed(self, what: str) -> None:
         if what == "embeddings":

@@ -6,7 +6,7 @@ import numpy as np
 
 from ibviewer.core.probes import run_probes
 from ibviewer.gui.views.probe_panel import ProbePanel
-from tests.gui.part2_data import EPOCHS, LAYERS, make_state
+from tests.gui.synthetic import EPOCHS, LAYERS, make_state
 
 
 def test_probe_panel_numbers_equal_the_core(qtbot):
@@ -41,14 +41,18 @@ def test_saturation_note_with_a_layer_that_adds_nothing(qtbot):
     assert panel.saturation_line.isVisible() and panel.saturation_line.value() == 1.5
 
 
-def test_probe_every_epoch_draws_the_curves_and_follows_the_epoch(qtbot):
+def test_probe_every_epoch_draws_the_curves_and_follows_the_epoch(qtbot, controller_for):
     state = make_state(dims=2)
     panel = ProbePanel(state)
     qtbot.addWidget(panel)
     panel.show()
-    with qtbot.waitSignal(state.result_changed, timeout=30_000):
-        panel.probe_all_epochs()
+    controller = controller_for(state)
+    panel.probe_all_requested.connect(controller.probe_all_epochs)
+    with qtbot.waitSignal(state.result_changed, timeout=120_000, check_params_cb=lambda what: what == "probes"):
+        panel.all_epochs_button.click()
+        assert not panel.all_epochs_button.isEnabled() and panel.all_epochs_button.text() == "Probing…"
     expected = state.probes  # the core's ProbeResult, as the worker returned it
+    qtbot.waitUntil(lambda: panel.all_epochs_button.isEnabled(), timeout=5000)
     assert expected.epochs == EPOCHS and expected.linear_acc.shape == (3, 3)
     assert panel.epoch_plot.isVisible() and len(panel.epoch_plot.listDataItems()) == len(LAYERS)
     for j, curve in enumerate(panel.epoch_plot.listDataItems()):

@@ -1,0 +1,366 @@
+"""The glue between settings, jobs and state: what the window computes, when, and where results go.
+
+`AnalysisController` turns what happens (a run to open, a settings change in `AppState`, an
+epoch change, a clicked sample, a view's request, playback asking for keyframes) into jobs
+on the `JobHub`, and stores every result in `AppState`, from which the views draw. It knows
+no widget: the window connects the views' request signals to its methods and shows its
+``status_changed`` messages; failures of its jobs reach the window through the hub.
+
+Settings have one owner, `AppState`: whoever changes them calls ``state.set_settings`` (or
+`apply_settings`), and this controller recomputes what `settings_diff` names.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ibviewer.core.config import AnalysisSettings, RunRequest, settings_diff
+from ibviewer.core.pipeline import (
+    NeighborCache,
+    Neighborhood,
+    OpenedRun,
+    StageResult,
+    embed_keyframes,
+    estimator_sensitivity,
+    find_neighbors,
+    open_and_extract,
+    probe_epochs,
+    run_analysis,
+    run_word_experiment,
+    warm_up,
+)
+from ibviewer.errors import IBViewerError
+from ibviewer.gui.jobs import JobHub
+from ibviewer.gui.playback import EpochPlayback
+from ibviewer.gui.settings import add_recent_run
+from ibviewer.gui.state import AppState
+from ibviewer.gui.workers import reserve_gui_core
+
+__all__ = ["AnalysisController", "OPEN", "ANALYSIS", "NEIGHBORS", "PLAYBACK", "SENSITIVITY", "PROBES", "WORDS"]
+
+log = logging.getLogger(__name__)
+
+# job slots: a new job in a slot replaces the one running there
+OPEN, ANALYSIS, NEIGHBORS, PLAYBACK = "open", "analysis", "neighbors", "playback"
+SENSITIVITY, PROBES, WORDS, WARM_UP = "sensitivity", "probes", "words", "warm-up"
+#: slots computing from the open run: a new run cancels them
+RUN_SLOTS = (ANALYSIS, NEIGHBORS, PLAYBACK, SENSITIVITY, PROBES, WORDS)
+ALL_STAGES = frozenset({"infoplane", "embeddings", "probes"})
+NEIGHBOR_DEBOUNCE_MS = 150
+
+
+class AnalysisController(QObject):
+    """Runs the window's jobs and keeps `AppState` up to date.
+
+    Signals
+    -------
+    status_changed(str)
+        A message for the status bar ("Analysis done in 2.1 s").
+    run_opened(object)
+        The `OpenedRun` now in the state (its analysis has started).
+    problem_found(object)
+        An `IBViewerError` found outside a job (an epoch the run does not have).
+    """
+
+    status_changed = Signal(str)
+    run_opened = Signal(object)
+    problem_found = Signal(object)
+
+    def __init__(
+        self,
+        state: AppState,
+        jobs: JobHub,
+        playback: EpochPlayback,
+        open_defaults: RunRequest | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.jobs = jobs
+        self.playback = playback
+        self.open_defaults = open_defaults or RunRequest(path="")
+        self.opening: RunRequest | None = None
+        self.pending_epoch: int | None = None  # the epoch to show when the next run opens
+        self.last_stages: set[str] = set()  # what the last settings change recomputed
+        self._settings = state.settings  # the settings the state's results were asked with
+        self._neighbor_cache = NeighborCache()
+        self._resume_playback = False
+        self._closing = False
+        self._neighbor_timer = QTimer(self)  # debounces k / metric edits
+        self._neighbor_timer.setSingleShot(True)
+        self._neighbor_timer.setInterval(NEIGHBOR_DEBOUNCE_MS)
+        self._neighbor_timer.timeout.connect(self.query_neighbors)
+
+        playback.hold_for_embeddings = True  # play starts once the keyframe epochs are embedded
+        state.settings_changed.connect(self._on_state_settings_changed)
+        state.epoch_changed.connect(self._on_state_epoch_changed)
+        state.focus_changed.connect(self._on_state_focus_changed)
+        playback.embeddings_needed.connect(self._on_playback_embeddings_needed)
+        playback.playing_changed.connect(self._on_playback_playing_changed)
+        jobs.running_changed.connect(self._on_jobs_running_changed)
+        jobs.job_failed.connect(self._on_jobs_job_stopped)
+        jobs.job_cancelled.connect(self._on_jobs_job_stopped)
+
+    def cache_options(self) -> dict[str, Any]:
+        """The disk-cache keyword arguments of the pipeline's functions, from the launch options."""
+        return {"cache_dir": self.open_defaults.cache_dir, "use_cache": self.open_defaults.use_cache}
+
+    # -- opening -------------------------------------------------------------------------
+    def open_path(self, path: str | Path, **options: Any) -> None:
+        """Open a run in the background; ``options`` override the launch defaults (model, dataset, ...)."""
+        request = replace(self.open_defaults, path=str(path), **options)
+        self.opening = request
+        self.status_changed.emit(f"Opening {Path(request.path).name}…")
+        self.jobs.submit(OPEN, open_and_extract, request, on_finished=self._on_open_finished)
+
+    def _on_open_finished(self, opened: OpenedRun) -> None:
+        for slot in RUN_SLOTS:
+            self.jobs.cancel(slot)
+        self._resume_playback = False
+        request = opened.request
+        add_recent_run(
+            {"path": request.path, "model": request.model, "model_kwargs": request.model_kwargs,
+             "dataset": request.dataset, "max_samples": request.max_samples}  # fmt: skip
+        )
+        epochs = list(opened.activations.epochs)
+        epoch, self.pending_epoch = self.pending_epoch, None
+        problem = None
+        if epoch is not None and epoch not in epochs:
+            problem = IBViewerError(f"Epoch {epoch} is not in this run; saved epochs: {epochs}.")
+            epoch = None
+        self.jobs.clear_warnings()
+        self.state.set_run(opened.run, opened.activations, epoch=epoch)
+        if problem is not None:
+            self.problem_found.emit(problem)
+        self.start_analysis()
+        self.run_opened.emit(opened)
+
+    # -- analysis ------------------------------------------------------------------------
+    def start_analysis(self, stages: frozenset[str] | set[str] = ALL_STAGES) -> None:
+        """(Re)compute the given stages for the open run and the current epoch."""
+        state = self.state
+        if state.activations is None or state.epoch is None:
+            return
+        self.jobs.submit(
+            ANALYSIS, run_analysis, state.activations, state.settings, epochs=(state.epoch,), stages=frozenset(stages),
+            preview=True, on_partial=self._on_analysis_partial, on_finished=self._on_analysis_finished,
+            **self.cache_options(),
+        )  # fmt: skip
+
+    def analyse_epoch(self) -> None:
+        """What the current epoch still lacks (embeddings, probes; the plane if a cancel lost it), and its neighbours."""
+        state = self.state
+        stages = set()
+        if state.infoplane is None:
+            stages.add("infoplane")
+        if not state.has_final_embeddings():
+            stages.add("embeddings")
+        if not state.has_probes():
+            stages.add("probes")  # an epoch probed before (e.g. "Probe every epoch") is not probed again
+        if stages:
+            self.start_analysis(stages)
+        if state.focus is not None:
+            self.query_neighbors()
+
+    def recompute(self) -> None:
+        """Compute everything again (embeddings from scratch, other stages from the cache)."""
+        self.state.clear_embeddings()
+        self.start_analysis()
+
+    def apply_settings(self, settings: AnalysisSettings) -> set[str]:
+        """Use ``settings``: the state takes them and what they change is recomputed; returns those stages."""
+        if settings == self.state.settings:
+            return set()
+        self.state.set_settings(settings)
+        return set(self.last_stages)
+
+    def set_method(self, method: str) -> None:
+        """Switch the embedding method (AlignedUMAP falls back to "init" for the other methods)."""
+        changes: dict[str, Any] = {"method": method}
+        if method != "umap" and self.state.settings.alignment == "aligned_umap":
+            changes["alignment"] = "init"
+        self.apply_settings(self.state.settings.with_changes(**changes))
+
+    def _on_state_settings_changed(self) -> None:
+        old, new = self._settings, self.state.settings
+        self._settings = new
+        stages = settings_diff(old, new)
+        if "neighbors" in stages:
+            self._neighbor_timer.start()
+        stages.discard("neighbors")
+        if new.color_by == "faithfulness" and old.color_by != "faithfulness" and self._lacks_faithfulness():
+            stages.add("embeddings")  # from the cache: the same embeddings with their k-NN overlap
+        self.last_stages = stages
+        state = self.state
+        if state.activations is None or not stages:
+            return
+        if "probes" in stages:
+            self.jobs.cancel(PROBES)
+            state.clear_probes()
+        if "embeddings" in stages:
+            self._stop_playback_embedding()
+            state.clear_embeddings()
+        self.start_analysis(frozenset(stages))
+
+    def _lacks_faithfulness(self) -> bool:
+        state = self.state
+        return any(
+            state.embedding(layer) is not None and getattr(state.embedding(layer), "knn_overlap", None) is None
+            for layer in state.layer_names
+        )
+
+    def _on_analysis_partial(self, result: object) -> None:
+        state = self.state
+        if isinstance(result, StageResult):
+            if result.stage == "infoplane":
+                state.set_infoplane(result.value)
+            elif result.stage == "probes":
+                state.set_probes(result.value)
+            return
+        coords = getattr(result, "coords", None)
+        layer = getattr(result, "layer", None)
+        epoch = getattr(result, "epoch", None)
+        if coords is None or layer is None or epoch is None or len(coords) != state.n_samples:
+            return  # a snapshot of a subsample cannot be drawn over all samples: wait for the final one
+        current = state.embedding(layer, epoch)
+        final_method = getattr(current, "method", None)
+        if final_method not in (None, "pca") and getattr(result, "method", None) == "pca":
+            return  # never replace a finished t-SNE/UMAP panel by the PCA preview
+        state.set_embedding(epoch, layer, result)
+
+    def _on_analysis_finished(self, _result: object) -> None:
+        elapsed = time.monotonic() - self.jobs.runner(ANALYSIS).started_at
+        self.status_changed.emit(f"Analysis done in {elapsed:.1f} s")
+
+    def _on_state_epoch_changed(self, epoch: int) -> None:
+        if self.playback.is_playing():
+            return  # playback shows embedded epochs; the stopped epoch is analysed on pause
+        self.analyse_epoch()
+
+    # -- neighbours ----------------------------------------------------------------------
+    def query_neighbors(self) -> None:
+        """Look up the focused sample's neighbours in every layer (in the background)."""
+        self._neighbor_timer.stop()
+        state = self.state
+        if state.focus is None or state.activations is None:
+            self.jobs.cancel(NEIGHBORS)
+            return
+        settings = state.settings
+        self.jobs.submit(
+            NEIGHBORS, find_neighbors, state.activations, state.epoch, state.focus.row, layer=state.focus.layer,
+            k=settings.k, metric=settings.metric, cache=self._neighbor_cache, on_finished=self._on_neighbors_finished,
+        )  # fmt: skip
+
+    def _on_state_focus_changed(self) -> None:
+        self.query_neighbors()
+
+    def _on_neighbors_finished(self, neighbors: Neighborhood) -> None:
+        state = self.state
+        focus = state.focus
+        if focus is None or (neighbors.row, neighbors.layer, neighbors.epoch) != (focus.row, focus.layer, state.epoch):
+            return  # answers a question nobody asks any more
+        state.set_neighbors(neighbors)
+
+    # -- what views ask for ----------------------------------------------------------------
+    def compute_sensitivity(self, layer: str, settings: AnalysisSettings | None = None) -> None:
+        """Sweep the estimator's resolution for ``layer`` at the current epoch (result: ``state.sensitivity``)."""
+        state = self.state
+        if state.activations is None or state.epoch is None or layer not in state.layer_names:
+            return
+        settings = settings or state.settings
+        self.jobs.submit(
+            SENSITIVITY, estimator_sensitivity, state.activations, layer, state.epoch, settings,
+            on_finished=state.set_sensitivity,
+        )  # fmt: skip
+
+    def probe_all_epochs(self) -> None:
+        """Probe every saved epoch (the result joins ``state.probes``)."""
+        state = self.state
+        if state.activations is None:
+            return
+        self.jobs.submit(PROBES, probe_epochs, state.activations, state.settings, "all", on_finished=state.set_probes)
+
+    def compute_word_experiment(self, dims: int, method: str, n_neighbors: int | None = None) -> None:
+        """The word experiment in ``dims`` with ``method`` (result: ``state.word_experiment``)."""
+        state = self.state
+        if not state.has_words():
+            return
+        changes: dict[str, Any] = {"dims": int(dims), "method": method}
+        if method != "umap" and state.settings.alignment == "aligned_umap":
+            changes["alignment"] = "init"  # AlignedUMAP is UMAP-only
+        settings = state.settings.with_changes(**changes)
+        self.jobs.submit(
+            WORDS, run_word_experiment, state.activations, state.dataset.words, state.query_words(), settings,
+            n_neighbors=n_neighbors, on_finished=state.set_word_experiment, **self.cache_options(),
+        )  # fmt: skip
+
+    # -- playback --------------------------------------------------------------------------
+    def playback_note(self) -> str:
+        """Which saved epochs playback animates through, e.g. "25 of 300 saved epochs (evenly spaced)"."""
+        playback = self.playback
+        n_saved, n_keys = len(playback.epochs), len(playback.keyframes)
+        if playback.subsampled():
+            return f"{n_keys} of {n_saved} saved epochs (evenly spaced)"
+        return f"all {n_saved} saved epochs"
+
+    def embed_playback_epochs(self) -> None:
+        """Embed every layer at the playback keyframes in the background (aligned across epochs)."""
+        state = self.state
+        if state.activations is None or state.epoch is None:
+            return
+        settings = state.settings
+        # t-SNE/UMAP: the same cache entries as the analysis chain (faithfulness is cheap beside them);
+        # PCA: faithfulness would cost more than the embeddings, so only when it is what colours the points
+        faithfulness = settings.method != "pca" or settings.color_by == "faithfulness"
+        self.jobs.submit(
+            PLAYBACK, embed_keyframes, state.activations, settings, self.playback.keyframes, faithfulness=faithfulness,
+            on_partial=self._on_analysis_partial, on_finished=self._on_playback_finished, **self.cache_options(),
+        )  # fmt: skip
+        self.status_changed.emit(f"Embedding {self.playback_note()} for playback…")
+
+    def _stop_playback_embedding(self) -> None:
+        self._resume_playback = False
+        self.jobs.cancel(PLAYBACK)
+
+    def _on_playback_embeddings_needed(self, epochs: tuple[int, ...]) -> None:
+        log.info("playback: embedding epochs %s first", list(epochs))
+        self._resume_playback = True
+        if not self.jobs.is_running(PLAYBACK):
+            self.embed_playback_epochs()
+
+    def _on_playback_finished(self, _result: object) -> None:
+        resume, self._resume_playback = self._resume_playback, False
+        self.status_changed.emit(f"Playback animates {self.playback_note()}")
+        if resume and not self.playback.missing_epochs():
+            self.playback.play()
+
+    def _on_playback_playing_changed(self, playing: bool) -> None:
+        if not playing and self.state.activations is not None and not self._closing:
+            self.analyse_epoch()  # probes (and embeddings when missing) where playback stopped
+
+    # -- jobs ----------------------------------------------------------------------------
+    def start_warm_up(self) -> None:
+        """Load the heavy libraries in the background (see `ibviewer.core.pipeline.warm_up`); never "busy"."""
+        self.jobs.submit(WARM_UP, warm_up, self.state.settings.method, background=True, on_finished=self._on_warm_up_finished)
+
+    def _on_warm_up_finished(self, _result: object) -> None:
+        reserve_gui_core()  # the libraries are loaded now: cap their thread pools
+
+    def _on_jobs_running_changed(self, slot: str, running: bool) -> None:
+        self.state.set_running(slot, running)
+
+    def _on_jobs_job_stopped(self, slot: str, *_args: object) -> None:
+        if slot == PLAYBACK:
+            self._resume_playback = False  # failed or cancelled: do not start playing later
+
+    def shutdown(self) -> None:
+        """Stop playback and pending timers (the window is closing; it shuts the jobs down)."""
+        self._closing = True
+        self._neighbor_timer.stop()
+        self.playback.pause()
