@@ -16,8 +16,12 @@ their ratios, in one line; writes a figure of the gaps over time with the analys
 the status bar) shaded. Goal (not a test: see tests/gui/test_responsiveness.py for what is
 tested): no gap over 100 ms during the analysis on a quiet machine.
 
-    python benchmarks/bench_responsiveness.py [OUT.png] [--idle 10] [--method tsne]
-                                              [--platform auto|xvfb|offscreen]
+    python benchmarks/bench_responsiveness.py [OUT.png] [--idle 10] [--method tsne] [--trace]
+                                              [--busy N] [--niceness N] [--platform auto|xvfb|offscreen]
+
+``--busy N`` runs N busy loops at normal priority through the whole measurement (baseline
+included); ``--niceness`` overrides the worker threads' OS priority (the app lowers it to
+`WORKER_NICENESS`), to weigh the GUI's responsiveness against how fast the analysis gets done.
 
 Needs a display; without one it starts Xvfb (as pytest-xvfb does, through PyVirtualDisplay)
 or, where Xvfb is missing, uses Qt's offscreen platform.
@@ -29,6 +33,7 @@ import argparse
 import gc
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -148,7 +153,7 @@ def start_display(platform: str):  # noqa: ANN201 - a pyvirtualdisplay.Display o
     return None
 
 
-def measure(method: str, idle_s: float, trace: bool) -> tuple[Heartbeat, Heartbeat, float, str]:
+def measure(method: str, idle_s: float, trace: bool, niceness: int | None) -> tuple[Heartbeat, Heartbeat, float, str]:
     """(idle heartbeat, analysis heartbeat, analysis seconds, Qt platform)."""
     from PySide6.QtCore import QCoreApplication, QEvent
     from PySide6.QtWidgets import QApplication
@@ -159,8 +164,12 @@ def measure(method: str, idle_s: float, trace: bool) -> tuple[Heartbeat, Heartbe
     from ibviewer.gui.main_window import MainWindow
     from ibviewer.gui.state import ViewSettings
     from ibviewer.gui.views.style import configure_pyqtgraph
+    from ibviewer.gui import workers
     from ibviewer.gui.workers import reserve_gui_core
     from ibviewer.samples import DEFAULT_SAMPLE, sample_path
+
+    if niceness is not None:
+        workers.WORKER_NICENESS = niceness  # read by each worker thread as it starts
 
     warm_up(method)
     reserve_gui_core()
@@ -266,6 +275,10 @@ def main() -> None:
     parser.add_argument("--method", default="tsne", choices=("tsne", "umap", "pca"))
     parser.add_argument("--platform", default="auto", choices=("auto", "xvfb", "offscreen"))
     parser.add_argument("--trace", action="store_true", help="print where the GUI thread was during each gap > 100 ms")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="run N busy loops (child processes at normal priority) during the whole measurement")
+    parser.add_argument("--niceness", type=int, default=None,
+                        help="OS priority of the worker threads (default: the app's WORKER_NICENESS)")
     args = parser.parse_args()
 
     display = start_display(args.platform)
@@ -274,10 +287,17 @@ def main() -> None:
     from PySide6.QtCore import QSettings
 
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, scratch)  # leave the user's recent runs alone
+    from ibviewer.gui.workers import WORKER_NICENESS
+
+    niceness = WORKER_NICENESS if args.niceness is None else args.niceness
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
     load_before = os.getloadavg()[0]
     try:
-        idle, analysis, elapsed, platform = measure(args.method, args.idle, args.trace)
+        idle, analysis, elapsed, platform = measure(args.method, args.idle, args.trace, niceness)
     finally:
+        for loop in busy:
+            loop.kill()
+            loop.wait()
         shutil.rmtree(scratch, ignore_errors=True)
         if display is not None:
             display.stop()
@@ -286,7 +306,7 @@ def main() -> None:
     worst_stage = analysis.stages[int(np.argmax(analysis.gaps))]
     line = (
         f"bench_responsiveness: {args.method}, analysis {elapsed:.1f} s ({platform}, {os.cpu_count()} cpus, "
-        f"load {load_before:.1f}->{load_after:.1f}): worst gap {a['worst']:.0f} ms ({worst_stage}), p99 {a['p99']:.0f} ms, "
+        f"{args.busy} busy loops, worker niceness {niceness}, load {load_before:.1f}->{load_after:.1f}): worst gap {a['worst']:.0f} ms ({worst_stage}), p99 {a['p99']:.0f} ms, "
         f"{a['stalls']} gaps > {STALL_MS:.0f} ms in {a['ticks']} ticks | idle {args.idle:.0f} s: worst {i['worst']:.0f} ms, "
         f"p99 {i['p99']:.0f} ms, {i['stalls']} > {STALL_MS:.0f} ms | ratio worst {a['worst'] / i['worst']:.1f}x, "
         f"p99 {a['p99'] / i['p99']:.1f}x | figure {args.out}"

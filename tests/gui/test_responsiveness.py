@@ -28,17 +28,17 @@ from tests.gui.test_main_window import HANG_GUARD_MS
 
 HANG_GUARD_S = HANG_GUARD_MS / 1000
 
-#: (module, attribute path) of the heavy core work behind each kind of job in the window
-HEAVY_CORE_WORK = (
+#: (module, attribute path) of the heavy core work behind opening a run and its analysis chain
+ANALYSIS_WORK = (
     ("ibviewer.core.run", "open_run"),  # opening: reads the checkpoints
     ("ibviewer.core.run", "Run.activations"),  # extraction (or the activation cache)
     ("ibviewer.core.activations", "fill_activations"),  # the forward passes
     ("ibviewer.core.information", "compute_information_plane"),
     ("ibviewer.core.embedding", "embed_layers"),  # the PCA preview, then t-SNE
-    ("ibviewer.core.probes", "run_probes"),  # the analysis chain's probes and "Probe every epoch"
-    ("ibviewer.core.neighbors", "NeighborIndex.__init__"),  # neighbour look-ups
-    ("ibviewer.core.neighbors", "NeighborIndex.query"),
+    ("ibviewer.core.probes", "run_probes"),
 )
+PROBE_WORK = (("ibviewer.core.probes", "run_probes"),)  # also behind "Probe every epoch"
+NEIGHBOUR_WORK = (("ibviewer.core.neighbors", "NeighborIndex.__init__"), ("ibviewer.core.neighbors", "NeighborIndex.query"))
 
 
 @dataclass
@@ -127,25 +127,42 @@ def button(window: MainWindow, text: str) -> QPushButton:
     return found[0]
 
 
-def test_opening_analysing_probing_and_neighbours_all_run_off_the_gui_thread(qtbot, digits_run, monkeypatch):
-    """Open a run (extraction), the full analysis (PCA preview, information plane, t-SNE, probes),
-    "Probe every epoch" and a neighbour look-up: each heavy core call runs in a worker thread,
-    and its results reach the state."""
+def assert_off_the_gui_thread(calls: CoreCalls, gui_thread: threading.Thread) -> None:
+    assert calls.never_called() == [], "the window no longer reaches these: update the lists of core work"
+    assert [call.outcome for call in calls.calls if call.outcome != "returned"] == []
+    assert calls.on_thread(gui_thread) == [], "heavy core work ran on the GUI thread"
+
+
+def test_opening_and_the_full_analysis_run_off_the_gui_thread(qtbot, digits_run, monkeypatch):
+    """Open a run (extraction) and the full analysis (PCA preview, information plane, t-SNE,
+    probes): each heavy core call runs in a worker thread, and its results reach the state."""
     gui_thread = threading.current_thread()
-    calls = CoreCalls(monkeypatch, HEAVY_CORE_WORK)
+    calls = CoreCalls(monkeypatch, ANALYSIS_WORK)
     window = make_window(qtbot, "tsne", max_samples=300)
     state = window.state
-
     with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
         window.open_path(digits_run)
     assert window.last_error is None
     assert state.n_samples == 300 and state.infoplane is not None
     assert {state.embedding(layer).method for layer in state.layer_names} == {"tsne"}
     assert state.probes is not None and state.probes.epochs == (state.epoch,)
+    assert_off_the_gui_thread(calls, gui_thread)
+    methods = [call.kwargs.get("method") for call in calls.of("embed_layers")]
+    assert methods == ["pca", "tsne"]  # the preview, then the chosen method
+
+
+def test_probing_every_epoch_and_neighbour_look_ups_run_off_the_gui_thread(qtbot, digits_run, monkeypatch):
+    """ "Probe every epoch" and a neighbour look-up: in worker threads, with correct results."""
+    gui_thread = threading.current_thread()
+    window = make_window(qtbot, "pca", max_samples=300)
+    state = window.state
+    with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
+        window.open_path(digits_run)
+    assert window.last_error is None
+    calls = CoreCalls(monkeypatch, PROBE_WORK + NEIGHBOUR_WORK)
 
     button(window, "Probe every epoch").click()
     qtbot.waitUntil(lambda: state.probes.epochs == tuple(state.run.epochs), timeout=HANG_GUARD_MS)
-
     layer = state.layer_names[1]
     with qtbot.waitSignal(state.neighbors_changed, timeout=HANG_GUARD_MS, check_params_cb=lambda *_: state.neighbors is not None):
         state.set_focus(17, layer)
@@ -154,12 +171,7 @@ def test_opening_analysing_probing_and_neighbours_all_run_off_the_gui_thread(qtb
     distances = np.linalg.norm(x - x[17], axis=1)
     distances[17] = np.inf  # the sample itself is not its own neighbour
     np.testing.assert_allclose(state.neighbors.distances[layer], np.sort(distances)[: state.neighbors.k], rtol=1e-4)
-
-    assert calls.never_called() == [], "the window no longer reaches these: update HEAVY_CORE_WORK"
-    assert [c.outcome for c in calls.calls if c.outcome != "returned"] == []
-    assert calls.on_thread(gui_thread) == [], "heavy core work ran on the GUI thread"
-    methods = [call.kwargs.get("method") for call in calls.of("embed_layers")]
-    assert methods == ["pca", "tsne"]  # the preview, then the chosen method
+    assert_off_the_gui_thread(calls, gui_thread)
 
 
 def test_cancel_stops_a_running_t_sne_and_nothing_it_posts_later_reaches_the_state(qtbot, digits_run, monkeypatch):
