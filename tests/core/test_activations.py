@@ -111,8 +111,8 @@ def test_reduce_output_of_tuples_sequences_and_feature_maps():
     assert reduced.dtype == torch.float32 and reduced.shape == (2, 1)  # integers become floats, 1-D a column
     with pytest.raises(ActivationError, match="empty tuple"):
         act.reduce_output((), "LSTM", ExtractOptions())
-    with pytest.raises(ActivationError, match="returned a dict"):
-        act.reduce_output({"x": seq}, "Custom", ExtractOptions())
+    with pytest.raises(ActivationError, match="returned a dict holding no tensor"):
+        act.reduce_output({"x": "text"}, "Custom", ExtractOptions())
 
 
 @pytest.mark.parametrize("shape, module", [((6,), "Linear"), ((3, 4), "LSTM"), ((3, 4), "Conv1d"), ((2, 4, 4), "Conv2d")])
