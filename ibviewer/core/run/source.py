@@ -77,6 +77,10 @@ class RunSource(ABC):
 
     #: True when the activations are already in memory: nothing to plan, cache or run.
     holds_activations: ClassVar[bool] = False
+    #: What the epoch numbers count: ``"epoch"``, or ``"step"`` for runs saved within epochs.
+    epoch_unit: str = "epoch"
+    #: Hyper-parameters the run folder records (Lightning's ``hparams.yaml``), for display.
+    hparams: dict[str, Any] | None = None
 
     def __init__(
         self,
