@@ -14,12 +14,18 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("path", help="run folder, checkpoint, training output folder, .pt2 program or activations archive")
     add_run_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
+    parser.add_argument(
+        "--survey", action="store_true",
+        help="only say what PATH holds and what opening it still needs (loads no weights, needs no --model/--dataset)",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ibviewer.core.pipeline import open_request
 
+    if args.survey:
+        return _survey(args)
     opened = open_request(run_request_from_args(args))
     summary = opened.summary()
     if args.json:
@@ -27,6 +33,20 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print("\n".join(describe(summary)))
     return 0
+
+
+def _survey(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ibviewer.core.run import survey
+
+    found = survey(args.path)
+    if args.json:
+        data = dataclasses.asdict(found)
+        print(json.dumps(data, default=str))
+    else:
+        print("\n".join(found.lines()))
+    return 0 if found.opens else 2
 
 
 def describe(summary: dict[str, Any]) -> list[str]:

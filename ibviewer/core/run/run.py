@@ -190,7 +190,7 @@ class Run:
             key = hash_arrays([*values.values(), labels], {"archive": True})
             return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, dict(record, source="archive"))
         act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb)
-        key = self._cache_key(layers, sample_idx, options)
+        key = self.cache_key(layers, sample_idx, options)
         cache = DiskCache("activations", cache_dir, enabled=use_cache)
         hit = cache.get(key)
         if hit is not None:
@@ -212,7 +212,8 @@ class Run:
             return list(self.layers)
         return [self.layer_info(name) for name in names]
 
-    def _cache_key(self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions) -> str:
+    def cache_key(self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions) -> str:
+        """The activation-cache key of these layers and samples over the run's current epochs and files."""
         assert self.dataset is not None
         described = {
             "version": 1,
