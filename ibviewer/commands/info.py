@@ -53,7 +53,9 @@ def describe(summary: dict[str, Any]) -> list[str]:
     """The lines ``ibviewer info`` prints for a run summary (`Run.summary`)."""
     lines = [f"{summary['name']}  ({summary['kind']}: {summary['path']})"]
     if summary["model"]:
-        lines.append(f"model      {summary['model']} {summary['model_kwargs'] or ''}".rstrip())
+        kwargs = json.dumps(summary["model_kwargs"]) if summary["model_kwargs"] else ""
+        kwargs = kwargs if len(kwargs) <= 100 else kwargs[:96] + " ..."
+        lines.append(f"model      {summary['model']} {kwargs}".rstrip())
     if summary["n_parameters"] is not None:
         lines.append(f"parameters {summary['n_parameters']:,}")
     epochs = summary["epochs"]
