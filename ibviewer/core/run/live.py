@@ -69,12 +69,13 @@ class _Scannable(Protocol):
     def scan(self) -> tuple[list[EpochEntry], list[Path]]: ...
 
 
-def _stamp(path: Path | None) -> tuple[int, int] | None:
+def _stamp(path: Path | None) -> tuple[int, int, int] | None:
     try:
         stat = path.stat() if path is not None else None
     except OSError:
         return None
-    return None if stat is None else (stat.st_size, stat.st_mtime_ns)
+    # the inode too: a file replaced by a rename within one clock tick keeps its size and time
+    return None if stat is None else (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 class LiveRun:

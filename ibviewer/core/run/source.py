@@ -102,7 +102,7 @@ class RunSource(ABC):
         self.default_layers = tuple(default_layers) if default_layers else None
         self.extra = dict(extra or {})
         self.test_indices = test_indices
-        self._digests: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
 
     # ---- description: the defaults suit inputs without a model factory --------------------
     @property
@@ -143,7 +143,7 @@ class RunSource(ABC):
 
     def _digest(self, path: Path) -> str:
         stat = path.stat()
-        stamp = (stat.st_size, stat.st_mtime_ns)
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)  # a rename gives a new inode
         known = self._digests.get(path)
         if known is None or known[0] != stamp:
             known = (stamp, files.digest(path))
