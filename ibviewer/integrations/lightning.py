@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ibviewer.core.recorder import Recorder, Schedule
+from ibviewer.integrations._recording import RecordingPlan
 
 try:
     from pytorch_lightning import Callback
@@ -73,16 +74,10 @@ class IBViewerCallback(Callback):
         **recorder_options: Any,
     ) -> None:
         super().__init__()
-        self.run_dir = run_dir
         self.model_factory = model_factory
-        self.dataset = dataset
         self.model_kwargs = dict(model_kwargs or {})
         self.module = module
-        self.schedule = schedule
-        self.n_snapshots = n_snapshots
-        self.layers = layers
-        self.record_initial = record_initial
-        self.recorder_options = recorder_options
+        self.plan = RecordingPlan(run_dir, dataset, schedule, n_snapshots, layers, record_initial, recorder_options)
         self.recorder: Recorder | None = None
 
     def _network(self, pl_module: Any) -> Any:
@@ -92,12 +87,7 @@ class IBViewerCallback(Callback):
         if not trainer.is_global_zero:
             return
         max_epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
-        self.recorder = Recorder(
-            self.run_dir, self.model_factory, self.model_kwargs, self.dataset, schedule=self.schedule,
-            n_epochs=max_epochs, n_snapshots=self.n_snapshots, layers=self.layers, **self.recorder_options,
-        )  # fmt: skip
-        if self.record_initial and self.recorder.last_epoch is None:
-            self.recorder.record(0, self._network(pl_module), force=True)
+        self.recorder = self.plan.start(self.model_factory, self.model_kwargs, max_epochs, self._network(pl_module))
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if self.recorder is None or trainer.sanity_checking:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ibviewer.core.recorder import Recorder, Schedule
+from ibviewer.integrations._recording import RecordingPlan
 from ibviewer.core.run.training_logs import metrics_up_to
 from ibviewer.core.run.transformers_model import ConfigFactory
 from ibviewer.errors import IBViewerError
@@ -96,15 +97,9 @@ class IBViewerTrainerCallback(TrainerCallback):
         record_initial: bool = True,
         **recorder_options: Any,
     ) -> None:
-        self.run_dir = run_dir
-        self.dataset = dataset
         self.model_factory = model_factory
         self.model_kwargs = dict(model_kwargs) if model_kwargs is not None else None
-        self.schedule = schedule
-        self.n_snapshots = n_snapshots
-        self.layers = layers
-        self.record_initial = record_initial
-        self.recorder_options = recorder_options
+        self.plan = RecordingPlan(run_dir, dataset, schedule, n_snapshots, layers, record_initial, recorder_options)
         self.recorder: Recorder | None = None
         self._pending: tuple[int, Any] | None = None  # an ended epoch waiting for its evaluation
 
@@ -115,12 +110,7 @@ class IBViewerTrainerCallback(TrainerCallback):
         if factory is None:
             factory, factory_kwargs = CONFIG_FACTORY, {"config": _config_of(model)}
         n_epochs = int(args.num_train_epochs) if args.num_train_epochs and args.num_train_epochs >= 1 else None
-        self.recorder = Recorder(
-            self.run_dir, factory, factory_kwargs, self.dataset, schedule=self.schedule, n_epochs=n_epochs,
-            n_snapshots=self.n_snapshots, layers=self.layers, **self.recorder_options,
-        )  # fmt: skip
-        if self.record_initial and self.recorder.last_epoch is None:
-            self.recorder.record(0, model, force=True)
+        self.recorder = self.plan.start(factory, factory_kwargs, n_epochs, model)
 
     def on_epoch_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         if self.recorder is not None and model is not None and state.epoch is not None:
