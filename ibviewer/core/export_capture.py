@@ -42,8 +42,6 @@ class ExportCapture:
         self.node_to_layers: dict[Any, list[str]] = {}
         for path, node in last_node.items():
             self.node_to_layers.setdefault(node, []).append(path)
-        paths = list(self.module_types)
-        self.leaves = [p for p in paths if not any(q.startswith(p + ".") for q in paths)]
         placeholders = [n for n in self.graph_module.graph.nodes if n.op == "placeholder"]
         value = placeholders[0].meta.get("val") if placeholders else None
         self.fixed_batch: int | None = None
