@@ -67,7 +67,8 @@ def bert_run(tmp_path_factory, tokens_npz):
 def _reference(checkpoint: Path, tokens_npz: Path, layer: int) -> np.ndarray:
     """Block ``layer``'s output as transformers itself loads and runs the checkpoint, mean over real tokens."""
     data = np.load(tokens_npz)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    with quiet_training():
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
     with torch.no_grad():
         out = model(torch.from_numpy(data["x"]), attention_mask=torch.from_numpy(data["attention_mask"]), output_hidden_states=True)
     hidden, mask = out.hidden_states[layer + 1].numpy(), data["attention_mask"][..., None]
@@ -96,7 +97,8 @@ def test_one_checkpoint_folder_opens_as_one_epoch(bert_run, tokens_npz):
 
 def _first_token(checkpoint: Path, tokens_npz: Path) -> np.ndarray:
     data = np.load(tokens_npz)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    with quiet_training():
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
     with torch.no_grad():
         out = model(torch.from_numpy(data["x"]), attention_mask=torch.from_numpy(data["attention_mask"]), output_hidden_states=True)
     return out.hidden_states[1][:, 0].numpy()
@@ -153,7 +155,8 @@ def test_checkpoints_saved_within_epochs_are_numbered_by_step_and_tied_weights_l
     assert [layer.name for layer in run.layers] == ["transformer.h.0", "transformer.h.1"]
     model = run.load_model(3)
     assert model.lm_head.weight.data_ptr() == model.transformer.wte.weight.data_ptr()  # tied again
-    reference = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "gpt" / "checkpoint-3").eval()
+    with quiet_training():
+        reference = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "gpt" / "checkpoint-3").eval()
     data = np.load(tokens_npz)
     with torch.no_grad():
         out = reference(torch.from_numpy(data["x"]), attention_mask=torch.from_numpy(data["attention_mask"]), output_hidden_states=True)
