@@ -202,3 +202,65 @@ def test_export_program_with_the_wrong_dataset(capsys, tmp_path):
     torch.export.save(program, tmp_path / "small.pt2")
     code, _, err = _info(capsys, tmp_path / "small.pt2", "--dataset", "ib12")
     _assert_one_line_error(code, err, "shape (12,)", "takes inputs of shape (4,)")
+
+
+LONG_NAMES = '''
+from torch import nn
+
+
+class AVeryLongBlockTypeNameForAlignment(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = nn.Tanh()
+
+    def forward(self, x):
+        return x + self.act(self.fc(x))
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList(AVeryLongBlockTypeNameForAlignment() for _ in range(2))
+        self.head = nn.Linear(4, 2)
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+'''
+
+
+def test_info_columns_stay_aligned_for_long_type_names(capsys, tmp_path):
+    (tmp_path / "longnet.py").write_text(LONG_NAMES)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("longnet_for_test", tmp_path / "longnet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    torch.save(module.Net().state_dict(), folder / "epoch_3.pt")
+    features = tmp_path / "features.npz"
+    np.savez(features, x=np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32), y=np.arange(20) % 2)
+    code, out, _ = _info(capsys, folder, "--model", f"{tmp_path / 'longnet.py'}:Net", "--dataset", features)
+    assert code == 0
+    rows = [line for line in out.splitlines() if " shape (" in line]
+    assert len(rows) == 7 and len({line.index(" shape (") for line in rows}) == 1  # 2 x (fc, act, block), head
+    assert len({line.index(" dim ") for line in rows}) == 1
+    defaults = [line.split()[1] for line in rows if line.startswith("  * ")]
+    assert defaults == ["blocks.0", "blocks.1"]  # the repeated blocks, skip sums included
+
+
+def test_info_survey_says_what_a_folder_holds_without_loading(capsys, tmp_path, ib12_checkpoints):
+    folder, _ = ib12_checkpoints
+    code, out, _ = _info(capsys, "--survey", folder)
+    assert code == 0
+    assert out.splitlines() == [
+        "checkpoint folder: 3 checkpoint files: e001.pt, e005.pt, e020.pt",
+        "still needed: a model (--model) and a dataset (--dataset)",
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, _ = _info(capsys, "--survey", empty, "--json")
+    assert code == 2 and json.loads(out)["kind"] == "" and "holds no checkpoints" in json.loads(out)["found"]

@@ -33,3 +33,21 @@ def test_recorder_example_runs(tmp_path, monkeypatch):
 
     run = open_run(tmp_path / "runs" / "digits_tanh")
     assert run.epochs == (0, 1, 2) and run.dataset.name == "digits"
+
+
+def test_bring_your_own_run_recipes_are_valid_python_naming_real_apis():
+    doc = README.parent / "docs" / "bring-your-own-run.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) >= 5
+    for block in blocks:
+        compile(block, str(doc), "exec")
+    text = doc.read_text(encoding="utf-8")
+    for module, name in (("ibviewer.integrations.lightning", "IBViewerCallback"),
+                         ("ibviewer.integrations.transformers", "IBViewerTrainerCallback")):  # fmt: skip
+        assert f"from {module} import {name}" in text
+        source = (README.parent / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+        assert f"class {name}(" in source
+    assert "LiveRun" in text and "rescan()" in text
+    from ibviewer.core.run import LiveRun
+
+    assert callable(LiveRun.rescan) and callable(LiveRun.extend)

@@ -91,6 +91,7 @@ def _check_select(select: int, run, max_samples: int | None) -> None:  # noqa: A
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from ibviewer.core.layer_names import layer_labels, pooling_note
     from ibviewer.core.naming import SampleNames
     from ibviewer.core.pipeline import extract, find_neighbors, open_request, run_analysis
     from ibviewer.core.progress import SubProgress, TextProgress
@@ -119,12 +120,13 @@ def run(args: argparse.Namespace) -> int:
         use_cache=request.use_cache, progress=SubProgress(progress, EXTRACT_SHARE, 1.0),
     )  # fmt: skip
     names = SampleNames(acts, opened.dataset)
+    labels, note = layer_labels(acts.layers), pooling_note(acts)
     written: list[Path] = []
     if result.infoplane is not None:
         from ibviewer.core.infoplane_figure import plot_information_plane
 
         figures = [out / "infoplane.png", out / "infoplane.svg"]
-        plot_information_plane(result.infoplane, figures)
+        plot_information_plane(result.infoplane, figures, layer_labels=labels, note=note)
         written += [write_infoplane_csv(result.infoplane, out / "infoplane.csv"), *figures]
     if result.probes is not None:
         written.append(write_probes_csv(result.probes, out / "probes.csv"))
@@ -137,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
         written.append(write_embeddings_csv(out / "embeddings.csv", panels, acts, names))
         for epoch in epochs:
             path = out / f"layers_e{epoch}.png"
-            plot_layer_grid(result.embeddings, acts.labels, names.class_names(), probes=result.probes, epoch=epoch, path=path)
+            plot_layer_grid(
+                result.embeddings, acts.labels, names.class_names(), probes=result.probes, epoch=epoch, path=path,
+                layer_labels=labels, note=note,
+            )  # fmt: skip
             written.append(path)
     if args.select is not None:
         rows = np.flatnonzero(acts.sample_idx == args.select)

@@ -4,44 +4,85 @@ from __future__ import annotations
 
 import argparse
 import json
-
+from typing import Any
 
 from ibviewer.commands.options import add_run_arguments, run_request_from_args
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("info", parents=parents, help="describe a run: epochs, layers, dataset, parameter count")
-    parser.add_argument("path", help="run folder, checkpoint, .pt2 program or activations archive")
+    parser.add_argument("path", help="run folder, checkpoint, training output folder, .pt2 program or activations archive")
     add_run_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object (stable keys)")
+    parser.add_argument(
+        "--survey", action="store_true",
+        help="only say what PATH holds and what opening it still needs (loads no weights, needs no --model/--dataset)",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ibviewer.core.pipeline import open_request
 
+    if args.survey:
+        return _survey(args)
     opened = open_request(run_request_from_args(args))
     summary = opened.summary()
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{summary['name']}  ({summary['kind']}: {summary['path']})")
+    print("\n".join(describe(summary)))
+    return 0
+
+
+def _survey(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ibviewer.core.run import survey
+
+    found = survey(args.path)
+    if args.json:
+        data = dataclasses.asdict(found)
+        print(json.dumps(data, default=str))
+    else:
+        print("\n".join(found.lines()))
+    return 0 if found.opens else 2
+
+
+def describe(summary: dict[str, Any]) -> list[str]:
+    """The lines ``ibviewer info`` prints for a run summary (`Run.summary`)."""
+    lines = [f"{summary['name']}  ({summary['kind']}: {summary['path']})"]
     if summary["model"]:
-        print(f"model      {summary['model']} {summary['model_kwargs'] or ''}".rstrip())
+        kwargs = json.dumps(summary["model_kwargs"]) if summary["model_kwargs"] else ""
+        kwargs = kwargs if len(kwargs) <= 100 else kwargs[:96] + " ..."
+        lines.append(f"model      {summary['model']} {kwargs}".rstrip())
     if summary["n_parameters"] is not None:
-        print(f"parameters {summary['n_parameters']:,}")
+        lines.append(f"parameters {summary['n_parameters']:,}")
     epochs = summary["epochs"]
     shown = ", ".join(map(str, epochs)) if len(epochs) <= 12 else f"{epochs[0]}, {epochs[1]}, ... {epochs[-1]}"
-    print(f"epochs     {len(epochs)}: {shown}")
+    unit = " (numbered by training step)" if summary.get("epoch_unit") == "step" else ""
+    lines.append(f"epochs     {len(epochs)}: {shown}{unit}")
+    if summary.get("metrics"):
+        names = sorted({name for metrics in summary["metrics"].values() for name in metrics})
+        lines.append(f"metrics    {', '.join(names)}")
+    if summary.get("hparams"):
+        lines.append("hparams    " + ", ".join(f"{k}={v}" for k, v in summary["hparams"].items()))
     data = summary["dataset"]
     if data:
-        print(
+        mask = ", attention mask" if data.get("has_attention_mask") else ""
+        lines.append(
             f"dataset    {data['name']}: {data['n_samples']} samples, {data['kind']}, "
-            f"input {tuple(data['input_shape'])} {data['input_dtype']}, {data['n_classes']} classes"
+            f"input {tuple(data['input_shape'])} {data['input_dtype']}, {data['n_classes']} classes{mask}"
         )
-    print("layers     (* = captured by default)")
-    width = max((len(layer["name"]) for layer in summary["layers"]), default=4)
-    for layer in summary["layers"]:
-        mark = "*" if layer["default"] else " "
-        print(f"  {mark} {layer['name']:<{width}}  {layer['module']:<12} shape {tuple(layer['shape'])!s:<14} dim {layer['dim']}")
-    return 0
+    lines.append("layers     (* = captured by default)")
+    rows = [
+        ("*" if layer["default"] else " ", layer["name"], layer["module"] + layer.get("output", ""),
+         str(tuple(layer["shape"])), str(layer["dim"]))
+        for layer in summary["layers"]
+    ]  # fmt: skip
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(5)]
+    for mark, name, module, shape, dim in rows:
+        lines.append(
+            f"  {mark} {name:<{widths[1]}}  {module:<{widths[2]}}  shape {shape:<{widths[3]}}  dim {dim:>{widths[4]}}"
+        )
+    return lines

@@ -60,7 +60,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-samples", type=int, default=None, metavar="N", help="capture a seeded subset of N samples")
     group.add_argument("--cache-dir", default=None, metavar="DIR", help="where extracted activations are cached")
     group.add_argument("--no-cache", action="store_true", help="do not read or write the activation cache")
-    group.add_argument("--sequence-pool", choices=tuple(SEQUENCE_POOLS), default="mean", help="how sequence outputs are pooled")
+    group.add_argument(
+        "--sequence-pool", choices=tuple(SEQUENCE_POOLS), default="mean",
+        help=f"how sequence outputs become one vector per sample: {choice_help(SEQUENCE_POOLS)}; "
+        "over real tokens only when the dataset has an attention_mask (default mean)",
+    )  # fmt: skip
     group.add_argument(
         "--feature-maps", choices=tuple(FEATURE_MAPS), default="flatten",
         help="how convolutional feature maps are turned into vectors (flatten or global-average-pool)",

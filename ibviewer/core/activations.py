@@ -1,22 +1,34 @@
 """Capturing every layer's representation: forward hooks, pooling rules, batched extraction.
 
-A *capture* turns one module output into a (batch, dim) float32 block:
-tuples (LSTM/GRU) keep their first element; 4-D+ feature maps are flattened or
-global-average-pooled; 3-D outputs of 1-D convolutions and pools are feature
-maps, other 3-D outputs are sequences (batch first) pooled by mean or last step
-(or flattened). A module called more than once in one forward pass (a shared
-activation) yields ``name``, ``name@2``, ``name@3`` ...
+Any module can be captured, leaf or container. A *capture* turns one module output into a
+(batch, dim) float32 block:
+
+- a tuple keeps its first tensor (``[0]``: an LSTM's outputs, a transformer block's hidden
+  states), a ``ModelOutput`` or other mapping its ``last_hidden_state``, else its first
+  tensor (``.logits``); the part taken is recorded in ``LayerInfo.output``;
+- 4-D+ feature maps are flattened or global-average-pooled; 3-D outputs of 1-D
+  convolutions and pools are feature maps too;
+- other 3-D outputs are sequences (batch, length, dim), pooled per ``sequence_pool``: the
+  mean over tokens, the last token or the first token (or flattened). With an attention
+  mask (``attention_mask`` in the dataset) only real tokens count: the mean over them, the
+  last and the first real token.
+
+A module called more than once in one forward pass (a shared activation) yields ``name``,
+``name@2``, ``name@3`` ...
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from ibviewer.core.export_capture import ExportCapture
+from ibviewer.core.layer_choice import default_layers
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import LayerInfo
 from ibviewer.errors import ActivationError, ModelMismatchError
@@ -30,6 +42,7 @@ __all__ = [
     "ModuleCapture",
     "ExportCapture",
     "default_layers",
+    "is_sequence",
     "choose_samples",
     "plan_memory",
     "check_finite",
@@ -38,16 +51,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ACTIVATION_TYPES = {
-    "ReLU", "ReLU6", "Tanh", "Sigmoid", "GELU", "LeakyReLU", "ELU", "SELU", "CELU", "SiLU", "Mish",
-    "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid", "PReLU", "RReLU", "Tanhshrink",
-    "LogSigmoid", "GLU", "Threshold",
-}  # fmt: skip
-REPRESENTATION_TYPES = {"Embedding", "EmbeddingBag", "LSTM", "GRU", "RNN", "TransformerEncoderLayer"}
-PARAMETRIC_TYPES = {"Linear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "LazyLinear"}
-OUTPUT_TAIL_TYPES = {"Softmax", "LogSoftmax", "Softmax2d", "Dropout", "Identity", "Flatten", "Unflatten"}
 FEATURE_MAP_3D_TYPES = {"Conv1d", "ConvTranspose1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d",
                         "AdaptiveMaxPool1d", "BatchNorm1d", "InstanceNorm1d"}  # fmt: skip
+#: The part of a ModelOutput taken when it has one (the residual stream of a transformer).
+HIDDEN_STATE_KEY = "last_hidden_state"
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,10 @@ class ExtractOptions:
     seed : int, default=0
         Seed of that subset.
     batch_size : int, default=1024
-    sequence_pool : {"mean", "last", "flatten"}, default="mean"
-        How (batch, length, dim) sequence outputs become vectors.
+    sequence_pool : {"mean", "last", "first", "flatten"}, default="mean"
+        How (batch, length, dim) sequence outputs become one vector per sample: the mean over
+        tokens, the last token, the first token (over real tokens only when the dataset has an
+        attention mask), or all positions flattened.
     feature_maps : {"flatten", "gap"}, default="flatten"
         How (batch, channels, ...) feature maps become vectors (gap: global average pool).
     memory_limit_gb : float, default=4.0
@@ -79,7 +88,7 @@ class ExtractOptions:
     max_samples: int | None = None
     seed: int = 0
     batch_size: int = 1024
-    sequence_pool: Literal["mean", "last", "flatten"] = "mean"
+    sequence_pool: Literal["mean", "last", "first", "flatten"] = "mean"
     feature_maps: Literal["flatten", "gap"] = "flatten"
     memory_limit_gb: float = 4.0
 
@@ -89,19 +98,49 @@ class ExtractOptions:
         return data
 
 
-def reduce_output(output: Any, module_type: str, options: ExtractOptions) -> torch.Tensor:
-    """One module output -> a (batch, dim) tensor, following the module docstring's rules."""
+def output_tensor(output: Any, module_type: str) -> tuple[Any, str]:
+    """The tensor a module output is reduced from, and which part of it that is.
+
+    Returns ``(output, "")`` for a tensor, ``(output[i], "[i]")`` for a tuple or list (its
+    first tensor), ``(output[key], ".key")`` for a mapping such as a ``ModelOutput``
+    (``last_hidden_state`` when present, else its first tensor).
+    """
     import torch
 
+    if isinstance(output, torch.Tensor):
+        return output, ""
     if isinstance(output, (tuple, list)):
         if not output:
             raise ActivationError(f"A {module_type} module returned an empty {type(output).__name__}.")
-        output = output[0]
-    if not isinstance(output, torch.Tensor):
-        raise ActivationError(
-            f"A {module_type} module returned a {type(output).__name__}, which cannot be captured; "
-            "choose another layer."
-        )
+        for i, item in enumerate(output):
+            if isinstance(item, torch.Tensor):
+                return item, f"[{i}]"
+    elif isinstance(output, Mapping):
+        if isinstance(output.get(HIDDEN_STATE_KEY), torch.Tensor):
+            return output[HIDDEN_STATE_KEY], f".{HIDDEN_STATE_KEY}"
+        for key, item in output.items():
+            if isinstance(item, torch.Tensor):
+                return item, f".{key}"
+    raise ActivationError(
+        f"A {module_type} module returned a {type(output).__name__} holding no tensor, which cannot be captured; "
+        "choose another layer."
+    )
+
+
+def is_sequence(shape: Sequence[int], module_type: str) -> bool:
+    """Whether a per-sample output ``shape`` is a (length, dim) sequence that ``sequence_pool`` pools."""
+    return len(shape) == 2 and module_type not in FEATURE_MAP_3D_TYPES
+
+
+def reduce_output(
+    output: Any, module_type: str, options: ExtractOptions, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """One module output -> a (batch, dim) tensor, following the module docstring's rules.
+
+    ``attention_mask`` is (batch, length) of 0/1 (1 = a real token); it is used for sequence
+    outputs of that length and ignored for others.
+    """
+    output, _ = output_tensor(output, module_type)
     if not output.is_floating_point():
         output = output.float()
     if output.ndim == 1:
@@ -112,11 +151,31 @@ def reduce_output(output: Any, module_type: str, options: ExtractOptions) -> tor
         if options.feature_maps == "gap":
             return output.flatten(2).mean(dim=2)
         return output.flatten(1)
+    if options.sequence_pool == "flatten":
+        return output.flatten(1)
+    if attention_mask is not None and tuple(attention_mask.shape) == tuple(output.shape[:2]):
+        return _pool_real_tokens(output, attention_mask.to(output.device), options.sequence_pool)
     if options.sequence_pool == "mean":
         return output.mean(dim=1)
     if options.sequence_pool == "last":
         return output[:, -1]
-    return output.flatten(1)
+    return output[:, 0]
+
+
+def _pool_real_tokens(output: torch.Tensor, mask: torch.Tensor, pool: str) -> torch.Tensor:
+    import torch
+
+    real = mask > 0
+    if pool == "mean":
+        weights = real.to(output.dtype).unsqueeze(-1)
+        return (output * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    positions = torch.arange(output.shape[1], device=output.device).expand_as(real)
+    if pool == "last":  # the last real token, whether padding is on the right or the left
+        index = torch.where(real, positions, torch.full_like(positions, -1)).amax(dim=1).clamp(min=0)
+    else:  # the first real token
+        index = torch.where(real, positions, torch.full_like(positions, output.shape[1])).amin(dim=1)
+        index = index.clamp(max=output.shape[1] - 1)
+    return output[torch.arange(output.shape[0], device=output.device), index]
 
 
 def captured_dim(shape: Sequence[int], module_type: str, options: ExtractOptions) -> int:
@@ -127,36 +186,46 @@ def captured_dim(shape: Sequence[int], module_type: str, options: ExtractOptions
         return int(shape[0])
     if len(shape) >= 3 or module_type in FEATURE_MAP_3D_TYPES:
         return int(shape[0]) if options.feature_maps == "gap" else int(np.prod(shape))
-    return int(shape[1]) if options.sequence_pool in ("mean", "last") else int(np.prod(shape))
+    return int(np.prod(shape)) if options.sequence_pool == "flatten" else int(shape[1])
 
 
 def with_options(layer: LayerInfo, options: ExtractOptions) -> LayerInfo:
     """``layer`` with the dimension it has when captured with ``options``."""
     if layer.module == "archive":
         return layer
-    return LayerInfo(layer.name, layer.module, layer.shape, captured_dim(layer.shape, layer.module, options))
+    return LayerInfo(layer.name, layer.module, layer.shape, captured_dim(layer.shape, layer.module, options), layer.output)
 
 
 Sink = Callable[[str, str, Any], None]
 
 
 class ModuleCapture:
-    """Forward hooks on a model's leaf modules (and any named module asked for).
+    """Forward hooks on a model's modules: every named module, leaf or container, or only ``layers``.
 
-    ``run(inputs, sink)`` calls ``sink(layer_name, module_type, output)`` for each
-    captured call during one forward pass and returns the model's output.
+    ``run(inputs, sink, attention_mask)`` calls ``sink(layer_name, module_type, output)``
+    for each captured call during one forward pass and returns the model's output. The
+    mask is passed to the model when its ``forward`` takes ``attention_mask``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layers : sequence of str, optional
+        Capture only these (``name`` or ``name@2``); default: every named module (probing).
     """
 
-    def __init__(self, model: nn.Module, extra: Sequence[str] = ()) -> None:
+    def __init__(self, model: nn.Module, layers: Sequence[str] | None = None) -> None:
         self.model = model
         self._sink: Sink | None = None
         self._calls: dict[str, int] = {}
         self._handles = []
-        wanted = {name.split("@")[0] for name in extra}
+        wanted = None if not layers else {name.split("@")[0] for name in layers}
         for name, module in model.named_modules():
-            is_leaf = next(module.children(), None) is None
-            if name and (is_leaf or name in wanted):
+            if name and (wanted is None or name in wanted):
                 self._handles.append(module.register_forward_hook(self._make_hook(name, type(module).__name__)))
+        try:
+            self._takes_mask = "attention_mask" in inspect.signature(model.forward).parameters
+        except (TypeError, ValueError):
+            self._takes_mask = False
 
     def _make_hook(self, name: str, module_type: str):  # noqa: ANN202
         def hook(module, inputs, output):  # noqa: ANN001, ARG001
@@ -167,10 +236,12 @@ class ModuleCapture:
 
         return hook
 
-    def run(self, inputs: torch.Tensor, sink: Sink) -> Any:
+    def run(self, inputs: torch.Tensor, sink: Sink, attention_mask: torch.Tensor | None = None) -> Any:
         self._sink = sink
         self._calls = {}
         try:
+            if attention_mask is not None and self._takes_mask:
+                return self.model(inputs, attention_mask=attention_mask)
             return self.model(inputs)
         finally:
             self._sink = None
@@ -181,163 +252,42 @@ class ModuleCapture:
         self._handles = []
 
 
-class ExportCapture:
-    """Captures the values of a ``torch.export`` program that correspond to its original modules.
-
-    Each call_function node carries ``nn_module_stack`` metadata; the output of a
-    module is the last node computed inside it. Programs exported with a fixed batch
-    size are run in chunks of that size (the last chunk padded).
-    """
-
-    def __init__(self, program: Any) -> None:
-        import torch.fx
-
-        self.graph_module = program.module()
-        self.module_types: dict[str, str] = {}
-        last_node: dict[str, Any] = {}
-        for node in self.graph_module.graph.nodes:
-            stack = node.meta.get("nn_module_stack")
-            if node.op != "call_function" or not stack:
-                continue
-            for path, module_type in stack.values():
-                if not path:
-                    continue
-                type_name = module_type if isinstance(module_type, str) else getattr(module_type, "__name__", "")
-                self.module_types[path] = type_name.rsplit(".", 1)[-1]
-                last_node[path] = node
-        self.node_to_layers: dict[Any, list[str]] = {}
-        for path, node in last_node.items():
-            self.node_to_layers.setdefault(node, []).append(path)
-        paths = list(self.module_types)
-        self.leaves = [p for p in paths if not any(q.startswith(p + ".") for q in paths)]
-        placeholders = [n for n in self.graph_module.graph.nodes if n.op == "placeholder"]
-        value = placeholders[0].meta.get("val") if placeholders else None
-        self.fixed_batch: int | None = None
-        self.input_shape: tuple[int, ...] | None = None
-        if value is not None and hasattr(value, "shape") and len(value.shape) > 0:
-            self.input_shape = tuple(int(s) if isinstance(s, int) else -1 for s in value.shape[1:])
-            first = value.shape[0]
-            self.fixed_batch = int(first) if isinstance(first, int) else None
-        capture = self
-
-        class _Interpreter(torch.fx.Interpreter):
-            sink: Sink | None = None
-
-            def run_node(self, node):  # noqa: ANN001, ANN202
-                result = super().run_node(node)
-                if self.sink is not None:
-                    for path in capture.node_to_layers.get(node, ()):
-                        self.sink(path, capture.module_types[path], result)
-                return result
-
-        self._interpreter = _Interpreter(self.graph_module)
-
-    def run(self, inputs: torch.Tensor, sink: Sink) -> Any:
-        import torch
-
-        if self.fixed_batch is None or inputs.shape[0] == self.fixed_batch:
-            return self._run_once(inputs, sink)
-        outputs = []
-        pieces: dict[str, tuple[str, list[Any]]] = {}
-        size = self.fixed_batch
-
-        def collect(name: str, module_type: str, value: Any) -> None:
-            pieces.setdefault(name, (module_type, []))[1].append(value)
-
-        for start in range(0, inputs.shape[0], size):
-            chunk = inputs[start : start + size]
-            n_real = chunk.shape[0]
-            if n_real < size:
-                pad = chunk[-1:].expand(size - n_real, *chunk.shape[1:])
-                chunk = torch.cat([chunk, pad])
-            before = {name: len(parts) for name, (_, parts) in pieces.items()}
-            outputs.append(self._run_once(chunk, collect)[:n_real])
-            for name, (_, parts) in pieces.items():
-                for j in range(before.get(name, 0), len(parts)):
-                    parts[j] = _first_rows(parts[j], n_real)
-        for name, (module_type, parts) in pieces.items():
-            sink(name, module_type, _concat(parts))
-        return torch.cat(outputs)
-
-    def _run_once(self, inputs: torch.Tensor, sink: Sink) -> Any:
-        self._interpreter.sink = sink
-        try:
-            return self._interpreter.run(inputs)
-        finally:
-            self._interpreter.sink = None
-
-    def close(self) -> None:
-        pass
-
-
-def _first_rows(value: Any, n: int) -> Any:
-    if isinstance(value, (tuple, list)):
-        return type(value)(_first_rows(v, n) for v in value)
-    return value[:n] if hasattr(value, "shape") and len(value.shape) > 0 else value
-
-
-def _concat(parts: list[Any]) -> Any:
-    import torch
-
-    first = parts[0]
-    if isinstance(first, (tuple, list)):
-        return type(first)(_concat([p[i] for p in parts]) for i in range(len(first)))
-    if isinstance(first, torch.Tensor) and first.ndim > 0:
-        return torch.cat(parts)
-    return first
-
-
 @dataclass(frozen=True)
 class CallRecord:
-    """One captured call seen while probing a model: name, module type, output shape."""
+    """One captured call seen while probing a model: name, module type, output shape, part taken."""
 
     name: str
     module: str
     shape: tuple[int, ...]
     dim: int
+    output: str = ""
 
 
-def probe_layers(capture: Any, sample: torch.Tensor, options: ExtractOptions) -> list[CallRecord]:
-    """Run a tiny batch through the model and list every capturable call in execution order."""
+def probe_layers(
+    capture: Any, sample: torch.Tensor, options: ExtractOptions, attention_mask: torch.Tensor | None = None
+) -> list[CallRecord]:
+    """Run a tiny batch through the model and list every capturable call in execution order.
+
+    Outputs that hold no tensor, or whose first dimension is not the batch (a position
+    table broadcast over the batch), are not capturable and left out.
+    """
     records: dict[str, CallRecord] = {}
+    n = int(sample.shape[0])
 
     def sink(name: str, module_type: str, output: Any) -> None:
         if name in records:
             return
-        raw = output[0] if isinstance(output, (tuple, list)) and output else output
-        shape = tuple(int(s) for s in getattr(raw, "shape", ())[1:])
         try:
-            dim = int(reduce_output(output, module_type, options).shape[1])
+            raw, part = output_tensor(output, module_type)
+            if raw.ndim == 0 or raw.shape[0] != n:
+                return
+            dim = int(reduce_output(raw, module_type, options, attention_mask).shape[1])
         except ActivationError:
             return
-        records[name] = CallRecord(name, module_type, shape, dim)
+        records[name] = CallRecord(name, module_type, tuple(int(s) for s in raw.shape[1:]), dim, part)
 
-    capture.run(sample, sink)
+    capture.run(sample, sink, attention_mask)
     return list(records.values())
-
-
-def default_layers(records: Sequence[CallRecord]) -> list[CallRecord]:
-    """The meaningful hidden representations: each block's output after its non-linearity.
-
-    Picks activation modules and representation modules (embeddings, recurrent
-    layers) and leaves out the output layer (the last parametric call, after
-    dropping trailing softmax/dropout/identity). Models that use functional
-    activations have no activation modules; then every parametric layer but the
-    last is taken (pre-activation values).
-    """
-    calls = list(records)
-    while calls and calls[-1].module in OUTPUT_TAIL_TYPES:
-        calls.pop()
-    if len(calls) > 1 and calls[-1].module in ACTIVATION_TYPES:
-        calls.pop()  # an output non-linearity (e.g. a final sigmoid)
-    if calls and calls[-1].module not in ACTIVATION_TYPES | REPRESENTATION_TYPES:
-        calls.pop()  # the output layer (logits)
-    chosen = [c for c in calls if c.module in ACTIVATION_TYPES | REPRESENTATION_TYPES]
-    if not chosen:
-        chosen = [c for c in calls if c.module in PARAMETRIC_TYPES]
-    if not chosen:
-        chosen = calls
-    return chosen
 
 
 def choose_samples(n_samples: int, max_samples: int | None, seed: int = 0) -> np.ndarray:
@@ -393,11 +343,13 @@ def fill_activations(
     input_dtype: torch.dtype,
     progress: Progress = NULL_PROGRESS,
     describe: str = "",
+    attention_mask: np.ndarray | None = None,
 ) -> None:
     """Run ``x`` through ``capture`` in batches, copying each layer's block into ``buffers``.
 
     ``buffers`` maps layer name -> preallocated (n_samples, dim) float32 array;
-    cancellation is checked before every batch.
+    ``attention_mask`` (n_samples, length) of 0/1 goes to the model with each batch and
+    restricts sequence pooling to real tokens. Cancellation is checked before every batch.
     """
     import torch
 
@@ -413,18 +365,20 @@ def fill_activations(
 
         def sink(name: str, module_type: str, output: Any, start: int = start, end: int = end) -> None:
             if name in wanted:
-                block = reduce_output(output, module_type, options)
-                if block.shape[1] != wanted[name].dim:
+                block = reduce_output(output, module_type, options, mask)
+                if block.shape[0] != end - start or block.shape[1] != wanted[name].dim:
                     raise ActivationError(
-                        f"Layer {name!r} gave {block.shape[1]} values per sample, expected {wanted[name].dim}."
+                        f"Layer {name!r} gave {tuple(block.shape)} values for {end - start} samples, expected "
+                        f"{wanted[name].dim} per sample."
                     )
                 views[name][start:end].copy_(block.detach())
                 seen.add(name)
 
         batch = to_tensor(x[start:end], input_dtype).to(device)
+        mask = None if attention_mask is None else torch.from_numpy(np.asarray(attention_mask[start:end])).to(device)
         with torch.no_grad():
             try:
-                capture.run(batch, sink)
+                capture.run(batch, sink, mask)
             except (RuntimeError, ValueError, IndexError, TypeError, AssertionError) as exc:
                 raise ModelMismatchError(
                     f"The model failed on the dataset's inputs of shape {tuple(x.shape[1:])} ({x.dtype}): "

@@ -63,7 +63,9 @@ COLOR_MODES: dict[str, str] = {
     "correct": "Correct prediction",
     "faithfulness": "Neighbourhood faithfulness (k-NN overlap)",
 }
-SEQUENCE_POOLS: dict[str, str] = {"mean": "mean over positions", "last": "last position"}
+#: How a sequence output (batch, length, dim) becomes one vector per sample, for every layer of a
+#: run; with an attention mask in the dataset only real tokens count ("mean over real tokens").
+SEQUENCE_POOLS: dict[str, str] = {"mean": "mean over tokens", "last": "last token", "first": "first token"}
 FEATURE_MAPS: dict[str, str] = {"flatten": "flatten", "gap": "global average pool"}
 #: Synonyms per query word in the word experiment, by embedding dims (2D shows more words than 3D can).
 WORD_NEIGHBORS: dict[int, int] = {2: 200, 3: 50}
@@ -214,6 +216,9 @@ class AnalysisSettings:
 class RunRequest:
     """Everything needed to open a run and extract its activations (the CLI's run options).
 
+    ``sequence_pool`` (one of `SEQUENCE_POOLS`) is how every sequence output of the run is
+    pooled into one vector per sample (over real tokens when the dataset has an attention
+    mask); it is recorded with the activations and named in panel titles.
     ``trust_pickle`` is never stored in a session: reopening asks again.
     """
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ibviewer.core.dataset_extras import checked_attention_mask, display_images
 from ibviewer.core.types import Dataset
 from ibviewer.errors import DatasetError
 
@@ -78,7 +79,8 @@ def load_dataset(spec: str | Path, base_dir: Path | None = None) -> Dataset:
     ----------
     spec : str or Path
         ``"digits"``, ``"ib12"``, a ``.npz`` file (keys ``x``, ``y``; optional
-        ``label_names``, ``images``, ``words``), or MNIST idx images, given as the
+        ``label_names``, ``images`` with ``image_range``, ``words``, ``attention_mask``; see
+        :mod:`ibviewer.core.dataset_extras`), or MNIST idx images, given as the
         images file (``*-images-idx3-ubyte[.gz]``) whose labels file lies beside it.
     base_dir : Path, optional
         Folder relative paths are resolved against (a run's folder).
@@ -135,9 +137,10 @@ def _load_npz(path: Path) -> Dataset:
     words = tuple(str(s) for s in arrays["words"]) if "words" in arrays else None
     images = arrays.get("images")
     if images is not None:
-        images = np.asarray(images, dtype=np.float32)
-        if images.max(initial=0) > 1.0:
-            images = images / 255.0
+        images = display_images(images, arrays.get("image_range"), str(path))
+    mask = arrays.get("attention_mask")
+    if mask is not None:
+        mask = checked_attention_mask(mask, x, str(path))
     if words is not None and len(words) != x.shape[0]:
         raise DatasetError(f"Dataset {path}: 'words' has {len(words)} entries for {x.shape[0]} samples.")
     if np.issubdtype(x.dtype, np.integer) and x.ndim == 2:
@@ -157,6 +160,7 @@ def _load_npz(path: Path) -> Dataset:
         label_names=label_names,
         images=images,
         words=words,
+        attention_mask=mask,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,11 @@ _LAYER_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h", "<", ">", "p", "*")
 
 
 def plot_information_plane(
-    plane: InformationPlane, paths: Sequence[str | Path], highlight_epoch: int | None = None
+    plane: InformationPlane,
+    paths: Sequence[str | Path],
+    highlight_epoch: int | None = None,
+    layer_labels: Mapping[str, str] | None = None,
+    note: str = "",
 ) -> list[Path]:
     """Draw the information plane and save it to every path (format from the suffix).
 
@@ -38,6 +42,10 @@ def plot_information_plane(
         Files to write: ``.png`` (150 dpi), ``.svg`` or ``.pdf``. Folders are created.
     highlight_epoch : int, optional
         An epoch to draw on top in black, thicker (e.g. the one selected in the app).
+    layer_labels : mapping, optional
+        Legend text per layer name (``ibviewer.core.layer_names.layer_labels``); default the names.
+    note : str, optional
+        Added to the details line, e.g. how sequences were pooled (``pooling_note``).
 
     Returns
     -------
@@ -60,7 +68,7 @@ def plot_information_plane(
             f"Epoch {highlight_epoch} is not in the information plane; its epochs run "
             f"{plane.epochs[0]}..{plane.epochs[-1]}."
         )
-    figure = _draw(plane, highlight_epoch)
+    figure = _draw(plane, highlight_epoch, layer_labels or {}, note)
     written = []
     for target in targets:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +87,7 @@ def _metadata(target: Path, plane: InformationPlane) -> dict[str, str]:
     return {"Title": f"Information plane ({plane.label()})"}
 
 
-def _draw(plane: InformationPlane, highlight_epoch: int | None):  # -> matplotlib.figure.Figure
+def _draw(plane: InformationPlane, highlight_epoch: int | None, labels: Mapping[str, str], note: str):  # -> Figure
     # Figure + Agg canvas directly: no pyplot, so no global backend switch inside a Qt app
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable
@@ -145,11 +153,14 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None):  # -> matplotli
     details = f"N = {plane.n_samples} samples, {len(plane.epochs)} epochs, {len(plane.layers)} layers"
     if plane.i_xt_lower is not None:
         details += "; lines: upper bounds, dashed: lower bounds, band between"
+    if note:
+        details += f"; {note}"
     axes.set_title(f"Information plane: {plane.label()}\n", fontsize=10)
     axes.text(0.5, 1.015, details, transform=axes.transAxes, ha="center", va="bottom", fontsize=7.5, color="0.3")
 
     handles = [
-        Line2D([], [], linestyle="none", marker=_LAYER_MARKERS[k % len(_LAYER_MARKERS)], color="0.3", label=name)
+        Line2D([], [], linestyle="none", marker=_LAYER_MARKERS[k % len(_LAYER_MARKERS)], color="0.3",
+               label=labels.get(name, name))
         for k, name in enumerate(plane.layers)
     ]
     axes.legend(handles=handles, title="Layers", fontsize=7, title_fontsize=8, loc="lower right",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ def plot_layer_grid(
     max_cols: int = 4,
     point_size: float | None = None,
     dpi: int = 120,
+    layer_labels: Mapping[str, str] | None = None,
+    note: str = "",
 ) -> Any:
     """Draw one panel per layer at one epoch, points coloured by label.
 
@@ -63,6 +65,11 @@ def plot_layer_grid(
     point_size : float, optional
         Default: scaled down with the number of points.
     dpi : int, default=120
+    layer_labels : mapping, optional
+        Panel title per layer name (``ibviewer.core.layer_names.layer_labels``); default
+        ``"name (n-d)"``.
+    note : str, optional
+        Added to the figure title, e.g. how sequences were pooled (``pooling_note``).
 
     Returns
     -------
@@ -98,7 +105,7 @@ def plot_layer_grid(
             artist = ax.scatter(*points, s=size, color=colour, label=name, linewidths=0, alpha=0.8)
             if i == 0:
                 handles.append(artist)
-        title = f"{layer} ({result.n_features}-d)"
+        title = (layer_labels or {}).get(layer, f"{layer} ({result.n_features}-d)")
         if probes is not None and layer in probes.layers and epoch_value in probes.epochs:
             row, col = probes.epochs.index(epoch_value), probes.layers.index(layer)
             title += f"\nlinear {100 * probes.linear_acc[row, col]:.1f}% · kNN {100 * probes.knn_acc[row, col]:.1f}%"
@@ -113,7 +120,7 @@ def plot_layer_grid(
         ax.set_yticks([])
         if projection == "3d":
             ax.set_zticks([])  # type: ignore[attr-defined]
-    fig.suptitle(f"Epoch {epoch_value}: {embedding_set.describe()}", fontsize=10)
+    fig.suptitle(f"Epoch {epoch_value}: {embedding_set.describe()}" + (f"; {note}" if note else ""), fontsize=10)
     if len(handles) <= 20:
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 10), fontsize=8, markerscale=2,
                    frameon=False)  # fmt: skip

@@ -36,6 +36,9 @@ class Dataset:
         (n_samples, H, W) or (n_samples, H, W, 3) images for thumbnails, values in [0, 1].
     words : tuple of str or None
         One word per sample for text data.
+    attention_mask : ndarray or None
+        (n_samples, length) of 0/1 for token inputs (1 = a real token, 0 = padding): given
+        to models that take ``attention_mask`` and used to pool sequences over real tokens.
     """
 
     name: str
@@ -46,6 +49,7 @@ class Dataset:
     label_names: tuple[str, ...] | None = None
     images: np.ndarray | None = None
     words: tuple[str, ...] | None = None
+    attention_mask: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -80,6 +84,7 @@ class Dataset:
             "classes": list(self.label_names) if self.label_names is not None else None,
             "has_images": self.images is not None,
             "has_words": self.words is not None,
+            "has_attention_mask": self.attention_mask is not None,
         }
 
 
@@ -88,16 +93,22 @@ class LayerInfo:
     """A capturable layer.
 
     ``shape`` is the per-sample output shape of the module; ``dim`` the size of the
-    flattened/pooled vector that is captured.
+    flattened/pooled vector that is captured; ``output`` the part of a tuple or
+    ``ModelOutput`` output that is captured (``"[0]"``, ``".last_hidden_state"``; ``""`` for
+    a plain tensor).
     """
 
     name: str
     module: str
     shape: tuple[int, ...]
     dim: int
+    output: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "module": self.module, "shape": list(self.shape), "dim": self.dim}
+        data: dict[str, object] = {"name": self.name, "module": self.module, "shape": list(self.shape), "dim": self.dim}
+        if self.output:
+            data["output"] = self.output
+        return data
 
 
 @dataclass(frozen=True)

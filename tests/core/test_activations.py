@@ -111,8 +111,8 @@ def test_reduce_output_of_tuples_sequences_and_feature_maps():
     assert reduced.dtype == torch.float32 and reduced.shape == (2, 1)  # integers become floats, 1-D a column
     with pytest.raises(ActivationError, match="empty tuple"):
         act.reduce_output((), "LSTM", ExtractOptions())
-    with pytest.raises(ActivationError, match="returned a dict"):
-        act.reduce_output({"x": seq}, "Custom", ExtractOptions())
+    with pytest.raises(ActivationError, match="returned a dict holding no tensor"):
+        act.reduce_output({"x": "text"}, "Custom", ExtractOptions())
 
 
 @pytest.mark.parametrize("shape, module", [((6,), "Linear"), ((3, 4), "LSTM"), ((3, 4), "Conv1d"), ((2, 4, 4), "Conv2d")])
@@ -162,3 +162,66 @@ def test_default_layers_are_the_hidden_representations():
     # functional activations: every parametric layer but the output one (pre-activations)
     assert [c.name for c in act.default_layers(_records("Linear", "Linear", "Linear", "Dropout"))] == ["0", "1"]
     assert [c.module for c in act.default_layers(_records("Embedding", "LSTM", "Linear"))] == ["Embedding", "LSTM"]
+
+
+def test_pooling_over_real_tokens_with_an_attention_mask():
+    seq = torch.arange(2 * 4 * 3, dtype=torch.float32).reshape(2, 4, 3)
+    mask = torch.tensor([[1, 1, 0, 0], [0, 1, 1, 1]])  # right padding, then left padding
+    pooled = {pool: act.reduce_output(seq, "BertLayer", ExtractOptions(sequence_pool=pool), mask) for pool in ("mean", "last", "first")}
+    assert torch.equal(pooled["mean"], torch.stack([seq[0, :2].mean(0), seq[1, 1:].mean(0)]))
+    assert torch.equal(pooled["last"], torch.stack([seq[0, 1], seq[1, 3]]))
+    assert torch.equal(pooled["first"], torch.stack([seq[0, 0], seq[1, 1]]))
+    # without a mask: every position; a mask of another length is not this sequence's
+    assert torch.equal(act.reduce_output(seq, "BertLayer", ExtractOptions(sequence_pool="first")), seq[:, 0])
+    assert torch.equal(act.reduce_output(seq, "X", ExtractOptions(), torch.ones(2, 9)), seq.mean(1))
+    # an all-padding row does not divide by zero
+    empty = act.reduce_output(seq, "X", ExtractOptions(), torch.zeros(2, 4))
+    assert torch.isfinite(empty).all()
+
+
+def test_model_outputs_give_their_hidden_states_and_name_the_part():
+    hidden = torch.rand(2, 4, 3)
+    assert act.output_tensor({"logits": torch.rand(2, 5), "last_hidden_state": hidden}, "BertModel")[1] == ".last_hidden_state"
+    assert act.output_tensor({"loss": None, "logits": hidden}, "Head")[1] == ".logits"
+    assert act.output_tensor((None, hidden), "Block")[1] == "[1]"
+    assert torch.equal(act.reduce_output({"last_hidden_state": hidden}, "BertModel", ExtractOptions()), hidden.mean(1))
+
+
+def test_the_mask_reaches_models_that_take_it_and_pools_their_sequences(rng):
+    class Masked(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(10, 3)
+            self.seen: list[torch.Tensor | None] = []
+
+        def forward(self, tokens, attention_mask=None):
+            self.seen.append(attention_mask)
+            return self.embed(tokens)
+
+    torch.manual_seed(0)
+    model = Masked().eval()
+    tokens = rng.integers(0, 10, size=(5, 4))
+    mask = np.ones((5, 4), np.int64)
+    mask[:, 3] = 0
+    buffer = np.empty((5, 3), np.float32)
+    act.fill_activations(ModuleCapture(model, ["embed"]), tokens, [LayerInfo("embed", "Embedding", (4, 3), 3)],
+                         {"embed": buffer}, ExtractOptions(), torch.float32, attention_mask=mask)  # fmt: skip
+    assert torch.equal(model.seen[-1], torch.from_numpy(mask))
+    with torch.no_grad():
+        expected = model.embed(torch.from_numpy(tokens))[:, :3].mean(1).numpy()
+    np.testing.assert_allclose(buffer, expected, atol=1e-6)
+
+
+def test_outputs_that_are_not_per_sample_are_not_listed():
+    class Positions(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = nn.Embedding(4, 3)
+            self.mix = nn.Linear(3, 3)
+
+        def forward(self, x):
+            positions = self.table(torch.arange(4).unsqueeze(0))  # (1, 4, 3): broadcast over the batch
+            return self.mix(x + positions)
+
+    records = act.probe_layers(ModuleCapture(Positions().eval()), torch.zeros(2, 4, 3), ExtractOptions())
+    assert [r.name for r in records] == ["mix"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ibviewer.core import activations as act
+from ibviewer.core.dataset_extras import display_images
 from ibviewer.core.run import files
 from ibviewer.core.run.source import EpochEntry, RunSource
 from ibviewer.core.types import Dataset, LayerInfo
@@ -69,7 +70,7 @@ class ArchiveOpener:
         act.check_finite(values, epochs)
         label_names = tuple(str(s) for s in arrays["label_names"]) if "label_names" in arrays else None
         words = tuple(str(s) for s in arrays["words"]) if "words" in arrays else None
-        images = np.asarray(arrays["images"], np.float32) if "images" in arrays else None
+        images = display_images(arrays["images"], arrays.get("image_range"), path.name) if "images" in arrays else None
         data = Dataset(
             name=path.name, spec=str(path), kind="images" if images is not None else "features",
             x=np.zeros((labels.shape[0], 0), np.float32), y=labels.astype(np.int64), label_names=label_names,

@@ -116,7 +116,7 @@ class CheckpointSource(ModelSource):
         return act.ModuleCapture(model, layer_names), next(model.parameters(), torch.empty(0)).dtype
 
     def probe_capture(self) -> Capture:
-        return act.ModuleCapture(self.first_module(), self.default_layers or ())
+        return act.ModuleCapture(self.first_module())  # every module: all layers are listed
 
     def mismatch_hint(self, capture: Capture) -> str:
         for module in self.first_module().modules():

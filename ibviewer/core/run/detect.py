@@ -17,6 +17,8 @@ from ibviewer.core.run import files
 from ibviewer.core.run.archive import ArchiveOpener
 from ibviewer.core.run.checkpoints import CheckpointFileOpener, CheckpointFolderOpener
 from ibviewer.core.run.export import ExportOpener
+from ibviewer.core.run.hf_trainer import TrainerCheckpointOpener, TrainerOutputOpener
+from ibviewer.core.run.lightning import LightningOpener
 from ibviewer.core.run.run import Run
 from ibviewer.core.run.run_folder import RunFolderOpener
 from ibviewer.core.run.source import RunSource
@@ -59,6 +61,9 @@ class Opener(Protocol):
 #: Asked in order; the first opener that claims a path opens it.
 OPENERS: tuple[Opener, ...] = (
     RunFolderOpener(),  # a folder with run.json, or run.json itself
+    TrainerOutputOpener(),  # a transformers Trainer output_dir: checkpoint-<step>/ folders
+    TrainerCheckpointOpener(),  # one checkpoint-<step>/ (or save_pretrained) folder
+    LightningOpener(),  # a Lightning root, lightning_logs/version_N/ or its checkpoints/
     CheckpointFolderOpener(),  # any other folder: its checkpoint files
     ExportOpener(),  # .pt2
     ArchiveOpener(),  # .npz, .safetensors with act/ keys
@@ -85,7 +90,10 @@ def open_run(
     trust_pickle: bool = False,
     model_kwargs: Mapping[str, Any] | None = None,
 ) -> Run:
-    """Open a run: a checkpoint folder or file, an ibviewer run, a ``.pt2`` program or an activations archive.
+    """Open a run: an ibviewer run, a training output folder, a checkpoint folder or file, a ``.pt2`` program or an archive.
+
+    Training output folders are a transformers ``Trainer`` ``output_dir`` (or one
+    ``checkpoint-<step>`` in it) and a Lightning ``default_root_dir`` (or one ``version_N``).
 
     Parameters
     ----------

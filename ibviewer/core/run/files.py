@@ -147,3 +147,59 @@ def build_factory_model(spec: str, kwargs: Mapping[str, Any], base_dir: Path | N
 def digest(path: Path) -> str:
     """SHA-256 of a file's contents (activation cache keys follow what the files hold)."""
     return file_digest(path)
+
+
+# ---- training folders (transformers Trainer, Lightning): small text files and sub-folders ----------
+
+#: The largest description file (JSON, CSV, YAML) of a training folder that is read.
+TEXT_LIMIT = 64 * 2**20
+
+
+def regular_files(folder: Path) -> list[Path]:
+    """The regular files directly inside ``folder`` (no links, no folders), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+
+
+def subfolders(folder: Path) -> list[Path]:
+    """The folders directly inside ``folder`` (links to folders left out), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+def read_text(path: Path, limit: int = TEXT_LIMIT) -> str:
+    """A small UTF-8 text file of a training folder (``trainer_state.json``, ``metrics.csv``, ...).
+
+    Raises
+    ------
+    RunFormatError
+        Not a regular file, larger than ``limit`` bytes, unreadable or not UTF-8.
+    """
+    try:
+        if not path.is_file() or path.is_symlink():
+            raise RunFormatError(f"{path} is not a regular file; ibviewer reads only regular files of a run folder.")
+        size = path.stat().st_size
+        if size > limit:
+            raise RunFormatError(f"{path.name} is {size / 2**20:.0f} MiB, more than a description file may be ({limit / 2**20:.0f} MiB).")
+        with open(path, "rb") as handle:
+            return handle.read(limit + 1).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunFormatError(f"Could not read {path} ({exc}).") from exc
+
+
+def read_json(path: Path, limit: int = TEXT_LIMIT) -> Any:
+    """A small JSON file of a training folder (``config.json``, ``trainer_state.json``), decoded.
+
+    Raises
+    ------
+    RunFormatError
+        See :func:`read_text`, or not valid JSON.
+    """
+    import json
+
+    text = read_text(path, limit)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunFormatError(f"{path} is not valid JSON ({exc}); it may be damaged or still being written.") from exc
+
+
+__all__ += ["TEXT_LIMIT", "regular_files", "subfolders", "read_text", "read_json"]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ibviewer.core import activations as act
 from ibviewer.core.cache import DiskCache, hash_arrays
+from ibviewer.core.layer_names import layer_label
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.run.source import EpochEntry, RunSource
 from ibviewer.core.types import ActivationSet, Dataset, LayerInfo
@@ -115,8 +116,13 @@ class Run:
             "model_kwargs": self.model_kwargs,
             "n_parameters": self.n_parameters,
             "epochs": list(self.epochs),
+            "epoch_unit": self.source.epoch_unit,
             "metrics": {str(k): v for k, v in self.metrics.items()},
-            "layers": [dict(layer.to_dict(), default=layer.name in default) for layer in self.all_layers],
+            "hparams": self.source.hparams or None,
+            "layers": [
+                dict(layer.to_dict(), output=layer.output, label=layer_label(layer), default=layer.name in default)
+                for layer in self.all_layers
+            ],
             "default_layers": [layer.name for layer in self.layers],
             "dataset": self.dataset.summary() if self.dataset is not None else None,
         }
@@ -176,14 +182,15 @@ class Run:
         layers = [act.with_options(layer, options) for layer in self._resolve_layers(options.layers)]
         sample_idx = act.choose_samples(self.dataset.n_samples, options.max_samples, options.seed)
         labels = self.dataset.y[sample_idx]
-        record = dict(options.to_dict(), layers=[layer.name for layer in layers])
+        masked = self.dataset.attention_mask is not None
+        record = dict(options.to_dict(), layers=[layer.name for layer in layers], attention_mask=masked)
         if self.source.holds_activations:  # already in memory: nothing to plan, run or cache
             values = self.source.extract(layers, sample_idx, options, progress)
             act.check_finite(values, self.epochs)
             key = hash_arrays([*values.values(), labels], {"archive": True})
             return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, dict(record, source="archive"))
         act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb)
-        key = self._cache_key(layers, sample_idx, options)
+        key = self.cache_key(layers, sample_idx, options)
         cache = DiskCache("activations", cache_dir, enabled=use_cache)
         hit = cache.get(key)
         if hit is not None:
@@ -205,7 +212,8 @@ class Run:
             return list(self.layers)
         return [self.layer_info(name) for name in names]
 
-    def _cache_key(self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions) -> str:
+    def cache_key(self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions) -> str:
+        """The activation-cache key of these layers and samples over the run's current epochs and files."""
         assert self.dataset is not None
         described = {
             "version": 1,
@@ -217,4 +225,7 @@ class Run:
             "layers": [layer.to_dict() for layer in layers],
             "options": {k: v for k, v in options.to_dict().items() if k not in ("device", "batch_size", "layers")},
         }
-        return hash_arrays([self.dataset.x, self.dataset.y, sample_idx], described)
+        arrays = [self.dataset.x, self.dataset.y, sample_idx]
+        if self.dataset.attention_mask is not None:  # pooling over real tokens changes every pooled layer
+            arrays.append(self.dataset.attention_mask)
+        return hash_arrays(arrays, described)

@@ -47,7 +47,7 @@ class Capture(Protocol):
     :class:`~ibviewer.core.activations.ExportCapture` (a ``torch.export`` graph) are the two.
     """
 
-    def run(self, inputs: torch.Tensor, sink: act.Sink) -> Any: ...
+    def run(self, inputs: torch.Tensor, sink: act.Sink, attention_mask: torch.Tensor | None = None) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -77,6 +77,10 @@ class RunSource(ABC):
 
     #: True when the activations are already in memory: nothing to plan, cache or run.
     holds_activations: ClassVar[bool] = False
+    #: What the epoch numbers count: ``"epoch"``, or ``"step"`` for runs saved within epochs.
+    epoch_unit: str = "epoch"
+    #: Hyper-parameters the run folder records (Lightning's ``hparams.yaml``), for display.
+    hparams: dict[str, Any] | None = None
 
     def __init__(
         self,
@@ -98,6 +102,7 @@ class RunSource(ABC):
         self.default_layers = tuple(default_layers) if default_layers else None
         self.extra = dict(extra or {})
         self.test_indices = test_indices
+        self._digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
 
     # ---- description: the defaults suit inputs without a model factory --------------------
     @property
@@ -129,8 +134,21 @@ class RunSource(ABC):
         raise IBViewerError(f"{self.path.name} holds no network to load ({self.kind}).")
 
     def content_digests(self) -> list[str]:
-        """What the activation cache key follows: a digest of each epoch's file."""
-        return [files.digest(e.source) if e.source is not None else "" for e in self.entries]
+        """What the activation cache key follows: a digest of each epoch's file.
+
+        Digests are remembered per file size and modification time, so a live run that gains
+        an epoch hashes only the new file.
+        """
+        return [self._digest(e.source) if e.source is not None else "" for e in self.entries]
+
+    def _digest(self, path: Path) -> str:
+        stat = path.stat()
+        stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)  # a rename gives a new inode
+        known = self._digests.get(path)
+        if known is None or known[0] != stamp:
+            known = (stamp, files.digest(path))
+            self._digests[path] = known
+        return known[1]
 
     # ---- what every kind must say ---------------------------------------------------------
     @abstractmethod
@@ -147,7 +165,10 @@ class RunSource(ABC):
     def extract(
         self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions, progress: Progress
     ) -> dict[str, np.ndarray]:
-        """``values[layer]``: (n_epochs, len(sample_idx), dim) float32 for every layer; checks cancellation."""
+        """``values[layer]``: (n_epochs, len(sample_idx), dim) float32 for every layer; checks cancellation.
+
+        Sources that run a network also take ``entries=`` (see :meth:`ModelSource.extract`).
+        """
 
 
 class ModelSource(RunSource):
@@ -161,7 +182,7 @@ class ModelSource(RunSource):
         """The capture used to discover layers (the first epoch's network on the CPU)."""
         import torch
 
-        return self.open_capture(self.epochs[0], self.default_layers or (), torch.device("cpu"))[0]
+        return self.open_capture(self.epochs[0], (), torch.device("cpu"))[0]
 
     def mismatch_hint(self, capture: Capture) -> str:
         """A sentence on what inputs the network takes, for the dataset-mismatch message."""
@@ -174,15 +195,17 @@ class ModelSource(RunSource):
         if self.dataset is None:
             return (), ()
         sample = act.to_tensor(self.dataset.x[:2], torch.float32)
+        mask = self.dataset.attention_mask
+        sample_mask = None if mask is None else torch.from_numpy(np.asarray(mask[:2]))
         capture = self.probe_capture()
         try:
             with torch.no_grad():
-                records = act.probe_layers(capture, sample, act.ExtractOptions())
+                records = act.probe_layers(capture, sample, act.ExtractOptions(), sample_mask)
         except (RuntimeError, ValueError, IndexError, TypeError, AssertionError) as exc:
             raise ModelMismatchError(self._mismatch_message(exc, capture)) from exc
         finally:
             capture.close()
-        all_layers = tuple(LayerInfo(r.name, r.module, r.shape, r.dim) for r in records)
+        all_layers = tuple(LayerInfo(r.name, r.module, r.shape, r.dim, r.output) for r in records)
         if not self.default_layers:
             chosen = {r.name for r in act.default_layers(records)}
             return all_layers, tuple(layer for layer in all_layers if layer.name in chosen)
@@ -204,22 +227,32 @@ class ModelSource(RunSource):
         )
 
     def extract(
-        self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions, progress: Progress
+        self,
+        layers: Sequence[LayerInfo],
+        sample_idx: np.ndarray,
+        options: act.ExtractOptions,
+        progress: Progress,
+        entries: Sequence[EpochEntry] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Run every epoch's network over the samples, filling preallocated (n_epochs, n, dim) buffers."""
+        """Run each epoch's network over the samples, filling preallocated (n_epochs, n, dim) buffers.
+
+        ``entries`` limits the work to those epochs (a live run's new ones); default: all.
+        """
         assert self.dataset is not None
         device = resolve_device(options.device)
-        n_epochs = len(self.entries)
+        entries = self.entries if entries is None else tuple(entries)
+        n_epochs = len(entries)
         values = {layer.name: np.empty((n_epochs, len(sample_idx), layer.dim), np.float32) for layer in layers}
         x = self.dataset.x[sample_idx]
-        for i, entry in enumerate(self.entries):
+        mask = None if self.dataset.attention_mask is None else self.dataset.attention_mask[sample_idx]
+        for i, entry in enumerate(entries):
             progress.check_cancelled()
             sub = SubProgress(progress, i / n_epochs, (i + 1) / n_epochs)
             describe = f"extracting epoch {entry.epoch} ({i + 1}/{n_epochs}), "
             capture, input_dtype = self.open_capture(entry.epoch, [layer.name for layer in layers], device)
             try:
                 buffers = {name: array[i] for name, array in values.items()}
-                act.fill_activations(capture, x, layers, buffers, options, input_dtype, sub, describe)
+                act.fill_activations(capture, x, layers, buffers, options, input_dtype, sub, describe, mask)
             finally:
                 capture.close()
         return values
