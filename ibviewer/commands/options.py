@@ -53,7 +53,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--trust-pickle",
         action="store_true",
-        help="allow loading checkpoints that need full unpickling (runs code from the file: only for files you trust)",
+        help="allow loading checkpoints and .pt2 programs that need full unpickling (runs code from the file: only for files you trust)",
+    )
+    group.add_argument(
+        "--trust-factory",
+        action="store_true",
+        help="allow the model factory a run folder names to be imported and called when it is not one of "
+        "ibviewer.models (runs code from the folder: only for runs you trust; --model counts as consent to its factory)",
     )
     group.add_argument("--device", default="cpu", help="torch device for extraction: cpu, cuda, cuda:1 (default cpu)")
     group.add_argument("--layers", metavar="NAMES", default=None, help="comma-separated layer names to capture (default: hidden layers)")
@@ -135,6 +141,7 @@ def run_request_from_args(args: argparse.Namespace) -> RunRequest:
         model_kwargs=parse_model_kwargs(args.model_kwargs),
         dataset=args.dataset,
         trust_pickle=bool(args.trust_pickle),
+        trust_factory=bool(args.trust_factory or args.model),  # naming a factory is consenting to it
         layers=layers,
         device=args.device,
         max_samples=args.max_samples,

@@ -363,17 +363,21 @@ def plan_memory(layers: Sequence[LayerInfo], n_epochs: int, n_samples: int, limi
     return total
 
 
-def check_finite(values: dict[str, np.ndarray], epochs: Sequence[int]) -> None:
-    """Raise ActivationError naming the first layer and epoch holding NaN or inf."""
+_DIVERGED = "The weights of that epoch may have diverged; exclude the epoch or choose other layers."
+
+
+def check_finite(values: dict[str, np.ndarray], epochs: Sequence[int], cause: str = _DIVERGED) -> None:
+    """Raise ActivationError naming the first layer and epoch holding NaN or inf.
+
+    ``cause``: the sentence saying why and what to do; by default the weights are blamed,
+    which holds when the inputs were checked finite (datasets are, when loaded).
+    """
     for name, array in values.items():
         for i, epoch in enumerate(epochs):
             block = array[i]
             if not np.isfinite(block).all():
                 n_bad = int((~np.isfinite(block)).sum())
-                raise ActivationError(
-                    f"Layer {name!r} at epoch {epoch} has {n_bad} NaN or infinite values. The weights of that "
-                    "epoch may have diverged; exclude the epoch or choose other layers."
-                )
+                raise ActivationError(f"Layer {name!r} at epoch {epoch} has {n_bad} NaN or infinite values. {cause}")
 
 
 def to_tensor(x: np.ndarray, dtype: torch.dtype) -> torch.Tensor:

@@ -66,7 +66,7 @@ class ArchiveOpener:
         arrays, order = files.read_archive(path)
         labels = _labels(path, arrays)
         epochs, values, layers = _stack_layers(path, arrays, order, labels.shape[0])
-        act.check_finite(values, epochs)
+        act.check_finite(values, epochs, cause=f"The archive {path.name} holds them so; fix the archive or choose other layers.")
         label_names = tuple(str(s) for s in arrays["label_names"]) if "label_names" in arrays else None
         words = tuple(str(s) for s in arrays["words"]) if "words" in arrays else None
         images = np.asarray(arrays["images"], np.float32) if "images" in arrays else None

@@ -19,7 +19,7 @@ import numpy as np
 
 from ibviewer.core import activations as act
 from ibviewer.core.device import resolve_device
-from ibviewer.core.progress import Progress, SubProgress
+from ibviewer.core.progress import NULL_PROGRESS, Progress, SubProgress
 from ibviewer.core.run import files
 from ibviewer.core.types import Dataset, LayerInfo
 from ibviewer.errors import IBViewerError, ModelMismatchError, RunFormatError
@@ -128,9 +128,9 @@ class RunSource(ABC):
         """The network with the weights of ``epoch``, in eval mode on the CPU."""
         raise IBViewerError(f"{self.path.name} holds no network to load ({self.kind}).")
 
-    def content_digests(self) -> list[str]:
-        """What the activation cache key follows: a digest of each epoch's file."""
-        return [files.digest(e.source) if e.source is not None else "" for e in self.entries]
+    def content_digests(self, progress: Progress = NULL_PROGRESS) -> list[str]:
+        """What the activation cache key follows: a digest of each epoch's file (cancellable between blocks)."""
+        return [files.digest(e.source, progress) if e.source is not None else "" for e in self.entries]
 
     # ---- what every kind must say ---------------------------------------------------------
     @abstractmethod
