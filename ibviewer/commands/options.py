@@ -32,6 +32,7 @@ __all__ = [
     "add_estimator_arguments",
     "add_embedding_arguments",
     "add_neighbor_arguments",
+    "add_output_arguments",
     "run_request_from_args",
     "settings_from_args",
     "parse_model_kwargs",
@@ -71,6 +72,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--feature-maps", choices=tuple(FEATURE_MAPS), default="flatten",
         help="how convolutional feature maps are turned into vectors (flatten or global-average-pool)",
     )  # fmt: skip
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a command writes its files: ``--out DIR`` and ``--overwrite``."""
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "--out", required=True, metavar="DIR",
+        help="output folder (created); outputs of an earlier analysis there are replaced, stale ones removed",
+    )  # fmt: skip
+    group.add_argument(
+        "--overwrite", action="store_true", help="replace files in --out that ibviewer did not write (refused otherwise)"
+    )
 
 
 def add_estimator_arguments(parser: argparse.ArgumentParser, jobs: bool = False) -> None:

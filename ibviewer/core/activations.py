@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ibviewer.core.progress import NULL_PROGRESS, Progress
+from ibviewer.core.safe_read import memory_limit_gb
 from ibviewer.core.types import LayerInfo
 from ibviewer.errors import ActivationError, ModelMismatchError
 
@@ -70,8 +71,8 @@ class ExtractOptions:
         How (batch, length, dim) sequence outputs become vectors.
     feature_maps : {"flatten", "gap"}, default="flatten"
         How (batch, channels, ...) feature maps become vectors (gap: global average pool).
-    memory_limit_gb : float, default=4.0
-        Refuse to extract more than this (layers x epochs x samples x dim x 4 bytes).
+    memory_limit_gb : float, default=4.0 (or ``$IBVIEWER_MEMORY_LIMIT_GB``)
+        Refuse to extract more than this (see :func:`plan_memory`).
     """
 
     layers: tuple[str, ...] | None = None
@@ -81,7 +82,16 @@ class ExtractOptions:
     batch_size: int = 1024
     sequence_pool: Literal["mean", "last", "flatten"] = "mean"
     feature_maps: Literal["flatten", "gap"] = "flatten"
-    memory_limit_gb: float = 4.0
+    memory_limit_gb: float = field(default_factory=memory_limit_gb)
+
+    def __post_init__(self) -> None:
+        if self.layers is not None:
+            if isinstance(self.layers, str) or not all(isinstance(name, str) and name for name in self.layers):
+                raise ActivationError(
+                    f"layers must be a list of layer names, got {self.layers!r}"
+                    + (f" (a single text; did you mean [{self.layers!r}]?)" if isinstance(self.layers, str) else "")
+                )
+            object.__setattr__(self, "layers", tuple(self.layers))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -104,6 +114,10 @@ def reduce_output(output: Any, module_type: str, options: ExtractOptions) -> tor
         )
     if not output.is_floating_point():
         output = output.float()
+    if output.ndim == 0:
+        raise ActivationError(
+            f"A {module_type} module returned one number for the whole batch, not values per sample; choose another layer."
+        )
     if output.ndim == 1:
         return output.unsqueeze(1)
     if output.ndim == 2:
@@ -298,19 +312,26 @@ class CallRecord:
 
 
 def probe_layers(capture: Any, sample: torch.Tensor, options: ExtractOptions) -> list[CallRecord]:
-    """Run a tiny batch through the model and list every capturable call in execution order."""
+    """Run a tiny batch through the model and list every capturable call in execution order.
+
+    Calls whose output is not one non-empty vector per sample (a scalar loss, a batch
+    statistic, a zero-width slice) are left out: they cannot be captured.
+    """
     records: dict[str, CallRecord] = {}
 
     def sink(name: str, module_type: str, output: Any) -> None:
         if name in records:
             return
         raw = output[0] if isinstance(output, (tuple, list)) and output else output
-        shape = tuple(int(s) for s in getattr(raw, "shape", ())[1:])
+        if not getattr(raw, "ndim", 0) or raw.shape[0] != sample.shape[0]:
+            return  # not one value per sample (a loss, a batch statistic): nothing to capture
+        shape = tuple(int(s) for s in raw.shape[1:])
         try:
             dim = int(reduce_output(output, module_type, options).shape[1])
         except ActivationError:
             return
-        records[name] = CallRecord(name, module_type, shape, dim)
+        if dim > 0:  # a zero-width output holds nothing to analyse
+            records[name] = CallRecord(name, module_type, shape, dim)
 
     capture.run(sample, sink)
     return list(records.values())

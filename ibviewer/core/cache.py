@@ -62,7 +62,8 @@ def hash_arrays(arrays: Iterable[np.ndarray], extra: Any = None) -> str:
     for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
+        if array.size:  # memoryview cannot cast an empty array
+            digest.update(memoryview(array).cast("B"))
     if extra is not None:
         digest.update(hash_json(extra).encode())
     return digest.hexdigest()

@@ -137,7 +137,7 @@ def require_finite(data: Dataset) -> Dataset:
 
 
 def _load_npz(path: Path) -> Dataset:
-    arrays = load_npz(path, DatasetError, factor=_NPZ_PEAK, what="dataset")
+    arrays = load_npz(path, DatasetError, need=lambda declared: _NPZ_PEAK * sum(a.nbytes for a in declared), what="dataset")
     missing = [key for key in ("x", "y") if key not in arrays]
     if missing:
         raise DatasetError(

@@ -302,8 +302,24 @@ def preprocess(x: np.ndarray, preprocessing: Preprocessing = "none") -> FloatArr
     return (array / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
+#: Above this many points t-SNE and UMAP embed a seeded subset of this size and place the rest
+#: (``max_points`` chooses otherwise): 10^6 points would otherwise run for hours with no end in sight.
+AUTO_MAX_POINTS = 50_000
+
+
 def _subset(n_samples: int, max_points: int | None, seed: int) -> IntArray:
-    """The rows embedded directly: all, or a seeded random subset (same for every layer)."""
+    """The rows embedded directly: all, or a seeded random subset (same for every layer).
+
+    Without ``max_points``, more than :data:`AUTO_MAX_POINTS` samples are subsampled to that
+    size, with a warning saying so.
+    """
+    if max_points is None and n_samples > AUTO_MAX_POINTS:
+        warnings.warn(
+            f"embedding a seeded subset of {AUTO_MAX_POINTS:,} of the {n_samples:,} points and placing the rest "
+            "into it (above that size t-SNE and UMAP take hours); set max_points (--max-points) to choose.",
+            stacklevel=4,
+        )
+        max_points = AUTO_MAX_POINTS
     if max_points is None or n_samples <= max_points:
         return np.arange(n_samples, dtype=np.int64)
     if max_points < MIN_SAMPLES_NONLINEAR:

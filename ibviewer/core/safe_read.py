@@ -28,7 +28,7 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -224,16 +224,23 @@ def npz_declared(handle: BinaryIO, path: Path, error: type[IBViewerError] = IBVi
     return declared
 
 
-def load_npz(path: Path, error: type[IBViewerError] = IBViewerError, *, factor: float = 1.0, what: str = "file") -> dict[str, np.ndarray]:
+def load_npz(
+    path: Path,
+    error: type[IBViewerError] = IBViewerError,
+    *,
+    need: Callable[[Sequence[DeclaredArray]], float] | None = None,
+    what: str = "file",
+) -> dict[str, np.ndarray]:
     """Every array of a ``.npz`` file, after checking what it declares against the memory limit.
 
-    ``factor``: peak bytes of memory per declared byte for what the caller does next
-    (see :func:`check_declared`). Never unpickles.
+    ``need``: the peak bytes of memory reading and converting the declared arrays takes
+    (default: their size); checked with :func:`check_declared` before anything is read.
+    Never unpickles.
     """
     path = Path(path)
     with open_regular(path, error, what) as handle:
         declared = npz_declared(handle, path, error)
-        check_declared(sum(array.nbytes for array in declared), path, error, factor=factor)
+        check_declared(int(need(declared) if need else sum(array.nbytes for array in declared)), path, error)
         handle.seek(0)
         try:
             with np.load(handle, allow_pickle=False) as archive:

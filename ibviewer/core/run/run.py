@@ -221,6 +221,8 @@ class Run:
             "epochs": list(self.epochs),
             "sources": self.source.content_digests(progress),
             "layers": [layer.to_dict() for layer in layers],
-            "options": {k: v for k, v in options.to_dict().items() if k not in ("device", "batch_size", "layers")},
+            "options": {
+                k: v for k, v in options.to_dict().items() if k not in ("device", "batch_size", "layers", "memory_limit_gb")
+            },
         }
         return hash_arrays([self.dataset.x, self.dataset.y, sample_idx], described)
