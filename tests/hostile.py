@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import zipfile
 from collections.abc import Callable
@@ -24,13 +25,13 @@ SIZES = [12, 8, 2]  # an MLP on ib12's 12 input bits
 
 
 class Payload:
-    """Unpickling this calls ``open(marker, "w")``: the file appears iff the pickle ran."""
+    """Unpickling this calls ``os.mkdir(marker)``: the marker appears iff the pickle ran."""
 
     def __init__(self, marker: Path) -> None:
         self.marker = str(marker)
 
     def __reduce__(self):  # noqa: ANN204
-        return (open, (self.marker, "w"))
+        return (os.mkdir, (self.marker,))
 
 
 def pickle_payload(marker: Path) -> bytes:
@@ -113,7 +114,7 @@ def npz_declaring(path: Path, members: dict[str, tuple[tuple[int, ...], str]]) -
         for name, (shape, dtype) in members.items():
             header = io.BytesIO()
             npy.write_array_header_1_0(header, {"descr": np.dtype(dtype).str, "fortran_order": False, "shape": shape})
-            archive.writestr(f"{name}.npy", npy.magic(1, 0) + header.getvalue() + b"\0" * 64)
+            archive.writestr(f"{name}.npy", header.getvalue() + b"\0" * 64)  # the header starts with the magic
     return path
 
 

@@ -184,7 +184,8 @@ class DiskCache:
         if not path.exists():
             return None
         try:
-            with np.load(path, allow_pickle=False) as archive:
+            # an open handle, closed whatever happens: np.load(path) leaks it when the zip is damaged
+            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files if name != "__meta__"}
                 meta = json.loads(str(archive["__meta__"])) if "__meta__" in archive.files else {}
         except Exception as exc:  # a damaged entry must never break the app: recompute instead

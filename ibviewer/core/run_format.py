@@ -211,10 +211,7 @@ class _Checker:
 
     def field(self, data: dict, key: str, kind: type, description: str, label: str | None = None) -> Any:
         value = data.get(key)
-        if value is None:
-            return None
-        ok = _is_int(value) if kind is int else isinstance(value, kind)
-        if not ok:
+        if value is not None and not isinstance(value, kind):
             raise RunFormatError(f"{self.where}: {label or json.dumps(key)} must be {description}, got {_short(value)}.")
         return value
 

@@ -162,3 +162,12 @@ def test_default_layers_are_the_hidden_representations():
     # functional activations: every parametric layer but the output one (pre-activations)
     assert [c.name for c in act.default_layers(_records("Linear", "Linear", "Linear", "Dropout"))] == ["0", "1"]
     assert [c.module for c in act.default_layers(_records("Embedding", "LSTM", "Linear"))] == ["Embedding", "LSTM"]
+
+
+def test_layers_given_as_one_text_are_refused_whole():
+    from ibviewer.core.activations import ExtractOptions
+    from ibviewer.errors import ActivationError
+
+    with pytest.raises(ActivationError, match=r"got 'net.1' \(a single text; did you mean \['net.1'\]\?\)"):
+        ExtractOptions(layers="net.1")
+    assert ExtractOptions(layers=["net.1"]).layers == ("net.1",)

@@ -302,3 +302,14 @@ def test_aligned_umap_sequence():
         assert item.coords.shape == (120, 2) and np.isfinite(item.coords).all()
     independent = embed_layers(acts, method="umap", alignment="none", n_epochs=50, use_cache=False)
     assert mean_displacement(aligned) < mean_displacement(independent)
+
+
+def test_large_layers_are_subsampled_by_default_and_it_is_said(monkeypatch):
+    import ibviewer.core.embedding as embedding
+
+    monkeypatch.setattr(embedding, "AUTO_MAX_POINTS", 120)  # stands in for 50,000 (10^6 points would take hours)
+    acts = layered_acts(n=300, n_layers=1)
+    with pytest.warns(UserWarning, match="seeded subset of 120 of the 300 points"):
+        item = embed_layers(acts, method="tsne", **FAST_TSNE).get(1, "l0")
+    assert item.subsampled and len(item.embedded_idx) == 120 and item.coords.shape == (300, 2)
+    assert not embed_layers(acts, method="tsne", max_points=300, **FAST_TSNE).get(1, "l0").subsampled  # asked for all
