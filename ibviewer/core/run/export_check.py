@@ -14,8 +14,9 @@ torch versions in :data:`REVIEWED_TORCH`:
   ExecuTorch or MTIA payloads);
 - weights and constants stored as raw tensors (no pickled ones, no script or opaque
   objects), and sample inputs that load with ``torch.load(weights_only=True)``;
-- node targets that are registered operators (``torch.ops.<ns>.<op>``), a few pure
-  ``operator``/``math``/``torch.sym_*`` functions, or registered extension operators;
+- node targets that resolve to registered operators (``torch.ops.<ns>.<op>``; not the
+  methods ``torch.ops.load_library``/``import_module``), a few pure ``operator``/``math``/
+  ``torch.sym_*`` functions, or registered extension operators;
 - shape expressions and guards built only from numbers, symbols, arithmetic and a
   known set of sympy/torch functions; input names that are Python identifiers.
 
@@ -31,9 +32,10 @@ import json
 import re
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from ibviewer.core.safe_read import ZIP_ERRORS
+from ibviewer.core.safe_read import ZIP_ERRORS, check_declared
 from ibviewer.errors import CheckpointLoadError, UnsafeCheckpointError
 
 __all__ = ["REVIEWED_TORCH", "check_export_archive"]
@@ -46,9 +48,9 @@ _ALLOWED_ENTRY = re.compile(
     r"|data/weights/[^/]+|data/constants/[^/]+|data/sample_inputs/[^/]+\.pt)$"
 )
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_OPS_TARGET = re.compile(r"^torch\.ops\.[A-Za-z_]\w*\.[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
 _TARGET = re.compile(
-    r"^(torch\.ops\.[A-Za-z_]\w*\.[A-Za-z_]\w*(\.[A-Za-z_]\w*)?"
-    r"|_operator\.(getitem|add|sub|mul|truediv|floordiv|mod|pow|neg|pos|abs|eq|ne|lt|le|gt|ge|and_|or_|xor|not_|invert"
+    r"^(_operator\.(getitem|add|sub|mul|truediv|floordiv|mod|pow|neg|pos|abs|eq|ne|lt|le|gt|ge|and_|or_|xor|not_|invert"
     r"|lshift|rshift|matmul)"
     r"|math\.(ceil|floor|trunc|sqrt|exp|log|log2|log10|sin|cos|tan|tanh|isnan|isinf|isfinite|fabs|pow)"
     r"|torch\.(sym_float|sym_int|sym_max|sym_min|sym_not|sym_ite|sym_sqrt|sym_sum|_sym_sqrt|_assert|_check|_check_is_size)"
@@ -136,7 +138,9 @@ def _check(data: bytes, name: str) -> None:
 
 
 def _records(archive: zipfile.ZipFile, name: str) -> dict[str, bytes]:
-    """Entry name (without the archive's root folder) -> bytes; refuses entries outside the known layout."""
+    """Entry name (without the archive's root folder) -> bytes of the entries inspected (configs, programs,
+    sample inputs); refuses entries outside the known layout and archives declaring more than the memory limit."""
+    check_declared(sum(info.file_size for info in archive.infolist()), Path(name), CheckpointLoadError)
     records = {}
     for info in archive.infolist():
         root, _, entry = info.filename.partition("/")
@@ -148,7 +152,8 @@ def _records(archive: zipfile.ZipFile, name: str) -> dict[str, bytes]:
             raise _Refused(f"it holds {entry}, weights in the legacy pickled layout")
         if not _ALLOWED_ENTRY.match(entry):
             raise _Refused(f"it holds {entry}, which torch would load as native code or pickle")
-        records[entry] = archive.read(info)
+        if entry == "archive_format" or entry.endswith(".json") or entry.startswith("data/sample_inputs/"):
+            records[entry] = archive.read(info)
     return records
 
 
@@ -176,7 +181,7 @@ def _check_program(program: Any) -> None:
         if not isinstance(item, dict) or "as_string" in item:
             raise _Refused("it takes text inputs, which torch writes into generated code")
     for key, value in _walk(program):
-        if key in ("target", "as_operator") and isinstance(value, str) and not _TARGET.match(value):
+        if key in ("target", "as_operator") and isinstance(value, str) and not _allowed_target(value):
             raise _Refused(f"it calls the Python function {value!r}, which ibviewer does not run from files")
         if key == "expr_str":
             _check_expression(value, sympy=True)
@@ -190,6 +195,31 @@ def _check_program(program: Any) -> None:
             _check_treespec(value)
         if key == "treespec_namedtuple_fields" and value:
             raise _Refused("its inputs or outputs are named tuples, which torch rebuilds from names in the file")
+
+
+def _allowed_target(target: str) -> bool:
+    """A registered operator (resolved as torch will resolve it), or one of a few pure functions.
+
+    ``torch.ops`` also has methods (``load_library``, ``import_module``) and every object has
+    dunder attributes, all reachable by name: only what resolves to an operator object passes.
+    """
+    if _TARGET.match(target):
+        return True
+    if not _OPS_TARGET.match(target):
+        return False
+    import torch
+    from torch._ops import HigherOrderOperator, OpOverload, OpOverloadPacket
+
+    parts = target.split(".")[2:]
+    if any(part.startswith("__") for part in parts) or hasattr(type(torch.ops), parts[0]):
+        return False
+    found: Any = torch.ops
+    for part in parts:
+        try:
+            found = getattr(found, part)
+        except Exception:  # noqa: BLE001 -- an operator this torch does not have: refused like any unknown name
+            return False
+    return isinstance(found, (OpOverload, OpOverloadPacket, HigherOrderOperator))
 
 
 def _walk(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
