@@ -121,7 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.func(args) or 0)
         except IBViewerError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {printable(exc)}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except MemoryError:
+            print(
+                "error: ran out of memory. Use --max-samples N or fewer --layers, or a machine with more memory.",
+                file=sys.stderr,
+            )
             return EXIT_USER_ERROR
         except Cancelled:
             print("cancelled", file=sys.stderr)
@@ -135,7 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {printable(message)}", file=sys.stderr)
+
+
+def printable(text: object) -> str:
+    """Text from files shown on the terminal with control characters escaped (see ibviewer.core.naming)."""
+    from ibviewer.core.naming import printable as escape  # numpy: imported only when there is something to say
+
+    return escape(text)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ from ibviewer.commands.options import (
     add_embedding_arguments,
     add_estimator_arguments,
     add_neighbor_arguments,
+    add_output_arguments,
     add_run_arguments,
     run_request_from_args,
     settings_from_args,
@@ -30,11 +31,13 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         help="write the information plane, embeddings, probes and neighbours of a run to a folder",
         description=(
             "Writes DIR/infoplane.csv|png|svg, DIR/embeddings.csv, DIR/layers_e<epoch>.png, DIR/probes.csv and, "
-            "with --select, DIR/neighbors.csv (formats: docs/outputs.md)."
+            "with --select, DIR/neighbors.csv (formats: docs/outputs.md), and DIR/ibviewer-outputs.json listing "
+            "them with the settings. Outputs of an earlier analysis in DIR are replaced or removed; other files "
+            "are never touched unless --overwrite."
         ),
     )
     parser.add_argument("path", help="run folder, checkpoint, .pt2 program or activations archive")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files in it are replaced)")
+    add_output_arguments(parser)
     parser.add_argument("--what", default=",".join(WHAT), help=f"comma-separated subset of {','.join(WHAT)}")
     parser.add_argument("--epochs", default="last", help="epochs to embed and probe: last, all, or a comma-separated list")
     parser.add_argument("--select", type=int, default=None, metavar="INDEX", help="write the neighbours of this sample (dataset index)")
@@ -88,6 +91,32 @@ def _check_select(select: int, run, max_samples: int | None) -> None:  # noqa: A
             )
 
 
+def _check_options(args: argparse.Namespace, settings, run, request) -> None:  # noqa: ANN001
+    """Options that need the opened run (sample counts): checked before anything slow starts."""
+    from ibviewer.core.neighbors import MAX_K
+    from ibviewer.errors import IBViewerError
+
+    if args.jobs < 1:
+        raise IBViewerError(f"--jobs {args.jobs} must be at least 1.")
+    if args.select is not None:
+        _check_select(args.select, run, request.max_samples)
+        if settings.k > MAX_K:
+            raise IBViewerError(f"--k {settings.k} is more than the {MAX_K} neighbours ibviewer finds; choose a smaller --k.")
+
+
+def _planned_outputs(what: set[str], epochs: list[int], select: int | None) -> list[str]:
+    names = []
+    if "infoplane" in what:
+        names += ["infoplane.csv", "infoplane.png", "infoplane.svg"]
+    if "probes" in what:
+        names.append("probes.csv")
+    if "embeddings" in what:
+        names += ["embeddings.csv", *(f"layers_e{epoch}.png" for epoch in epochs)]
+    if select is not None:
+        names.append("neighbors.csv")
+    return names
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -95,24 +124,24 @@ def run(args: argparse.Namespace) -> int:
     from ibviewer.core.naming import SampleNames
     from ibviewer.core.pipeline import extract, find_neighbors, open_request, run_analysis
     from ibviewer.core.progress import SubProgress, TextProgress
-    from ibviewer.core.writers import write_embeddings_csv, write_infoplane_csv, write_neighbors_csv, write_probes_csv
-    from ibviewer.errors import IBViewerError
+    from ibviewer.core.writers import (
+        OutputFolder,
+        write_embeddings_csv,
+        write_infoplane_csv,
+        write_neighbors_csv,
+        write_probes_csv,
+    )
 
     # every option is checked before anything slow starts
     settings = settings_from_args(args)
     request = run_request_from_args(args)
     what = _parse_what(args.what)
-    out = Path(args.out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise IBViewerError(f"--out {out} exists and is not a folder.")
+    output = OutputFolder(args.out, overwrite=args.overwrite)
+    out = output.folder
     opened = open_request(request)
     epochs = _parse_epochs(args.epochs, opened.epochs)
-    if args.select is not None:
-        _check_select(args.select, opened, request.max_samples)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise IBViewerError(f"Could not create the output folder {out} ({exc.strerror or exc}); choose a writable place.") from exc
+    _check_options(args, settings, opened, request)
+    output.prepare(_planned_outputs(what, epochs, args.select))
     progress = TextProgress()
     acts = extract(opened, request, progress=SubProgress(progress, 0.0, EXTRACT_SHARE, "extracting: "))
     result = run_analysis(
@@ -148,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
         rows = np.flatnonzero(acts.sample_idx == args.select)
         neighbors = find_neighbors(acts, epochs[-1], int(rows[0]), k=settings.k, metric=settings.metric)
         written.append(write_neighbors_csv(out / "neighbors.csv", neighbors, acts, names))
+    record = {
+        "command": "analyze", "run": request.to_dict(), "what": sorted(what), "epochs": epochs, "select": args.select,
+        "settings": settings.to_dict(),
+    }  # fmt: skip
+    output.finish(written, record)
     progress.update(1.0, "done")
     for path in written:
         print(path)

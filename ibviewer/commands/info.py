@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any
 
 from ibviewer.commands.options import add_run_arguments, run_request_from_args
@@ -21,7 +22,19 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.set_defaults(func=run)
 
 
+def _strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as None: ``--json`` prints standard JSON (null, never NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(item) for item in value]
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
+    from ibviewer.core.naming import printable
     from ibviewer.core.pipeline import open_request
 
     if args.survey:
@@ -29,23 +42,26 @@ def run(args: argparse.Namespace) -> int:
     opened = open_request(run_request_from_args(args))
     summary = opened.summary()
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(_strict_json(summary), allow_nan=False))  # json escapes control characters itself
         return 0
-    print("\n".join(describe(summary)))
+    for line in describe(summary):  # names come from files: never let them drive the terminal
+        print(printable(line))
     return 0
 
 
 def _survey(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from ibviewer.core.naming import printable
     from ibviewer.core.run import survey
 
     found = survey(args.path)
     if args.json:
         data = dataclasses.asdict(found)
-        print(json.dumps(data, default=str))
+        print(json.dumps(_strict_json(data), default=str, allow_nan=False))
     else:
-        print("\n".join(found.lines()))
+        for line in found.lines():
+            print(printable(line))
     return 0 if found.opens else 2
 
 

@@ -63,29 +63,22 @@ def load_representation(path: Path) -> tuple[Any, Any]:
     DatasetError
         Missing or unreadable file, or an archive without ``t`` and ``y``.
     """
-    import zipfile
-
-    import numpy as np
-
+    from ibviewer.core.safe_read import load_npz, open_regular
     from ibviewer.errors import DatasetError
 
     hint = "Save one with numpy.savez(path, t=activations, y=labels)."
-    if not path.is_file():
-        raise DatasetError(f"{path} does not exist or is not a file. {hint}")
+    if not path.exists():
+        raise DatasetError(f"{path} does not exist. {hint}")
+    with open_regular(path, DatasetError, "activations file") as handle:
+        if handle.read(6) == b"\x93NUMPY":
+            raise DatasetError(f"{path} holds a single array, not an archive with 't' and 'y'. {hint}")
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DatasetError(f"Could not read {path} as a .npz archive ({exc}). {hint}") from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise DatasetError(f"{path} holds a single array, not an archive with 't' and 'y'. {hint}")
-    with archive:
-        missing = [key for key in ("t", "y") if key not in archive.files]
-        if missing:
-            raise DatasetError(
-                f"{path} has no array {' or '.join(map(repr, missing))} (it holds: {', '.join(archive.files) or 'nothing'}). "
-                f"{hint}"
-            )
-        try:
-            return archive["t"], archive["y"]
-        except ValueError as exc:  # object arrays need pickles, which are refused
-            raise DatasetError(f"Could not read t and y from {path} ({exc}). Store plain numeric arrays. {hint}") from exc
+        arrays = load_npz(path, DatasetError, what="activations file")
+    except DatasetError as exc:
+        raise DatasetError(f"Could not read {path} as a .npz archive ({exc}) {hint}") from exc
+    missing = [key for key in ("t", "y") if key not in arrays]
+    if missing:
+        raise DatasetError(
+            f"{path} has no array {' or '.join(map(repr, missing))} (it holds: {', '.join(arrays) or 'nothing'}). {hint}"
+        )
+    return arrays["t"], arrays["y"]

@@ -32,6 +32,7 @@ __all__ = [
     "add_estimator_arguments",
     "add_embedding_arguments",
     "add_neighbor_arguments",
+    "add_output_arguments",
     "run_request_from_args",
     "settings_from_args",
     "parse_model_kwargs",
@@ -53,7 +54,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--trust-pickle",
         action="store_true",
-        help="allow loading checkpoints that need full unpickling (runs code from the file: only for files you trust)",
+        help="allow loading checkpoints and .pt2 programs that need full unpickling (runs code from the file: only for files you trust)",
+    )
+    group.add_argument(
+        "--trust-factory",
+        action="store_true",
+        help="allow the model factory a run folder names to be imported and called when it is not one of "
+        "ibviewer.models (runs code from the folder: only for runs you trust; --model counts as consent to its factory)",
     )
     group.add_argument("--device", default="cpu", help="torch device for extraction: cpu, cuda, cuda:1 (default cpu)")
     group.add_argument("--layers", metavar="NAMES", default=None, help="comma-separated layer names to capture (default: hidden layers)")
@@ -69,6 +76,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--feature-maps", choices=tuple(FEATURE_MAPS), default="flatten",
         help="how convolutional feature maps are turned into vectors (flatten or global-average-pool)",
     )  # fmt: skip
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a command writes its files: ``--out DIR`` and ``--overwrite``."""
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "--out", required=True, metavar="DIR",
+        help="output folder (created); outputs of an earlier analysis there are replaced, stale ones removed",
+    )  # fmt: skip
+    group.add_argument(
+        "--overwrite", action="store_true", help="replace files in --out that ibviewer did not write (refused otherwise)"
+    )
 
 
 def add_estimator_arguments(parser: argparse.ArgumentParser, jobs: bool = False) -> None:
@@ -139,6 +158,7 @@ def run_request_from_args(args: argparse.Namespace) -> RunRequest:
         model_kwargs=parse_model_kwargs(args.model_kwargs),
         dataset=args.dataset,
         trust_pickle=bool(args.trust_pickle),
+        trust_factory=bool(args.trust_factory or args.model),  # naming a factory is consenting to it
         layers=layers,
         device=args.device,
         max_samples=args.max_samples,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -30,6 +30,7 @@ import numpy as np
 from ibviewer.core.export_capture import ExportCapture
 from ibviewer.core.layer_choice import default_layers
 from ibviewer.core.progress import NULL_PROGRESS, Progress
+from ibviewer.core.safe_read import memory_limit_gb
 from ibviewer.core.types import LayerInfo
 from ibviewer.errors import ActivationError, ModelMismatchError
 
@@ -79,8 +80,8 @@ class ExtractOptions:
         attention mask), or all positions flattened.
     feature_maps : {"flatten", "gap"}, default="flatten"
         How (batch, channels, ...) feature maps become vectors (gap: global average pool).
-    memory_limit_gb : float, default=4.0
-        Refuse to extract more than this (layers x epochs x samples x dim x 4 bytes).
+    memory_limit_gb : float, default=4.0 (or ``$IBVIEWER_MEMORY_LIMIT_GB``)
+        Refuse to extract more than this (see :func:`plan_memory`).
     """
 
     layers: tuple[str, ...] | None = None
@@ -90,7 +91,16 @@ class ExtractOptions:
     batch_size: int = 1024
     sequence_pool: Literal["mean", "last", "first", "flatten"] = "mean"
     feature_maps: Literal["flatten", "gap"] = "flatten"
-    memory_limit_gb: float = 4.0
+    memory_limit_gb: float = field(default_factory=memory_limit_gb)
+
+    def __post_init__(self) -> None:
+        if self.layers is not None:
+            if isinstance(self.layers, str) or not all(isinstance(name, str) and name for name in self.layers):
+                raise ActivationError(
+                    f"layers must be a list of layer names, got {self.layers!r}"
+                    + (f" (a single text; did you mean [{self.layers!r}]?)" if isinstance(self.layers, str) else "")
+                )
+            object.__setattr__(self, "layers", tuple(self.layers))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -143,6 +153,10 @@ def reduce_output(
     output, _ = output_tensor(output, module_type)
     if not output.is_floating_point():
         output = output.float()
+    if output.ndim == 0:
+        raise ActivationError(
+            f"A {module_type} module returned one number for the whole batch, not values per sample; choose another layer."
+        )
     if output.ndim == 1:
         return output.unsqueeze(1)
     if output.ndim == 2:
@@ -269,7 +283,8 @@ def probe_layers(
     """Run a tiny batch through the model and list every capturable call in execution order.
 
     Outputs that hold no tensor, or whose first dimension is not the batch (a position
-    table broadcast over the batch), are not capturable and left out.
+    table broadcast over the batch), are not capturable and left out, and so are
+    zero-width outputs (nothing to analyse).
     """
     records: dict[str, CallRecord] = {}
     n = int(sample.shape[0])
@@ -284,7 +299,8 @@ def probe_layers(
             dim = int(reduce_output(raw, module_type, options, attention_mask).shape[1])
         except ActivationError:
             return
-        records[name] = CallRecord(name, module_type, tuple(int(s) for s in raw.shape[1:]), dim, part)
+        if dim > 0:  # a zero-width output holds nothing to analyse
+            records[name] = CallRecord(name, module_type, tuple(int(s) for s in raw.shape[1:]), dim, part)
 
     capture.run(sample, sink, attention_mask)
     return list(records.values())
@@ -313,17 +329,21 @@ def plan_memory(layers: Sequence[LayerInfo], n_epochs: int, n_samples: int, limi
     return total
 
 
-def check_finite(values: dict[str, np.ndarray], epochs: Sequence[int]) -> None:
-    """Raise ActivationError naming the first layer and epoch holding NaN or inf."""
+_DIVERGED = "The weights of that epoch may have diverged; exclude the epoch or choose other layers."
+
+
+def check_finite(values: dict[str, np.ndarray], epochs: Sequence[int], cause: str = _DIVERGED) -> None:
+    """Raise ActivationError naming the first layer and epoch holding NaN or inf.
+
+    ``cause``: the sentence saying why and what to do; by default the weights are blamed,
+    which holds when the inputs were checked finite (datasets are, when loaded).
+    """
     for name, array in values.items():
         for i, epoch in enumerate(epochs):
             block = array[i]
             if not np.isfinite(block).all():
                 n_bad = int((~np.isfinite(block)).sum())
-                raise ActivationError(
-                    f"Layer {name!r} at epoch {epoch} has {n_bad} NaN or infinite values. The weights of that "
-                    "epoch may have diverged; exclude the epoch or choose other layers."
-                )
+                raise ActivationError(f"Layer {name!r} at epoch {epoch} has {n_bad} NaN or infinite values. {cause}")
 
 
 def to_tensor(x: np.ndarray, dtype: torch.dtype) -> torch.Tensor:

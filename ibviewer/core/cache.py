@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -61,7 +62,8 @@ def hash_arrays(arrays: Iterable[np.ndarray], extra: Any = None) -> str:
     for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
+        if array.size:  # memoryview cannot cast an empty array
+            digest.update(memoryview(array).cast("B"))
     if extra is not None:
         digest.update(hash_json(extra).encode())
     return digest.hexdigest()
@@ -111,8 +113,17 @@ def _remove_quietly(path: Path) -> None:
         pass
 
 
+#: a temporary file untouched for this long was left by a process that died while writing it
+ORPHAN_AGE_S = 15 * 60
+_warned_folders: set[Path] = set()
+
+
 class DiskCache:
     """A namespace of ``key -> (arrays, meta)`` entries on disk.
+
+    Temporary files that a killed process left behind (untouched for :data:`ORPHAN_AGE_S`)
+    are removed when the namespace is first opened in a process; an unreadable or wrong
+    entry is dropped and recomputed, with one warning per folder and process.
 
     Parameters
     ----------
@@ -128,9 +139,42 @@ class DiskCache:
         self.namespace = namespace
         self.folder = cache_root(cache_dir) / namespace
         self.enabled = enabled
+        if enabled:
+            self.remove_orphans()
 
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.npz"
+
+    def remove_orphans(self, max_age_s: float = ORPHAN_AGE_S) -> int:
+        """Remove temporary files of interrupted writes older than ``max_age_s``; returns how many."""
+        removed = 0
+        now = time.time()
+        try:
+            candidates = list(self.folder.glob(".*.tmp"))
+        except OSError:
+            return 0
+        for path in candidates:
+            try:
+                if now - path.stat().st_mtime > max_age_s:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                continue  # gone already, or another process's: leave it
+        if removed:
+            logger.info("removed %d temporary files left by interrupted writes in %s", removed, self.folder)
+        return removed
+
+    def drop(self, key: str, why: str) -> None:
+        """Remove the entry ``key`` (unreadable or not what its key promises); warns once per folder."""
+        self._warn(f"dropping cache entry {self.path(key).name} ({why}); it is recomputed")
+        _remove_quietly(self.path(key))
+
+    def _warn(self, message: str) -> None:
+        if self.folder in _warned_folders:
+            logger.info(message)
+            return
+        _warned_folders.add(self.folder)
+        logger.warning("%s; further cache problems in %s are logged at INFO level (-v)", message, self.folder)
 
     def get(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
         """The entry for ``key``, or None; an unreadable entry is dropped and counts as a miss."""
@@ -140,12 +184,12 @@ class DiskCache:
         if not path.exists():
             return None
         try:
-            with np.load(path, allow_pickle=False) as archive:
+            # an open handle, closed whatever happens: np.load(path) leaks it when the zip is damaged
+            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as archive:
                 arrays = {name: archive[name] for name in archive.files if name != "__meta__"}
                 meta = json.loads(str(archive["__meta__"])) if "__meta__" in archive.files else {}
         except Exception as exc:  # a damaged entry must never break the app: recompute instead
-            logger.warning("dropping unreadable cache entry %s (%s)", path, exc)
-            _remove_quietly(path)
+            self.drop(key, f"unreadable: {exc}")
             return None
         return arrays, meta
 
@@ -155,4 +199,4 @@ class DiskCache:
         try:
             save_npz_atomic(self.path(key), arrays, meta)
         except OSError as exc:  # a full or read-only disk loses the cache, not the result
-            logger.warning("could not write cache entry %s (%s)", self.path(key), exc)
+            self._warn(f"could not write cache entry {self.path(key).name} ({exc})")

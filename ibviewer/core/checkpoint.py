@@ -11,16 +11,25 @@ import hashlib
 import importlib
 import importlib.util
 import logging
+import os
 import pickle
 import re
 import sys
 import warnings
-import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ibviewer.core.progress import NULL_PROGRESS, Progress
+from ibviewer.core.safe_read import (
+    check_declared,
+    check_regular,
+    open_regular,
+    safetensors_declared,
+    sha256_file,
+    zip_declared_bytes,
+)
 from ibviewer.errors import CheckpointLoadError, ModelFactoryError, ModelMismatchError, UnsafeCheckpointError
 
 if TYPE_CHECKING:
@@ -61,13 +70,15 @@ class LoadedCheckpoint:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file's bytes (cache keys follow the checkpoint's contents)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def file_digest(path: Path, progress: Progress = NULL_PROGRESS) -> str:
+    """SHA-256 of a file's bytes (cache keys follow the checkpoint's contents); cancellable between blocks.
+
+    Raises
+    ------
+    CheckpointLoadError
+        Not a regular file (a FIFO or a device would never finish).
+    """
+    return sha256_file(Path(path), progress, CheckpointLoadError)
 
 
 def epoch_from_name(path: Path) -> int | None:
@@ -95,20 +106,35 @@ def load_checkpoint(path: Path, trust_pickle: bool = False) -> LoadedCheckpoint:
         The file only loads by unpickling arbitrary objects and ``trust_pickle`` is off.
     """
     path = Path(path)
-    if not path.exists():
-        raise CheckpointLoadError(f"{path} does not exist. Check the path.")
-    if path.is_dir():
-        raise CheckpointLoadError(f"{path} is a folder, not a checkpoint file.")
+    check_regular(path, CheckpointLoadError, "checkpoint")
     if path.suffix == ".safetensors":
         return LoadedCheckpoint(path=path, state_dict=_load_safetensors(path))
+    _check_torch_file(path)
     obj = _torch_load(path, trust_pickle)
     return _interpret(path, obj)
+
+
+def _check_torch_file(path: Path) -> None:
+    """Refuse what torch.save cannot have written, and archives declaring more than the memory limit."""
+    with open_regular(path, CheckpointLoadError, "checkpoint") as handle:
+        head = handle.read(4)
+        size = os.fstat(handle.fileno()).st_size
+    if head[:1] == b"\x80":  # the legacy format: a pickle, bounded by the file's size
+        check_declared(size, path, CheckpointLoadError)
+        return
+    if head != b"PK\x03\x04":
+        raise CheckpointLoadError(
+            f"{path.name} is not a PyTorch checkpoint: torch.save() writes a zip archive or a pickle, and this file "
+            f"starts with {head!r}. Choose a .pt/.pth/.ckpt file written by torch.save()."
+        )
+    check_declared(zip_declared_bytes(path, CheckpointLoadError) or 0, path, CheckpointLoadError)
 
 
 def _load_safetensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    safetensors_declared(path, CheckpointLoadError)
     try:
         return dict(load_file(str(path)))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -130,11 +156,14 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
             raise _damaged(path, exc) from exc
         if not trust_pickle:
             raise UnsafeCheckpointError(
+                str(path),
                 f"{path.name} can only be loaded by unpickling arbitrary Python objects, which can run code "
-                f"hidden in the file, so it was refused ({_unsafe_detail(exc)}). Save a state_dict instead "
-                "(torch.save(model.state_dict(), ...)), or, only if you trust this file, pass --trust-pickle."
+                f"hidden in the file, so it was refused ({_unsafe_detail(exc)}).",
+                "Save a state_dict instead (torch.save(model.state_dict(), ...)).",
             ) from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+    except MemoryError:
+        raise
+    except Exception as exc:  # the safe unpickler meets damaged files with IndexError, KeyError, struct.error, ...
         raise _damaged(path, exc) from exc
     warnings.warn(
         f"Loading {path.name} with full unpickling (--trust-pickle): code inside the file runs with your rights.",
@@ -265,6 +294,36 @@ def _import_file(file: Path, spec: str) -> Any:
         ) from exc
     _loaded_files[file] = name
     return module
+
+
+def source_digest(spec: str, progress: Progress = NULL_PROGRESS) -> str:
+    """SHA-256 over the source of a factory's module and of the modules it imports from its own folder.
+
+    Activation caches key on it, so editing the model's code (its ``forward``, a helper
+    module beside it) gives new activations instead of stale ones. The module must have
+    been imported (the model was built); a module without source files digests its name.
+    """
+    import inspect
+
+    module_part = spec.rpartition(":")[0]
+    if module_part.endswith(".py"):
+        module = sys.modules.get(_loaded_files.get(Path(module_part).expanduser().resolve(), ""))
+    else:
+        module = sys.modules.get(module_part)
+    own = getattr(module, "__file__", None)
+    if own is None:
+        return hashlib.sha256(spec.encode()).hexdigest()
+    folder = Path(own).resolve().parent
+    sources = {Path(own).resolve()}
+    for value in vars(module).values():
+        imported = value if inspect.ismodule(value) else sys.modules.get(getattr(value, "__module__", None) or "")
+        file = getattr(imported, "__file__", None)
+        if file and Path(file).resolve().is_relative_to(folder) and Path(file).suffix == ".py":
+            sources.add(Path(file).resolve())
+    digest = hashlib.sha256()
+    for file in sorted(sources):
+        digest.update(f"{file.relative_to(folder)}\0{sha256_file(file, progress, ModelFactoryError)}\0".encode())
+    return digest.hexdigest()
 
 
 def build_model(spec: str, kwargs: Mapping[str, Any] | None = None, base_dir: Path | None = None) -> nn.Module:

@@ -219,7 +219,10 @@ class RunRequest:
     ``sequence_pool`` (one of `SEQUENCE_POOLS`) is how every sequence output of the run is
     pooled into one vector per sample (over real tokens when the dataset has an attention
     mask); it is recorded with the activations and named in panel titles.
-    ``trust_pickle`` is never stored in a session: reopening asks again.
+    ``trust_pickle`` (unpickle files, which runs code in them) and ``trust_factory``
+    (import and call a model factory outside ``ibviewer.models``: the one named by
+    ``model``, or the one the run folder names) are the user's consent. They are never
+    stored in a session or the recent-runs list: reopening asks again.
     """
 
     path: str
@@ -227,6 +230,7 @@ class RunRequest:
     model_kwargs: dict[str, Any] | None = None
     dataset: str | None = None
     trust_pickle: bool = False
+    trust_factory: bool = False
     layers: tuple[str, ...] | None = None
     device: str = "cpu"
     max_samples: int | None = None
@@ -257,7 +261,7 @@ class RunRequest:
     REOPEN_KEYS = ("path", "model", "model_kwargs", "dataset", "layers", "max_samples", "sequence_pool", "feature_maps")
 
     def to_dict(self) -> dict[str, Any]:
-        """The options that reopen this run (no ``trust_pickle``, no cache or device choices); None left out."""
+        """The options that reopen this run (no consent, no cache or device choices); None left out."""
         data = {key: getattr(self, key) for key in self.REOPEN_KEYS}
         if data["layers"] is not None:
             data["layers"] = list(data["layers"])
@@ -265,7 +269,11 @@ class RunRequest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRequest:
-        """A request from `to_dict` output (sessions, recent runs); unknown keys are an error."""
+        """A request from `to_dict` output (sessions, recent runs); unknown keys are an error.
+
+        The request carries no consent: a factory it names outside ``ibviewer.models`` is
+        refused with `FactoryConsentRequired` until the user confirms it.
+        """
         return _from_dict(cls, data, "run option", allowed=set(cls.REOPEN_KEYS))
 
     def with_changes(self, **changes: Any) -> RunRequest:

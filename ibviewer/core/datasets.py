@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ibviewer.core.dataset_extras import checked_attention_mask, display_images
+from ibviewer.core.safe_read import check_declared, load_npz, open_regular
 from ibviewer.core.types import Dataset
 from ibviewer.errors import DatasetError
 
-__all__ = ["load_dataset", "digits", "ib12", "ib12_label", "BUILTIN_DATASETS"]
+__all__ = ["load_dataset", "require_finite", "digits", "ib12", "ib12_label", "BUILTIN_DATASETS"]
 
 BUILTIN_DATASETS = ("digits", "ib12")
 
@@ -72,8 +75,11 @@ def ib12() -> Dataset:
     )
 
 
-def load_dataset(spec: str | Path, base_dir: Path | None = None) -> Dataset:
+def load_dataset(spec: str | Path, base_dir: Path | None = None, *, confine_to: Path | None = None) -> Dataset:
     """Make a dataset from a spec.
+
+    Files are read only if they are regular files whose declared contents fit the memory
+    limit (:mod:`ibviewer.core.safe_read`), and inputs must be finite.
 
     Parameters
     ----------
@@ -84,11 +90,14 @@ def load_dataset(spec: str | Path, base_dir: Path | None = None) -> Dataset:
         images file (``*-images-idx3-ubyte[.gz]``) whose labels file lies beside it.
     base_dir : Path, optional
         Folder relative paths are resolved against (a run's folder).
+    confine_to : Path, optional
+        Every file read must resolve inside this (resolved) folder: the MNIST labels file
+        found beside a run folder's images file too.
 
     Raises
     ------
     DatasetError
-        Unknown name, missing or malformed file.
+        Unknown name, missing, malformed or oversized file, NaN or infinite inputs.
     """
     text = str(spec)
     if text in BUILTIN_DATASETS:
@@ -103,21 +112,34 @@ def load_dataset(spec: str | Path, base_dir: Path | None = None) -> Dataset:
         )
     name = path.name
     if name.endswith(".npz"):
-        return _load_npz(path)
+        return require_finite(_load_npz(path))
     if "idx" in name or name.endswith("ubyte") or name.endswith("ubyte.gz"):
-        return _load_mnist(path)
+        return _load_mnist(path, confine_to)
     raise DatasetError(
         f"Dataset file {path} has an unknown type. Use a .npz file with 'x' and 'y' arrays "
         "or MNIST idx files (e.g. train-images-idx3-ubyte.gz)."
     )
 
 
+#: peak bytes of memory per declared byte while a dataset is converted (float32 copies of x and images)
+_NPZ_PEAK = 3.0
+#: ... and for MNIST bytes: uint8 -> float32 (4 bytes) plus the raw bytes
+_IDX_PEAK = 5.0
+
+
+def require_finite(data: Dataset) -> Dataset:
+    """Refuse NaN or infinite inputs here, so that they are never blamed on a model's weights later."""
+    if np.issubdtype(data.x.dtype, np.floating) and not np.isfinite(data.x).all():
+        n_bad = int((~np.isfinite(data.x)).sum())
+        raise DatasetError(
+            f"Dataset {data.name} has {n_bad} NaN or infinite input values. Clean the data (e.g. np.nan_to_num) "
+            "before analysing it."
+        )
+    return data
+
+
 def _load_npz(path: Path) -> Dataset:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"Could not read dataset {path} as a .npz archive ({exc}).") from exc
+    arrays = load_npz(path, DatasetError, need=lambda declared: _NPZ_PEAK * sum(a.nbytes for a in declared), what="dataset")
     missing = [key for key in ("x", "y") if key not in arrays]
     if missing:
         raise DatasetError(
@@ -125,7 +147,7 @@ def _load_npz(path: Path) -> Dataset:
             "A dataset .npz needs 'x' (inputs) and 'y' (integer labels)."
         )
     x, y = arrays["x"], arrays["y"]
-    if x.shape[0] != y.shape[0] or y.ndim != 1:
+    if x.ndim == 0 or y.ndim != 1 or x.shape[0] != y.shape[0]:
         raise DatasetError(f"Dataset {path}: 'x' has {x.shape[0]} samples but 'y' has shape {y.shape}.")
     if x.shape[0] == 0:
         raise DatasetError(f"Dataset {path} is empty.")
@@ -173,23 +195,31 @@ def _images_from_x(x: np.ndarray) -> np.ndarray:
 
 
 def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.name.endswith(".gz") else open
+    """An unsigned-byte idx file (optionally gzipped): the header is checked before the body is read."""
     try:
-        with opener(path, "rb") as handle:
-            data = handle.read()
-    except (OSError, EOFError) as exc:
+        with open_regular(path, DatasetError, "MNIST idx file") as raw:
+            handle = gzip.GzipFile(fileobj=raw, mode="rb") if path.name.endswith(".gz") else raw
+            head = handle.read(4)
+            if len(head) < 4 or head[:3] != b"\x00\x00\x08" or not 1 <= head[3] <= 4:
+                raise DatasetError(f"{path} is not an unsigned-byte idx file (bad magic number {head!r}).")
+            dims = handle.read(4 * head[3])
+            if len(dims) < 4 * head[3]:
+                raise DatasetError(f"{path} is truncated inside its idx header.")
+            shape = struct.unpack(">" + "I" * head[3], dims)
+            count = math.prod(shape)
+            check_declared(count, path, DatasetError, factor=_IDX_PEAK)
+            data = handle.read(count)
+            extra = handle.read(1)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"Could not read MNIST idx file {path} ({exc}).") from exc
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise DatasetError(f"{path} is not an unsigned-byte idx file (bad magic number).")
-    n_dims = data[3]
-    shape = struct.unpack(">" + "I" * n_dims, data[4 : 4 + 4 * n_dims])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * n_dims)
-    if body.size != int(np.prod(shape)):
-        raise DatasetError(f"{path} is truncated: expected {int(np.prod(shape))} values, found {body.size}.")
-    return body.reshape(shape)
+    if len(data) != count:
+        raise DatasetError(f"{path} is truncated: expected {count} values, found {len(data)}.")
+    if extra:
+        raise DatasetError(f"{path} holds more data than its idx header declares {shape}; it is damaged.")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
-def _load_mnist(path: Path) -> Dataset:
+def _load_mnist(path: Path, confine_to: Path | None = None) -> Dataset:
     name = path.name
     if "images" in name:
         labels_path = path.with_name(name.replace("images-idx3", "labels-idx1").replace("images", "labels"))
@@ -202,10 +232,15 @@ def _load_mnist(path: Path) -> Dataset:
             f"MNIST needs both the images and the labels idx file; looked for {images_path.name} "
             f"and {labels_path.name} in {path.parent}."
         )
+    for file in (images_path, labels_path):
+        if confine_to is not None and not file.resolve().is_relative_to(confine_to):
+            raise DatasetError(f"{file.name} leads outside the run folder {confine_to}; a run folder may only name files inside itself.")
     images = _read_idx(images_path)
     labels = _read_idx(labels_path)
     if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
         raise DatasetError(f"MNIST files {images_path.name} and {labels_path.name} do not match: {images.shape} vs {labels.shape}.")
+    if labels.shape[0] == 0:
+        raise DatasetError(f"MNIST files {images_path.name} and {labels_path.name} hold no samples.")
     scaled = images.astype(np.float32) / 255.0
     return Dataset(
         name=images_path.name,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ibviewer.core.information import InformationPlane
+from ibviewer.core.writers import PLAIN_TEXT, write_output
 from ibviewer.errors import IBViewerError
 
 __all__ = ["plot_information_plane", "FIGURE_FORMATS"]
@@ -52,10 +54,15 @@ def plot_information_plane(
     list of Path
         The files written.
 
+    Every file is written through a temporary file and a rename: a crash never leaves a
+    half-written figure or destroys the previous one. Names are drawn as plain text (a ``$``
+    in a layer name is not mathtext).
+
     Raises
     ------
     IBViewerError
-        An unsupported file suffix, or an epoch to highlight that the plane does not hold.
+        An unsupported file suffix, an epoch to highlight that the plane does not hold, or an
+        unwritable folder.
     """
     targets = [Path(p) for p in paths]
     for target in targets:
@@ -68,12 +75,16 @@ def plot_information_plane(
             f"Epoch {highlight_epoch} is not in the information plane; its epochs run "
             f"{plane.epochs[0]}..{plane.epochs[-1]}."
         )
-    figure = _draw(plane, highlight_epoch, layer_labels or {}, note)
+    import matplotlib
+
     written = []
-    for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(target, dpi=150, metadata=_metadata(target, plane))
-        written.append(target)
+    with matplotlib.rc_context(PLAIN_TEXT):
+        figure = _draw(plane, highlight_epoch, layer_labels or {}, note)
+        for target in targets:
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format=target.suffix.lower().lstrip("."), dpi=150, metadata=_metadata(target, plane))
+            write_output(target, buffer.getvalue())
+            written.append(target)
     return written
 
 

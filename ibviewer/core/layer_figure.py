@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ibviewer.core.cache import atomic_write_bytes
 from ibviewer.core.embedding import EmbeddingSet
 from ibviewer.core.probes import ProbeResult
+from ibviewer.core.writers import PLAIN_TEXT, write_output
 from ibviewer.errors import EstimatorError
 
 __all__ = ["plot_layer_grid"]
@@ -77,6 +77,24 @@ def plot_layer_grid(
         The path written, or the figure when ``path`` is None.
     """
     import matplotlib
+
+    with matplotlib.rc_context(PLAIN_TEXT):  # names from files ("$x$") are text, not mathtext
+        fig = _draw_grid(embedding_set, labels, label_names, probes, epoch, max_cols, point_size, dpi, layer_labels, note)
+        if path is None:
+            return fig
+        path = Path(path)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=path.suffix.lstrip(".") or "png")
+    write_output(path, buffer.getvalue())
+    return path
+
+
+def _draw_grid(
+    embedding_set: EmbeddingSet, labels: np.ndarray, label_names: Sequence[str] | None, probes: ProbeResult | None,
+    epoch: int | None, max_cols: int, point_size: float | None, dpi: int, layer_labels: Mapping[str, str] | None,
+    note: str,
+) -> Any:  # fmt: skip
+    import matplotlib
     from matplotlib.figure import Figure  # no pyplot: no backend switch, safe beside the Qt app
 
     labels = _check_labels(embedding_set, labels)
@@ -125,10 +143,4 @@ def plot_layer_grid(
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 10), fontsize=8, markerscale=2,
                    frameon=False)  # fmt: skip
     fig.tight_layout(rect=(0, 0.06 if len(handles) <= 20 else 0, 1, 0.92 if projection else 0.95))
-    if path is None:
-        return fig
-    path = Path(path)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png")
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return fig

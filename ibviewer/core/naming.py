@@ -10,7 +10,18 @@ import numpy as np
 
 from ibviewer.core.types import ActivationSet, Dataset
 
-__all__ = ["SampleNames"]
+__all__ = ["SampleNames", "printable"]
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters escaped: names read from files must not move a terminal's cursor.
+
+    ``"a\\x1b[2Jb"`` (an ANSI escape) is shown as ``a\\x1b[2Jb``; printable text is unchanged.
+    """
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class SampleNames:

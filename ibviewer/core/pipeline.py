@@ -86,8 +86,17 @@ class AnalysisResult:
     probes: Any = None  # ProbeResult
 
 
-def open_request(request: RunRequest) -> Any:
-    """Open the run a request names (no extraction yet): epochs, layers and dataset are known after this."""
+def open_request(request: RunRequest, *, progress: Progress = NULL_PROGRESS) -> Any:
+    """Open the run a request names (no extraction yet): epochs, layers and dataset are known after this.
+
+    Consent comes only from the request (``trust_pickle``, ``trust_factory``): a request read
+    from a session names a factory but never consents to it.
+
+    Raises
+    ------
+    ConsentRequired
+        Opening would run code the request did not consent to; the exception says what.
+    """
     from ibviewer.core.run import open_run
 
     return open_run(
@@ -96,6 +105,8 @@ def open_request(request: RunRequest) -> Any:
         dataset=request.dataset,
         trust_pickle=request.trust_pickle,
         model_kwargs=request.model_kwargs,
+        trust_factory=request.trust_factory,
+        progress=progress,
     )
 
 
@@ -116,7 +127,7 @@ def extract(run: Any, request: RunRequest, *, progress: Progress = NULL_PROGRESS
 def open_and_extract(request: RunRequest, *, progress: Progress = NULL_PROGRESS) -> OpenedRun:
     """Open the run and extract (or load from cache) every chosen layer at every saved epoch."""
     progress.update(0.0, f"Opening {request.path}")
-    run = open_request(request)
+    run = open_request(request, progress=SubProgress(progress, 0.0, 0.05))
     progress.check_cancelled()
     activations = extract(run, request, progress=SubProgress(progress, 0.05, 1.0, prefix="Extracting activations: "))
     return OpenedRun(request, run, activations)

@@ -110,6 +110,24 @@ class TextProgress:
         self._last = 0.0
         self._is_tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._last_message = ""
+        self._fraction = 0.0
+        self._advanced_at = self._start
+        self._eta_then = float("nan")
+
+    def _time_left(self, now: float, fraction: float) -> float:
+        """Seconds left, NaN when unknown: a stage that stops advancing makes the estimate stale.
+
+        The rate so far predicts the rest while the fraction grows; while it stands still
+        (a long step that reports no progress, e.g. t-SNE's neighbour search), the last
+        estimate counts down, and once it has run out the time left is unknown rather than
+        a stuck "2.0 s".
+        """
+        if fraction > self._fraction:
+            self._fraction, self._advanced_at = fraction, now
+            self._eta_then = (now - self._start) * (1 - fraction) / fraction
+            return self._eta_then
+        left = self._eta_then - (now - self._advanced_at)
+        return left if left > 0 or fraction >= 1.0 else float("nan")
 
     def update(self, fraction: float, message: str = "") -> None:
         now = time.monotonic()
@@ -118,7 +136,7 @@ class TextProgress:
             return
         self._last = now
         elapsed = now - self._start
-        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else float("nan")
+        eta = self._time_left(now, fraction)
         filled = int(round(self.width * fraction))
         bar = "#" * filled + "-" * (self.width - filled)
         eta_text = "?" if eta != eta else f"{eta:5.1f}s"

@@ -33,6 +33,7 @@ __all__ = [
     "ManifestEpoch",
     "Manifest",
     "parse_manifest",
+    "parse_manifest_text",
     "read_manifest",
     "read_split",
 ]
@@ -132,9 +133,12 @@ class Manifest:
 
 
 def parse_manifest(data: object, where: str | Path = MANIFEST_NAME) -> Manifest:
-    """Check a decoded ``run.json`` and turn it into a :class:`Manifest`.
+    """Check a decoded ``run.json`` against the schema and turn it into a :class:`Manifest`.
 
-    Unknown keys are ignored (a version-1 reader opens files with later minor additions).
+    Every field has one JSON type (see ``docs/run-format.md``); a field of another type,
+    an epoch that is not a whole number in range, or an epoch listed twice is refused
+    with the field named. Unknown keys are ignored (a version-1 reader opens files with
+    later minor additions).
 
     Parameters
     ----------
@@ -151,55 +155,103 @@ def parse_manifest(data: object, where: str | Path = MANIFEST_NAME) -> Manifest:
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
         raise RunFormatError(f"{where} is not an ibviewer run manifest (no \"format\": \"{FORMAT_NAME}\").")
     version = data.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not _is_int(version) or not 1 <= version <= FORMAT_VERSION:
         raise RunFormatError(
-            f"{where} is run format version {version!r}; this ibviewer reads and writes version {FORMAT_VERSION}. "
+            f"{where} is run format version {_short(version)}; this ibviewer reads and writes version {FORMAT_VERSION}. "
             "Upgrade ibviewer."
         )
-    model = data.get("model") or {}
-    if not isinstance(model, dict):
-        raise RunFormatError(f"{where}: \"model\" must be an object with \"factory\" and \"kwargs\", got {model!r}.")
-    factory = model.get("factory")
-    kwargs = model.get("kwargs") or {}
-    if factory is not None and not isinstance(factory, str):
-        raise RunFormatError(f"{where}: the model factory must be a \"module:callable\" string, got {factory!r}.")
-    if not isinstance(kwargs, dict):
-        raise RunFormatError(f"{where}: the model kwargs must be a JSON object, got {kwargs!r}.")
-    layers = data.get("layers")
-    if layers is not None and (not isinstance(layers, list) or not all(isinstance(name, str) for name in layers)):
-        raise RunFormatError(f"{where}: \"layers\" must be a list of layer names, got {layers!r}.")
-    split = data.get("split") or {}
-    split_file = split.get(SPLIT_KEY) if isinstance(split, dict) else None
-    extra = data.get("extra")
+    check = _Checker(where)
+    model = check.field(data, "model", dict, "an object with \"factory\" and \"kwargs\"") or {}
+    factory = check.field(model, "factory", str, "a \"module:callable\" string", label="the model factory")
+    kwargs = check.field(model, "kwargs", dict, "a JSON object", label="the model kwargs") or {}
+    layers = check.field(data, "layers", list, "a list of layer names")
+    if layers is not None and not all(isinstance(name, str) and name for name in layers):
+        raise RunFormatError(f"{where}: \"layers\" must be a list of layer names, got {_short(layers)}.")
+    split = check.field(data, "split", dict, f"an object with \"{SPLIT_KEY}\"") or {}
+    split_file = check.field(split, SPLIT_KEY, str, "a file name", label=f"split.{SPLIT_KEY}")
+    extra = check.field(data, "extra", dict, "a JSON object")
     return Manifest(
         factory=factory,
-        dataset=str(data["dataset"]) if data.get("dataset") is not None else None,
-        epochs=_parse_epochs(data.get("epochs", []), where),
+        dataset=check.field(data, "dataset", str, "a dataset name or file"),
+        epochs=_parse_epochs(check.field(data, "epochs", list, "a list of saved epochs") or [], where),
         kwargs=kwargs,
-        name=str(data["name"]) if data.get("name") else None,
+        name=check.field(data, "name", str, "text") or None,
         layers=tuple(layers) if layers else None,
-        split=str(split_file) if split_file else None,
-        extra=extra if isinstance(extra, dict) else None,
+        split=split_file or None,
+        extra=extra,
         version=version,
     )
 
 
-def _parse_epochs(raw: object, where: str | Path) -> tuple[ManifestEpoch, ...]:
-    if not isinstance(raw, list):
-        raise RunFormatError(f"{where}: \"epochs\" must be a list of saved epochs, got {type(raw).__name__}.")
+def parse_manifest_text(text: bytes | str, where: str | Path = MANIFEST_NAME) -> Manifest:
+    """Decode and check the bytes of a ``run.json`` (see :func:`parse_manifest`).
+
+    Raises
+    ------
+    RunFormatError
+        Not UTF-8 JSON (nesting too deep included), or not a valid manifest.
+    """
+    try:
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise RunFormatError(f"Could not read {where} ({why}). It should be the JSON manifest of an ibviewer run.") from exc
+    return parse_manifest(data, where)
+
+
+#: the largest epoch number a manifest may hold (JSON numbers beyond it lose precision)
+MAX_EPOCH = 2**53
+
+
+class _Checker:
+    """Reads typed fields of a JSON object, naming the manifest and field in its errors."""
+
+    def __init__(self, where: str | Path) -> None:
+        self.where = where
+
+    def field(self, data: dict, key: str, kind: type, description: str, label: str | None = None) -> Any:
+        value = data.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise RunFormatError(f"{self.where}: {label or json.dumps(key)} must be {description}, got {_short(value)}.")
+        return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _parse_epochs(raw: list, where: str | Path) -> tuple[ManifestEpoch, ...]:
     entries = []
     for item in raw:
-        try:
-            weights = item["weights"]
-            if not isinstance(weights, str) or not weights:
-                raise ValueError(f"weights must be a file name, got {weights!r}")
-            metrics = {str(k): float(v) for k, v in (item.get("metrics") or {}).items()}
-            entries.append(ManifestEpoch(int(item["epoch"]), weights, metrics))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise RunFormatError(f"{where}: epoch entry {item!r} is malformed ({exc}).") from exc
+        if not isinstance(item, dict):
+            raise RunFormatError(f"{where}: epoch entry {_short(item)} is malformed (it must be an object).")
+        epoch, weights, metrics = item.get("epoch"), item.get("weights"), item.get("metrics") or {}
+        problem = None
+        if not _is_int(epoch):
+            problem = "its epoch must be a whole number" + (f", got {_short(epoch)}" if epoch is not None else "")
+        elif not -MAX_EPOCH <= epoch <= MAX_EPOCH:
+            problem = f"its epoch {epoch} is out of range"
+        elif not isinstance(weights, str) or not weights:
+            problem = f"weights must be a file name, got {_short(weights)}"
+        elif not isinstance(metrics, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values()
+        ):
+            problem = f"metrics must be an object of numbers, got {_short(metrics)}"
+        if problem:
+            raise RunFormatError(f"{where}: epoch entry {_short(item)} is malformed ({problem}).")
+        entries.append(ManifestEpoch(epoch, weights, {str(k): float(v) for k, v in metrics.items()}))
     epochs = [entry.epoch for entry in entries]
     if len(set(epochs)) != len(epochs):
-        raise RunFormatError(f"{where}: epochs {sorted(epochs)} repeat a number; each saved epoch is listed once.")
+        repeated = sorted({e for e in epochs if epochs.count(e) > 1})
+        raise RunFormatError(
+            f"{where}: epoch {', '.join(map(str, repeated))} is listed more than once; each saved epoch is listed once "
+            "(a repeated epoch would silently drop weights)."
+        )
     return tuple(entries)
 
 
@@ -211,11 +263,9 @@ def read_manifest(path: Path) -> Manifest:
     RunFormatError
         Unreadable, not JSON, or not a valid manifest (see :func:`parse_manifest`).
     """
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunFormatError(f"Could not read {path} ({exc}). It should be the JSON manifest of an ibviewer run.") from exc
-    return parse_manifest(data, path)
+    from ibviewer.core.safe_read import read_bounded
+
+    return parse_manifest_text(read_bounded(Path(path), 64 << 20, RunFormatError, "manifest"), path)
 
 
 def read_split(path: Path) -> np.ndarray:
@@ -224,10 +274,14 @@ def read_split(path: Path) -> np.ndarray:
     Raises
     ------
     RunFormatError
-        The file is missing, damaged or has no ``test_indices`` array.
+        The file is missing, damaged, too large or has no integer ``test_indices`` array.
     """
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return np.asarray(archive[SPLIT_KEY]).astype(np.int64)
-    except (OSError, KeyError, ValueError, EOFError) as exc:
-        raise RunFormatError(f"Could not read the test split {Path(path).name} of {Path(path).parent.name} ({exc}).") from exc
+    from ibviewer.core.safe_read import load_npz
+
+    path = Path(path)
+    where = f"the test split {path.name} of {path.parent.name}"
+    arrays = load_npz(path, RunFormatError, what="test split")
+    indices = arrays.get(SPLIT_KEY)
+    if indices is None or indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer):
+        raise RunFormatError(f"Could not read {where}: it needs a 1-D integer array {SPLIT_KEY!r}.")
+    return indices.astype(np.int64)

@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ibviewer.core.cache import atomic_write_text
+from ibviewer.core.cache import atomic_write_bytes
+from ibviewer.core.safe_read import read_bounded, sha256_file
 from ibviewer.core.information import write_infoplane_csv
 from ibviewer.core.naming import SampleNames
 from ibviewer.core.neighbors import Neighborhood
@@ -34,6 +38,8 @@ from ibviewer.core.types import ActivationSet
 from ibviewer.errors import IBViewerError
 
 __all__ = [
+    "PLAIN_TEXT",
+    "write_output",
     "EMBEDDING_COLUMNS",
     "NEIGHBOR_COLUMNS",
     "embedding_rows",
@@ -43,6 +49,8 @@ __all__ = [
     "write_neighbors_csv",
     "write_infoplane_csv",
     "write_probes_csv",
+    "OUTPUT_MANIFEST",
+    "OutputFolder",
 ]
 
 EMBEDDING_COLUMNS = ("epoch", "layer", "method", "index", "label", "label_name")
@@ -53,18 +61,35 @@ NEIGHBOR_COLUMNS = (
 AXES = ("x", "y", "z")
 
 
+#: matplotlib settings of every figure ibviewer writes: names from files are drawn as text, never as mathtext
+PLAIN_TEXT = {"text.parse_math": False}
+
+
+def write_output(path: str | Path, data: bytes) -> Path:
+    """Write one output file through a temporary file and a rename; returns the path.
+
+    A crash or a full disk never leaves half a file, and never destroys the previous one.
+
+    Raises
+    ------
+    IBViewerError
+        The folder is not writable.
+    """
+    path = Path(path)
+    try:
+        atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise IBViewerError(f"Could not write {path} ({exc.strerror or exc}); choose a writable folder.") from exc
+    return path
+
+
 def write_csv(path: str | Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
     """Write a header and rows as CSV (``\\n`` line ends), atomically; returns the path."""
-    path = Path(path)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows(rows)
-    try:
-        atomic_write_text(path, buffer.getvalue())
-    except OSError as exc:
-        raise IBViewerError(f"Could not write {path} ({exc.strerror or exc}); choose a writable folder.") from exc
-    return path
+    return write_output(path, buffer.getvalue().encode("utf-8"))
 
 
 def embedding_rows(embeddings: Iterable[Any], acts: ActivationSet, names: SampleNames) -> tuple[list[str], list[list[Any]]]:
@@ -131,3 +156,92 @@ def write_neighbors_csv(
 ) -> Path:
     """Write ``neighbors.csv`` (see the module docstring) for one sample's neighbourhood."""
     return write_csv(path, NEIGHBOR_COLUMNS, neighbor_rows(neighbors, acts, names or SampleNames(acts)))
+
+
+#: The manifest an analysis leaves in its output folder: what it wrote, with the settings.
+OUTPUT_MANIFEST = "ibviewer-outputs.json"
+OUTPUT_FORMAT = "ibviewer-outputs"
+#: Only files named like this are ever replaced or removed as ibviewer's own.
+_OUTPUT_NAME = re.compile(r"^(infoplane\.(csv|png|svg|pdf)|embeddings\.csv|probes\.csv|neighbors\.csv|layers_e-?\d+\.(png|svg|pdf))$")
+
+
+class OutputFolder:
+    """A folder one analysis writes into, and the manifest of what ibviewer wrote there.
+
+    Before anything is computed, :meth:`prepare` creates the folder, checks it is writable
+    and refuses to replace a file ibviewer did not write (or that was changed since),
+    unless ``overwrite``. After writing, :meth:`finish` removes the outputs an earlier
+    analysis wrote that this one did not (so no stale file is mixed with new ones) and
+    writes :data:`OUTPUT_MANIFEST`: every file with its SHA-256, and the settings. A file
+    counts as ibviewer's only when the previous manifest lists it under its own kind of
+    name with the same contents, so nothing else is ever removed.
+
+    Parameters
+    ----------
+    folder : path
+    overwrite : bool, default=False
+        Replace files ibviewer did not write (``--overwrite``).
+    """
+
+    def __init__(self, folder: str | Path, overwrite: bool = False) -> None:
+        self.folder = Path(folder).expanduser()
+        self.overwrite = overwrite
+        self._previous: dict[str, str] = {}
+
+    def prepare(self, names: Iterable[str]) -> None:
+        """Create and check the folder for writing ``names``.
+
+        Raises
+        ------
+        IBViewerError
+            Not a folder, not writable, or a file in the way that ibviewer did not write.
+        """
+        if self.folder.exists() and not self.folder.is_dir():
+            raise IBViewerError(f"--out {self.folder} exists and is not a folder.")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.folder):
+                pass
+        except OSError as exc:
+            raise IBViewerError(f"Cannot write to the output folder {self.folder} ({exc.strerror or exc}); choose a writable place.") from exc
+        self._previous = self._read_previous()
+        if self.overwrite:
+            return
+        foreign = [name for name in names if (self.folder / name).exists() and not self._is_ours(name)]
+        if foreign:
+            raise IBViewerError(
+                f"{self.folder} already holds {', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}, which ibviewer "
+                "did not write (or which changed since); choose another --out, or pass --overwrite to replace them."
+            )
+
+    def finish(self, written: Sequence[Path], record: dict[str, Any]) -> Path:
+        """Remove stale outputs of an earlier analysis and write the manifest; returns its path."""
+        names = [Path(path).name for path in written]
+        for name in self._previous:
+            if name not in names and self._is_ours(name):
+                (self.folder / name).unlink(missing_ok=True)
+        files = {name: sha256_file(self.folder / name) for name in names}
+        manifest = {"format": OUTPUT_FORMAT, "version": 1, **record, "files": files}
+        return write_output(self.folder / OUTPUT_MANIFEST, (json.dumps(manifest, indent=1, default=str) + "\n").encode())
+
+    def _read_previous(self) -> dict[str, str]:
+        path = self.folder / OUTPUT_MANIFEST
+        try:
+            data = json.loads(read_bounded(path, 16 << 20))
+        except (IBViewerError, ValueError, RecursionError):
+            return {}
+        files = data.get("files") if isinstance(data, dict) and data.get("format") == OUTPUT_FORMAT else None
+        if not isinstance(files, dict):
+            return {}
+        return {name: digest for name, digest in files.items() if isinstance(digest, str) and _OUTPUT_NAME.match(str(name))}
+
+    def _is_ours(self, name: str) -> bool:
+        path = self.folder / name
+        if name not in self._previous or path.is_symlink() or not path.is_file():
+            return False
+        try:
+            return sha256_file(path) == self._previous[name]
+        except IBViewerError:
+            return False
+
+

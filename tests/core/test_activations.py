@@ -225,3 +225,12 @@ def test_outputs_that_are_not_per_sample_are_not_listed():
 
     records = act.probe_layers(ModuleCapture(Positions().eval()), torch.zeros(2, 4, 3), ExtractOptions())
     assert [r.name for r in records] == ["mix"]
+
+
+def test_layers_given_as_one_text_are_refused_whole():
+    from ibviewer.core.activations import ExtractOptions
+    from ibviewer.errors import ActivationError
+
+    with pytest.raises(ActivationError, match=r"got 'net.1' \(a single text; did you mean \['net.1'\]\?\)"):
+        ExtractOptions(layers="net.1")
+    assert ExtractOptions(layers=["net.1"]).layers == ("net.1",)

@@ -69,3 +69,24 @@ def test_written_files_follow_the_umask(tmp_path):
         assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(old)
+
+
+def test_temporaries_left_by_killed_writes_are_removed_and_live_ones_kept(tmp_path):
+    folder = tmp_path / "activations"
+    folder.mkdir()
+    orphan, live = folder / ".abc.npz.x1.tmp", folder / ".def.npz.x2.tmp"
+    orphan.write_bytes(b"\0" * 1000)
+    live.write_bytes(b"\0" * 1000)
+    old = os.stat(orphan).st_mtime - 3600
+    os.utime(orphan, (old, old))
+    DiskCache("activations", tmp_path)
+    assert not orphan.exists() and live.exists()  # another process may still be writing the fresh one
+
+
+def test_damaged_entries_warn_once_per_folder(tmp_path, caplog):
+    cache = DiskCache("things", tmp_path / "once")
+    for key in ("a", "b", "c"):
+        cache.path(key).parent.mkdir(parents=True, exist_ok=True)
+        cache.path(key).write_bytes(b"PK\x03\x04 damaged")
+        assert cache.get(key) is None and not cache.path(key).exists()
+    assert [r.levelname for r in caplog.records if "cache" in r.getMessage()].count("WARNING") == 1

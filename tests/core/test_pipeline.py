@@ -95,6 +95,6 @@ def test_sensitivity_flags_saturation_from_the_estimator_not_from_warning_text()
 
 def test_open_and_extract_follows_the_request(ib12_checkpoints):
     folder, spec = ib12_checkpoints
-    opened = open_and_extract(RunRequest(path=str(folder), model=spec, dataset="ib12", max_samples=100, layers=("1",)))
+    opened = open_and_extract(RunRequest(path=str(folder), model=spec, dataset="ib12", max_samples=100, layers=("1",), trust_factory=True))
     assert opened.activations.layer_names == ("1",) and opened.activations.n_samples == 100
     assert opened.run.epochs == (1, 5, 20)

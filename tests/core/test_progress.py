@@ -122,3 +122,18 @@ def test_text_progress_redraws_one_line_on_a_terminal():
     text = stream.getvalue()
     assert text.count("\r") == 2 and text.endswith("\n") and text.count("\n") == 1
     assert "[##--]  50.0% half" in text and "[####] 100.0% done" in text
+
+
+def test_time_left_is_unknown_once_a_stage_stops_advancing(monkeypatch):
+    """A long step without progress (t-SNE's neighbour search) must not show a stuck "left 2.0s"."""
+    import ibviewer.core.progress as progress_module
+
+    clock = iter([0.0, 2.0, 3.0, 60.0, 61.0])
+    monkeypatch.setattr(progress_module.time, "monotonic", lambda: next(clock))
+    stream = io.StringIO()
+    progress = TextProgress(stream, min_interval=0.0)
+    progress.update(0.5, "extracting")  # t=2: half done in 2 s -> 2 s left
+    progress.update(0.5, "neighbours")  # t=3: no advance, the estimate counts down -> 1 s left
+    progress.update(0.5, "still neighbours")  # t=60: the estimate ran out long ago
+    lines = stream.getvalue().splitlines()
+    assert "left   2.0s" in lines[0] and "left   1.0s" in lines[1] and "left ?)" in lines[2]

@@ -53,7 +53,7 @@ def test_optional_fields_are_left_out_and_unknown_keys_ignored():
     ({"format": "ibviewer-run", "version": 1, "epochs": [{"epoch": 1, "weights": "w", "metrics": {"a": "b"}}]},
      "is malformed"),
     ({"format": "ibviewer-run", "version": 1, "epochs": [{"epoch": 1, "weights": "a"}, {"epoch": 1, "weights": "b"}]},
-     "repeat a number"),
+     "listed more than once"),
 ])  # fmt: skip
 def test_invalid_manifests_are_refused_naming_the_file(data, message):
     with pytest.raises(RunFormatError, match=message) as info:

@@ -48,6 +48,9 @@ class ArchiveSource(RunSource):
     def extract(
         self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions, progress: Progress
     ) -> dict[str, np.ndarray]:
+        n = next(iter(self.values.values())).shape[1] if self.values else 0
+        if np.array_equal(sample_idx, np.arange(n)):
+            return {layer.name: self.values[layer.name] for layer in layers}  # every sample: no copy
         return {layer.name: self.values[layer.name][:, sample_idx] for layer in layers}
 
 
@@ -67,7 +70,7 @@ class ArchiveOpener:
         arrays, order = files.read_archive(path)
         labels = _labels(path, arrays)
         epochs, values, layers = _stack_layers(path, arrays, order, labels.shape[0])
-        act.check_finite(values, epochs)
+        act.check_finite(values, epochs, cause=f"The archive {path.name} holds them so; fix the archive or choose other layers.")
         label_names = tuple(str(s) for s in arrays["label_names"]) if "label_names" in arrays else None
         words = tuple(str(s) for s in arrays["words"]) if "words" in arrays else None
         images = display_images(arrays["images"], arrays.get("image_range"), path.name) if "images" in arrays else None
@@ -92,9 +95,13 @@ def _labels(path: Path, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def _stack_layers(
-    path: Path, arrays: Mapping[str, np.ndarray], order: Sequence[str], n: int
+    path: Path, arrays: dict[str, np.ndarray], order: Sequence[str], n: int
 ) -> tuple[list[int], dict[str, np.ndarray], list[LayerInfo]]:
-    """Group ``act/`` arrays by layer and epoch: the epochs, (n_epochs, n, dim) values and layer infos."""
+    """Group ``act/`` arrays by layer and epoch: the epochs, (n_epochs, n, dim) values and layer infos.
+
+    Each layer's arrays are removed from ``arrays`` once stacked, so the peak stays near
+    twice the archive's size (one layer's blocks and all stacks so far).
+    """
     per_layer: dict[str, dict[str | None, np.ndarray]] = {}
     for key in order:
         if not key.startswith("act/"):
@@ -123,16 +130,21 @@ def _stack_layers(
             raise ActivationError(f"{path.name}: epoch parts of act/<layer>/<epoch> must be integers ({exc}).") from exc
         epochs = [e for e, _ in numeric]
         ordered_keys = [k for _, k in numeric]
+        if len(set(epochs)) != len(epochs):
+            raise ActivationError(f"{path.name}: epoch keys {sorted(keys)} name an epoch more than once (e.g. 5 and 05).")
     values: dict[str, np.ndarray] = {}
     layers = []
-    for name, by_epoch in per_layer.items():
+    for name in list(per_layer):
+        by_epoch = per_layer.pop(name)
+        shape = tuple(int(s) for s in next(iter(by_epoch.values())).shape[1:])
         stack = []
         for epoch, k in zip(epochs, ordered_keys):
-            block = by_epoch[k]
+            block = by_epoch.pop(k)
+            arrays.pop(f"act/{name}" if k is None else f"act/{name}/{k}", None)
             if block.shape[0] != n:
                 raise ActivationError(f"{path.name}: layer {name!r} at epoch {epoch} has {block.shape[0]} rows for {n} labels.")
-            stack.append(block.reshape(n, -1).astype(np.float32))
+            stack.append(block.reshape(n, -1).astype(np.float32, copy=False))
         values[name] = np.stack(stack)
-        shape = tuple(int(s) for s in next(iter(by_epoch.values())).shape[1:])
+        del stack, block
         layers.append(LayerInfo(name, "archive", shape, int(values[name].shape[2])))
     return epochs, values, layers

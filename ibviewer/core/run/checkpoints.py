@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ibviewer.core import activations as act
 from ibviewer.core.checkpoint import LoadedCheckpoint, apply_state_dict, epoch_from_name
+from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.run import files
 from ibviewer.core.run.source import Capture, EpochEntry, ModelSource
 from ibviewer.core.run_format import MANIFEST_NAME
@@ -39,16 +40,40 @@ _WEIGHTS_ONLY = (
 class ModelFactory:
     """A ``module:callable`` that builds the network (None: the checkpoint holds a whole module).
 
-    ``base_dir`` is where a ``.py`` module named relative to a run folder is found.
+    ``base_dir``: the spec comes from that run folder's manifest, so a ``.py`` module must
+    lie inside it. ``trusted``: the user consented to running this factory; without it only
+    ``ibviewer.models`` factories build (see :func:`.files.factory_call`).
+
+    Raises
+    ------
+    FactoryConsentRequired
+        On construction, when the factory needs consent that was not given.
     """
 
     spec: str | None
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     base_dir: Path | None = None
+    trusted: bool = False
+
+    def __post_init__(self) -> None:
+        self.call  # noqa: B018 -- check the spec, its place and the consent before anything is read
+
+    @property
+    def call(self) -> files.FactoryCall | None:
+        """What building imports and calls (checked: built in, or consented to)."""
+        if self.spec is None:
+            return None
+        return files.factory_call(self.spec, self.kwargs, self.base_dir, trusted=self.trusted)
 
     def build(self) -> nn.Module:
-        assert self.spec is not None
-        return files.build_factory_model(self.spec, self.kwargs, self.base_dir)
+        call = self.call
+        assert call is not None
+        return files.build_factory_model(call)
+
+    def source_digest(self, progress: Progress = NULL_PROGRESS) -> str:
+        """A digest of the factory's source code (``""`` without a factory); the model must have been built."""
+        call = self.call
+        return files.factory_digest(call, progress) if call is not None else ""
 
 
 class CheckpointSource(ModelSource):
@@ -88,6 +113,12 @@ class CheckpointSource(ModelSource):
         if self._first_module is None:
             return None
         return int(sum(p.numel() for p in self._first_module.parameters()))
+
+    def content_digests(self, progress: Progress = NULL_PROGRESS) -> list[str]:
+        """The weights files' digests and the factory's source (editing the model's code changes the key)."""
+        digests = super().content_digests(progress)
+        self.first_module()  # the factory's module is imported once the model was built
+        return [*digests, self.factory.source_digest(progress)]
 
     def load_model(self, epoch: int) -> nn.Module:
         entry = self.entry(epoch)
@@ -152,14 +183,16 @@ class CheckpointFolderOpener:
                 f"{path} holds no checkpoints (*.pt, *.pth, *.ckpt, *.safetensors) and no {MANIFEST_NAME}. "
                 "Choose the folder your training run saved its checkpoints in."
             )
+        factory = ModelFactory(request.model, request.model_kwargs or {}, trusted=request.trust_model)
         loaded = []
-        for file in found:
+        for i, file in enumerate(found):
+            request.progress.check_cancelled()
+            request.progress.update(i / len(found), f"reading {file.name}")
             ckpt = files.read_checkpoint(file, trust_pickle=request.trust_pickle)
             loaded.append((file, ckpt.epoch, ckpt.metrics))
         return CheckpointSource(
             kind="checkpoints", path=path, name=path.name, entries=_order_epochs(path, loaded),
-            dataset=require_dataset(request.dataset, path.name),
-            factory=ModelFactory(request.model, request.model_kwargs or {}), trust_pickle=request.trust_pickle,
+            dataset=require_dataset(request.dataset, path.name), factory=factory, trust_pickle=request.trust_pickle,
         )  # fmt: skip
 
 
@@ -189,6 +222,7 @@ class CheckpointFileOpener:
         return True
 
     def open(self, path: Path, request: OpenRequest) -> CheckpointSource:
+        factory = ModelFactory(request.model, request.model_kwargs or {}, trusted=request.trust_model)
         ckpt = files.read_checkpoint(path, trust_pickle=request.trust_pickle)
         dataset = require_dataset(request.dataset, path.name)
         if request.model is None and ckpt.module is None:
@@ -196,7 +230,6 @@ class CheckpointFileOpener:
         epoch = ckpt.epoch if ckpt.epoch is not None else (epoch_from_name(path) or 0)
         return CheckpointSource(
             kind="checkpoint", path=path, name=path.name, entries=[EpochEntry(epoch, path, ckpt.metrics)],
-            dataset=dataset,
-            factory=ModelFactory(request.model, request.model_kwargs or {}), trust_pickle=request.trust_pickle,
+            dataset=dataset, factory=factory, trust_pickle=request.trust_pickle,
             first_module=ckpt.module.float().eval() if request.model is None and ckpt.module is not None else None,
         )  # fmt: skip

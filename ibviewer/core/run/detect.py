@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.run import files
 from ibviewer.core.run.archive import ArchiveOpener
 from ibviewer.core.run.checkpoints import CheckpointFileOpener, CheckpointFolderOpener
@@ -22,6 +23,7 @@ from ibviewer.core.run.lightning import LightningOpener
 from ibviewer.core.run.run import Run
 from ibviewer.core.run.run_folder import RunFolderOpener
 from ibviewer.core.run.source import RunSource
+from ibviewer.core.safe_read import check_regular
 from ibviewer.core.types import Dataset
 from ibviewer.errors import CheckpointLoadError, IBViewerError
 
@@ -30,12 +32,21 @@ __all__ = ["OpenRequest", "Opener", "OPENERS", "opener_for", "open_run", "needs_
 
 @dataclass(frozen=True)
 class OpenRequest:
-    """What the user said besides the path: the model factory, the dataset, consent to unpickle."""
+    """What the user said besides the path: the model factory, the dataset, and what they consented to.
+
+    ``trust_pickle``: unpickle files (runs code in them). ``trust_model``: import and call
+    ``model``, the factory the user named. ``trust_factory``: import and call the factory a
+    run folder names. ``progress``: openers that read many files report and check
+    cancellation with it.
+    """
 
     model: str | None = None
     dataset: Dataset | None = None
     trust_pickle: bool = False
     model_kwargs: Mapping[str, Any] | None = None
+    trust_model: bool = True
+    trust_factory: bool = False
+    progress: Progress = NULL_PROGRESS
 
 
 class Opener(Protocol):
@@ -89,6 +100,8 @@ def open_run(
     *,
     trust_pickle: bool = False,
     model_kwargs: Mapping[str, Any] | None = None,
+    trust_factory: bool | None = None,
+    progress: Progress = NULL_PROGRESS,
 ) -> Run:
     """Open a run: an ibviewer run, a training output folder, a checkpoint folder or file, a ``.pt2`` program or an archive.
 
@@ -107,6 +120,12 @@ def open_run(
         Allow full unpickling of checkpoints (runs code from the file; prints a warning).
     model_kwargs : mapping, optional
         Keyword arguments for the model factory.
+    trust_factory : bool, optional
+        Consent to import and call model factories outside ``ibviewer.models``. None (the
+        default): the ``model`` you pass is trusted (you named it), a run folder's own
+        factory is not. True: both are. False: neither (a request read from a session file).
+    progress : Progress
+        Opening a folder of many checkpoints reports and checks cancellation per file.
 
     Returns
     -------
@@ -115,13 +134,21 @@ def open_run(
 
     Raises
     ------
+    ConsentRequired
+        Opening would run code from the input (a pickle, a model factory) that was not consented to;
+        the exception says what would run (see :mod:`ibviewer.errors`).
     IBViewerError
         Any problem, with a message that names the file and what to do.
     """
     path = Path(path).expanduser()
     if not path.exists():
         raise IBViewerError(f"{path} does not exist. Give a run folder, a checkpoint, a .pt2 program or an activations archive.")
-    request = OpenRequest(model, files.read_dataset(dataset), trust_pickle, model_kwargs)
+    if not path.is_dir():
+        check_regular(path)
+    request = OpenRequest(
+        model, files.read_dataset(dataset), trust_pickle, model_kwargs,
+        trust_model=trust_factory is not False, trust_factory=bool(trust_factory), progress=progress,
+    )  # fmt: skip
     opener = opener_for(path)
     if opener is None:
         raise IBViewerError(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ibviewer.core import activations as act
 from ibviewer.core.checkpoint import epoch_from_name
+from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.run import files
 from ibviewer.core.run.checkpoints import require_dataset
 from ibviewer.core.run.source import Capture, EpochEntry, ModelSource
@@ -37,8 +38,8 @@ class ExportSource(ModelSource):
     def load_model(self, epoch: int) -> nn.Module:
         raise IBViewerError("A torch.export program is run through its graph; it has no nn.Module to load.")
 
-    def content_digests(self) -> list[str]:
-        return [files.digest(self.path)]
+    def content_digests(self, progress: Progress = NULL_PROGRESS) -> list[str]:
+        return [files.digest(self.path, progress)]
 
     def open_capture(self, epoch: int, layer_names: Sequence[str], device: torch.device) -> tuple[Capture, torch.dtype]:
         import torch
@@ -64,7 +65,7 @@ class ExportOpener:
         return True
 
     def open(self, path: Path, request: OpenRequest) -> ExportSource:
-        program = files.read_export(path)
+        program = files.read_export(path, trust_pickle=request.trust_pickle)
         return ExportSource(
             kind="export", path=path, name=path.name, entries=[EpochEntry(epoch_from_name(path) or 0, path)],
             dataset=require_dataset(request.dataset, path.name), program=program,

@@ -17,6 +17,7 @@ import numpy as np
 
 from ibviewer.core import activations as act
 from ibviewer.core.cache import DiskCache, hash_arrays
+from ibviewer.core.datasets import require_finite
 from ibviewer.core.layer_names import layer_label
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.run.source import EpochEntry, RunSource
@@ -186,22 +187,25 @@ class Run:
         record = dict(options.to_dict(), layers=[layer.name for layer in layers], attention_mask=masked)
         if self.source.holds_activations:  # already in memory: nothing to plan, run or cache
             values = self.source.extract(layers, sample_idx, options, progress)
-            act.check_finite(values, self.epochs)
+            act.check_finite(values, self.epochs, cause=f"{self.name} holds them so; fix the archive or choose other layers.")
             key = hash_arrays([*values.values(), labels], {"archive": True})
             return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, dict(record, source="archive"))
+        require_finite(self.dataset)  # NaN in the data must not be blamed on the weights later
         act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb)
-        key = self.cache_key(layers, sample_idx, options)
+        key = self.cache_key(layers, sample_idx, options, progress)
         cache = DiskCache("activations", cache_dir, enabled=use_cache)
         hit = cache.get(key)
         if hit is not None:
             arrays, _ = hit
-            if all(f"layer_{i}" in arrays for i in range(len(layers))):
+            shapes = {f"layer_{i}": (len(self.entries), len(sample_idx), layer.dim) for i, layer in enumerate(layers)}
+            if all(k in arrays and arrays[k].shape == shape and arrays[k].dtype == np.float32 for k, shape in shapes.items()):
                 logger.info("activations of %s loaded from cache %s", self.name, key[:12])
                 progress.update(1.0, "activations loaded from cache")
                 values = {layer.name: arrays[f"layer_{i}"] for i, layer in enumerate(layers)}
                 return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record)
+            cache.drop(key, "its arrays do not have the shapes this run gives")
         values = self.source.extract(layers, sample_idx, options, progress)
-        act.check_finite(values, self.epochs)
+        act.check_finite(values, self.epochs)  # the inputs are finite (checked on loading): the weights are not
         cache.put(key, {f"layer_{i}": values[layer.name] for i, layer in enumerate(layers)}, {"run": str(self.path)})
         return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record)
 
@@ -212,18 +216,23 @@ class Run:
             return list(self.layers)
         return [self.layer_info(name) for name in names]
 
-    def cache_key(self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions) -> str:
+    def cache_key(
+        self, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions,
+        progress: Progress = NULL_PROGRESS,
+    ) -> str:  # fmt: skip
         """The activation-cache key of these layers and samples over the run's current epochs and files."""
         assert self.dataset is not None
         described = {
-            "version": 1,
+            "version": 2,
             "kind": self.kind,
             "model": self.model_spec,
             "kwargs": self.model_kwargs,
             "epochs": list(self.epochs),
-            "sources": self.source.content_digests(),
+            "sources": self.source.content_digests(progress),
             "layers": [layer.to_dict() for layer in layers],
-            "options": {k: v for k, v in options.to_dict().items() if k not in ("device", "batch_size", "layers")},
+            "options": {
+                k: v for k, v in options.to_dict().items() if k not in ("device", "batch_size", "layers", "memory_limit_gb")
+            },
         }
         arrays = [self.dataset.x, self.dataset.y, sample_idx]
         if self.dataset.attention_mask is not None:  # pooling over real tokens changes every pooled layer

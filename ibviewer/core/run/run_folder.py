@@ -38,10 +38,13 @@ class RunFolderOpener:
         folder = path if path.is_dir() else path.parent
         where = folder / MANIFEST_NAME
         manifest = files.read_manifest(folder)
-        factory = request.model or manifest.factory
-        if not factory:
-            raise RunFormatError(f"{where} names no model factory (\"model\": {{\"factory\": ...}}).")
         kwargs = request.model_kwargs if request.model_kwargs is not None else manifest.kwargs
+        if request.model is not None:  # the user's own factory, found from the working folder
+            factory = ModelFactory(request.model, kwargs, trusted=request.trust_model)
+        elif manifest.factory:  # the run's: inside the folder, and run only with consent
+            factory = ModelFactory(manifest.factory, kwargs, base_dir=folder, trusted=request.trust_factory)
+        else:
+            raise RunFormatError(f"{where} names no model factory (\"model\": {{\"factory\": ...}}).")
         dataset = request.dataset
         if dataset is None:
             if manifest.dataset is None:
@@ -57,5 +60,5 @@ class RunFolderOpener:
         return CheckpointSource(
             kind="ibviewer", path=folder, name=manifest.name or folder.name, entries=entries, dataset=dataset,
             default_layers=manifest.layers, extra=manifest.extra, test_indices=test_indices,
-            factory=ModelFactory(factory, kwargs, base_dir=folder), trust_pickle=request.trust_pickle,
+            factory=factory, trust_pickle=request.trust_pickle,
         )  # fmt: skip

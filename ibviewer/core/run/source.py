@@ -19,7 +19,7 @@ import numpy as np
 
 from ibviewer.core import activations as act
 from ibviewer.core.device import resolve_device
-from ibviewer.core.progress import Progress, SubProgress
+from ibviewer.core.progress import NULL_PROGRESS, Progress, SubProgress
 from ibviewer.core.run import files
 from ibviewer.core.types import Dataset, LayerInfo
 from ibviewer.errors import IBViewerError, ModelMismatchError, RunFormatError
@@ -133,20 +133,20 @@ class RunSource(ABC):
         """The network with the weights of ``epoch``, in eval mode on the CPU."""
         raise IBViewerError(f"{self.path.name} holds no network to load ({self.kind}).")
 
-    def content_digests(self) -> list[str]:
-        """What the activation cache key follows: a digest of each epoch's file.
+    def content_digests(self, progress: Progress = NULL_PROGRESS) -> list[str]:
+        """What the activation cache key follows: a digest of each epoch's file (cancellable between blocks).
 
         Digests are remembered per file size and modification time, so a live run that gains
         an epoch hashes only the new file.
         """
-        return [self._digest(e.source) if e.source is not None else "" for e in self.entries]
+        return [self._digest(e.source, progress) if e.source is not None else "" for e in self.entries]
 
-    def _digest(self, path: Path) -> str:
+    def _digest(self, path: Path, progress: Progress = NULL_PROGRESS) -> str:
         stat = path.stat()
         stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)  # a rename gives a new inode
         known = self._digests.get(path)
         if known is None or known[0] != stamp:
-            known = (stamp, files.digest(path))
+            known = (stamp, files.digest(path, progress))
             self._digests[path] = known
         return known[1]
 
