@@ -45,7 +45,7 @@ def test_json_is_exactly_one_object(five_bits, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     result = json.loads(out)
-    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "unit"}
+    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "x_variable", "unit"}
     assert result["estimator"] == "binning" and result["unit"] == "bits"
     assert result["i_xt"] == pytest.approx(5.0, abs=1e-9) and result["i_ty"] == pytest.approx(1.0, abs=1e-9)
     assert result["h_y"] == pytest.approx(1.0) and result["log2_n"] == pytest.approx(12.0)
@@ -126,7 +126,7 @@ def test_bad_archives_fail_with_one_line(tmp_path, capsys, arrays, expected):
 
 def test_unknown_estimator(five_bits, capsys):
     assert main(["mi", str(five_bits), "--estimator", "mine"]) == 2
-    _one_line_error(capsys, "Unknown estimator 'mine'. Choose one of: binning, adaptive, kde.")
+    _one_line_error(capsys, "Unknown estimator 'mine'. Choose one of: binning, adaptive, kde, renyi.")
 
 
 @pytest.mark.parametrize(

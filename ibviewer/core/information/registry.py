@@ -9,12 +9,14 @@ settings in one line, :func:`mutual_information` estimates one representation.
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from typing import Any, Literal
 
 from ibviewer.core.information._common import MIEstimator
 from ibviewer.core.information.binning import AdaptiveBinningMIEstimator, BinningMIEstimator
 from ibviewer.core.information.kde import KDEMIEstimator
+from ibviewer.core.information.renyi import RenyiMIEstimator
 from ibviewer.errors import EstimatorError
 
 __all__ = ["ESTIMATORS", "EstimatorName", "make_estimator", "describe_estimator", "mutual_information"]
@@ -24,9 +26,10 @@ ESTIMATORS: dict[str, type[MIEstimator]] = {
     "binning": BinningMIEstimator,
     "adaptive": AdaptiveBinningMIEstimator,
     "kde": KDEMIEstimator,
+    "renyi": RenyiMIEstimator,
 }
 # the same names, for type checkers (a test checks it matches ESTIMATORS)
-EstimatorName = Literal["binning", "adaptive", "kde"]
+EstimatorName = Literal["binning", "adaptive", "kde", "renyi"]
 
 
 def make_estimator(estimator: str, **params: Any) -> MIEstimator:
@@ -71,7 +74,9 @@ def _saturation_message(estimator: str, layer: str | None, n_cells: int, n_total
     )
 
 
-def mutual_information(t: Any, y: Any, estimator: EstimatorName = "binning", **params: Any) -> dict[str, Any]:
+def mutual_information(
+    t: Any, y: Any, estimator: EstimatorName = "binning", *, x: Any = None, **params: Any
+) -> dict[str, Any]:
     """Estimate I(X;T) and I(T;Y) of one representation, in bits.
 
     Parameters
@@ -80,20 +85,27 @@ def mutual_information(t: Any, y: Any, estimator: EstimatorName = "binning", **p
         Activations; each row is one input's representation (inputs taken as distinct).
     y : array-like, (n_samples,)
         Class labels (any comparable values).
-    estimator : {"binning", "adaptive", "kde"}, default="binning"
+    estimator : {"binning", "adaptive", "kde", "renyi"}, default="binning"
         See :data:`ESTIMATORS`.
+    x : array-like, (n_samples, ...), optional
+        The inputs of the same samples, as the X of I(X;T) (renyi only; the others, and
+        renyi without ``x``, take X to be the sample itself, so I(X;T) = H(T)).
     **params
         Settings of the estimator (``n_bins``, ``bin_width``, ``value_range`` for binning;
-        ``n_bins``, ``strategy`` for adaptive; ``noise_var``, ``chunk_size``, ``device`` for kde).
+        ``n_bins``, ``strategy`` for adaptive; ``noise_var``, ``chunk_size``, ``device`` for kde;
+        ``alpha``, ``kernel_width``, ``width_factor``, ``conv_kernel``, ``map_shape``,
+        ``chunk_size``, ``device`` for renyi).
 
     Returns
     -------
     dict
         ``estimator``, ``params`` (all settings), ``i_xt``, ``i_ty``, ``h_y``, ``log2_n``,
         ``saturated`` (bool: the estimator's ``saturated_``, True when I(X;T) sits at log2(N)
-        and the warning below is raised) and ``unit`` ("bits"); for kde also ``i_xt_lower``,
-        ``i_xt_upper``, ``i_ty_lower``, ``i_ty_upper`` (``i_xt`` and ``i_ty`` are then the upper
-        bounds).
+        and the warning below is raised), ``x_variable`` (``"sample"``: X is the sample
+        itself, I(X;T) = H(T); ``"input"``: X is ``x``) and ``unit`` ("bits"); for kde also
+        ``i_xt_lower``, ``i_xt_upper``, ``i_ty_lower``, ``i_ty_upper`` (``i_xt`` and ``i_ty``
+        are then the upper bounds); for renyi also ``entropy_t``, ``entropy_x``,
+        ``kernel_width``, ``kernel_width_x`` (None without ``x``) and ``kernel``.
 
     Raises
     ------
@@ -105,7 +117,7 @@ def mutual_information(t: Any, y: Any, estimator: EstimatorName = "binning", **p
     UserWarning
         When I(X;T) sits at log2(N) (every sample resolved on its own).
     """
-    fitted = make_estimator(estimator, **params).fit(t, y)
+    fitted = make_estimator(estimator, **params).fit(t, y, x)
     result: dict[str, Any] = {
         "estimator": estimator,
         "params": fitted.get_params(),
@@ -114,8 +126,14 @@ def mutual_information(t: Any, y: Any, estimator: EstimatorName = "binning", **p
         "h_y": float(fitted.h_y_),
         "log2_n": float(fitted.log2_n_),
         "saturated": bool(fitted.saturated_),
+        "x_variable": fitted.x_variable_,
         "unit": "bits",
     }
+    for output in fitted.cell_outputs:
+        value = float(getattr(fitted, output + "_"))
+        result[output] = None if math.isnan(value) else value  # None: JSON has no NaN
+    for note in fitted.layer_notes:
+        result[note] = str(getattr(fitted, note + "_"))
     if fitted.has_bounds:
         result.update(
             i_xt_lower=float(fitted.i_xt_lower_),

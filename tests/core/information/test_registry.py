@@ -56,7 +56,8 @@ def test_saturated_entry_matches_the_warning_and_the_estimator(rng, estimator, p
 def test_result_keys(bits):
     y = parity(bits[:, :3])
     plain = mutual_information(bits[:, :5], y)
-    assert set(plain) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "unit"}
+    assert set(plain) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "x_variable", "unit"}
+    assert plain["x_variable"] == "sample"
     assert plain["unit"] == "bits" and plain["params"] == {"n_bins": 30, "bin_width": None, "value_range": [-1.0, 1.0]}
     assert plain["saturated"] is False
     kde = mutual_information(bits[:512, :5], y[:512], "kde", noise_var=0.01)
@@ -92,7 +93,7 @@ def test_describe_estimator_keeps_an_unknown_name():
 @pytest.mark.parametrize(
     "estimator, params, match",
     [
-        ("nope", {}, "Unknown estimator 'nope'. Choose one of: binning, adaptive, kde"),
+        ("nope", {}, "Unknown estimator 'nope'. Choose one of: binning, adaptive, kde, renyi"),
         ("binning", {"noise_var": 1.0}, "no parameter 'noise_var'"),
         ("binning", {"n_bins": 1}, "n_bins must be an integer >= 2"),
         ("binning", {"n_bins": 2.5}, "n_bins must be an integer"),
