@@ -369,7 +369,7 @@ def estimator_sensitivity(
         parameter, sweep = "noise_var", SENSITIVITY_NOISE
     elif settings.estimator == "renyi":
         # multiples of the width the plane uses: of Silverman's rule, or of the fixed width
-        parameter = "width_factor" if base["kernel_width"] == "silverman" else "kernel_width"
+        parameter = "width_factor" if isinstance(base["kernel_width"], str) else "kernel_width"
         sweep = [base[parameter] * factor for factor in SENSITIVITY_WIDTH]
     else:
         parameter, sweep = "n_bins", SENSITIVITY_BINS

@@ -24,6 +24,9 @@ from ibviewer.core.types import IntArray
 if TYPE_CHECKING:
     import torch
 
+# Relative size below which eigenvalues are rounding noise (see spectrum_entropy).
+_EIGENVALUE_CUTOFF = 1e-12
+
 __all__ = ["quadratic_entropies", "spectral_entropies", "label_entropy", "spectrum_entropy", "gram_distances"]
 
 
@@ -42,11 +45,12 @@ def _renyi_of_probabilities(p: np.ndarray, alpha: float) -> float:
 def spectrum_entropy(eigenvalues: np.ndarray, alpha: float) -> float:
     """S_α = log2(sum λ^α) / (1 - α) (von Neumann's -sum λ log2 λ for α = 1) of a unit-trace spectrum.
 
-    Eigenvalues below the solver's rounding (``N * eps * max λ``) count as 0: they are noise
-    (possibly negative), and for α < 1 their powers would add up to visible error.
+    Eigenvalues below ``1e-12 * max λ`` count as 0: the solver's rounding (~N eps max λ,
+    possibly negative) lives there, and for α < 1 their powers would add up to visible error;
+    for α >= 1 what is dropped changes the entropy by less than 1e-10 bits.
     """
     lam = np.asarray(eigenvalues, dtype=np.float64)
-    cutoff = lam.shape[0] * np.finfo(np.float64).eps * max(float(lam.max(initial=0.0)), 0.0)
+    cutoff = _EIGENVALUE_CUTOFF * max(float(lam.max(initial=0.0)), 0.0)
     return _renyi_of_probabilities(lam[lam > cutoff], alpha)
 
 

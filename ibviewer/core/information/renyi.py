@@ -76,8 +76,11 @@ def kernel_width_of(z: torch.Tensor, rule: str, factor: float) -> float:
         rows = np.sort(np.random.default_rng(0).choice(n, _MEDIAN_ROWS, replace=False))
         z = z[torch.as_tensor(rows, device=z.device)]
     squared = gram_distances(z)
-    upper = squared[torch.triu_indices(z.shape[0], z.shape[0], 1, device=z.device).unbind()]
-    return factor * math.sqrt(float(upper.median())) if upper.numel() else 0.0
+    distances = squared[torch.triu_indices(z.shape[0], z.shape[0], 1, device=z.device).unbind()].sqrt_().sort().values
+    m = distances.numel()
+    if m == 0:
+        return 0.0
+    return factor * 0.5 * float(distances[(m - 1) // 2] + distances[m // 2])  # the middle two when m is even
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ def test_warns_when_every_sample_has_its_own_bin(rng):
         ("binning", {"n_bins": 30}, r"use fewer bins \(n_bins / --bins\) or a larger bin width \(bin_width / --bin-w"),
         ("adaptive", {"n_bins": 30}, r"use fewer bins \(n_bins / --bins\)\.$"),
         ("kde", {"noise_var": 1e-8}, r"use a larger noise variance \(noise_var / --noise-var\)\.$"),
+        ("renyi", {"kernel_width": 1e-4}, r"use a wider kernel \(width_factor / --width-factor, or kernel_width / --kern"),
     ],
 )
 def test_saturated_entry_matches_the_warning_and_the_estimator(rng, estimator, params, fix):
@@ -45,7 +46,8 @@ def test_saturated_entry_matches_the_warning_and_the_estimator(rng, estimator, p
     assert len(caught) == 1 and re.search(fix, str(caught[0].message))
     assert result["saturated"] is True
     assert make_estimator(estimator, **params).fit(t, y).saturated_ is True
-    coarse = {**params, "n_bins": 2} if "n_bins" in params else {"noise_var": 10.0}
+    coarse = {"n_bins": 2} if "n_bins" in params else {"kernel_width": 1.0} if estimator == "renyi" else {"noise_var": 10.0}
+    coarse = {**params, **coarse}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning when not saturated
         resolved = mutual_information(t, y, estimator, **coarse)
@@ -80,6 +82,10 @@ def test_public_entry_point_is_lazy_exported():
         ("adaptive", {}, "adaptive: 30 equal-mass bins per epoch and layer"),
         ("adaptive", {"n_bins": 4, "strategy": "levels"}, "adaptive: 4 equal-levels bins per epoch and layer"),
         ("kde", {"device": "cpu"}, "kde: noise variance 0.001"),
+        ("renyi", {}, "renyi: alpha=2, width 0.35 x median distance, tensor kernels"),
+        ("renyi", {"alpha": 1.01, "kernel_width": "silverman", "conv_kernel": "channels"},
+         "renyi: alpha=1.01, width 1 x Silverman's rule, channels kernels"),
+        ("renyi", {"kernel_width": 0.5, "device": "cpu"}, "renyi: alpha=2, kernel width 0.5, tensor kernels"),
     ],
 )
 def test_describe_estimator(estimator, params, text):
