@@ -74,15 +74,21 @@ def _squared_distances(left: torch.Tensor, right_t: torch.Tensor, start: int, st
 
 
 def quadratic_entropies(
-    z_t: torch.Tensor, z_x: torch.Tensor | None, y_ids: IntArray | None, n_classes: int, chunk: int
+    z_t: torch.Tensor,
+    z_x: torch.Tensor | None,
+    y_ids: IntArray | None,
+    n_classes: int,
+    chunk: int,
+    squared_x: torch.Tensor | None = None,
 ) -> tuple[float, float | None, float | None]:
     """(S_2(T), S_2(X,T), S_2(T,Y)) in bits from sums of squared Gram entries, O(N^2 d), chunked.
 
     ``S_2(A) = -log2 tr(A^2)`` and ``tr(A^2) = sum_ij K_ij^2 / N^2`` for ``A = K / N``; the
     joint matrices ``K_T ∘ K_X / N`` and ``K_T ∘ [y_i == y_j] / N`` also have unit trace.
     Blocks: rows [s, e) against columns [s, N); the part right of the diagonal block stands
-    for its mirror image too, so it is counted twice. ``z_x`` None skips S(X,T); ``y_ids``
-    None skips S(T,Y).
+    for its mirror image too, so it is counted twice. ``z_x`` None skips S(X,T) unless
+    ``squared_x``, the whole N x N matrix K_X^2 computed once for a plane, is given (then its
+    blocks are read instead of recomputed); ``y_ids`` None skips S(T,Y).
     """
     import torch
 
@@ -97,7 +103,8 @@ def quadratic_entropies(
         onehot_t[labels, torch.arange(n, device=device)] = 1.0
     totals = {"t": 0.0, "xt": 0.0, "ty": 0.0}
     buffer_t = torch.empty(chunk * n, dtype=z_t.dtype, device=device)
-    buffer_x = torch.empty(chunk * n, dtype=z_t.dtype, device=device) if z_x is not None else None
+    with_x = z_x is not None or squared_x is not None
+    buffer_x = torch.empty(chunk * n, dtype=z_t.dtype, device=device) if with_x else None
 
     def both_sides(block: torch.Tensor, width: int) -> torch.Tensor:
         # the block's sum plus once more its part right of the diagonal block (the mirror image)
@@ -116,13 +123,17 @@ def quadratic_entropies(
                 per_class = onehot_t[:, start:stop] @ squared
                 same = per_class * onehot_t[:, start:]
                 totals["ty"] += float(both_sides(same, width))
-            if left_x is not None and right_x is not None and buffer_x is not None:
-                squared_x = _squared_distances(left_x, right_x, start, stop, buffer_x[: shape[0] * shape[1]].view(shape))
-                squared_x.neg_().exp_().mul_(squared)  # (K_X ∘ K_T)^2
-                totals["xt"] += float(both_sides(squared_x, width))
+            if buffer_x is not None:
+                joint = buffer_x[: shape[0] * shape[1]].view(shape)
+                if squared_x is not None:
+                    torch.mul(squared_x[start:stop, start:], squared, out=joint)  # (K_X ∘ K_T)^2
+                else:
+                    assert left_x is not None and right_x is not None
+                    _squared_distances(left_x, right_x, start, stop, joint).neg_().exp_().mul_(squared)
+                totals["xt"] += float(both_sides(joint, width))
     norm = 2.0 * math.log2(n)  # tr(A^2) = total / N^2
     s_t = norm - math.log2(totals["t"])
-    s_xt = norm - math.log2(totals["xt"]) if z_x is not None else None
+    s_xt = norm - math.log2(totals["xt"]) if with_x else None
     s_ty = norm - math.log2(totals["ty"]) if y_ids is not None else None
     return s_t, s_xt, s_ty
 

@@ -67,6 +67,9 @@ class InformationPlane:
         Samples the estimates are made from.
     warnings : tuple of str
         Actionable warnings raised while computing (e.g. layers at log2(N)).
+    saturated : ndarray of bool or None
+        (n_epochs, n_layers): the estimator's ``saturated_`` per cell (I(X;T) at log2(N), every
+        sample resolved on its own); None only for planes cached by older versions.
     x_variable : {"sample", "input"}
         What X was: the sample itself (I(X;T) = H(T), every estimator without inputs) or the
         inputs carried by the activations (``ActivationSet.inputs``; renyi).
@@ -89,6 +92,7 @@ class InformationPlane:
     log2_n: float
     n_samples: int
     warnings: tuple[str, ...] = ()
+    saturated: np.ndarray | None = None
     x_variable: str = "sample"
     cell_outputs: dict[str, np.ndarray] = field(default_factory=dict)
     layer_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -370,6 +374,7 @@ def _assemble(
         log2_n=log2_n,
         n_samples=n_samples,
         warnings=tuple(messages),
+        saturated=_frozen_flags(saturated),
         x_variable=str(first["x_variable"]),
         cell_outputs={name: _frozen(grid(name)) for name in spec.cell_outputs},
         # the last epoch's note (the same in every epoch: it describes the layer)
@@ -402,8 +407,16 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _frozen_flags(array: np.ndarray) -> np.ndarray:
+    flags = np.ascontiguousarray(array, dtype=bool)
+    flags.setflags(write=False)
+    return flags
+
+
 def _plane_to_cache(cache: DiskCache, key: str, plane: InformationPlane) -> None:
     arrays = {"i_xt": plane.i_xt, "i_ty": plane.i_ty}
+    if plane.saturated is not None:
+        arrays["saturated"] = plane.saturated
     if plane.i_xt_lower is not None and plane.i_ty_lower is not None:
         arrays.update(i_xt_lower=plane.i_xt_lower, i_ty_lower=plane.i_ty_lower)
     arrays.update({f"cell_{name}": values for name, values in plane.cell_outputs.items()})
@@ -437,6 +450,7 @@ def _plane_from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> In
             log2_n=float(meta["log2_n"]),
             n_samples=int(meta["n_samples"]),
             warnings=tuple(str(m) for m in meta.get("warnings", ())),
+            saturated=_frozen_flags(arrays["saturated"]),
             x_variable=str(meta["x_variable"]),
             cell_outputs={name[5:]: _frozen(values) for name, values in arrays.items() if name.startswith("cell_")},
             layer_notes={str(name): tuple(str(n) for n in notes) for name, notes in meta["layer_notes"].items()},

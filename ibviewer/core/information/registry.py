@@ -19,7 +19,14 @@ from ibviewer.core.information.kde import KDEMIEstimator
 from ibviewer.core.information.renyi import RenyiMIEstimator
 from ibviewer.errors import EstimatorError
 
-__all__ = ["ESTIMATORS", "EstimatorName", "make_estimator", "describe_estimator", "mutual_information"]
+__all__ = [
+    "ESTIMATORS",
+    "EstimatorName",
+    "WIDE_LAYER_ESTIMATOR",
+    "make_estimator",
+    "describe_estimator",
+    "mutual_information",
+]
 
 #: Registry name -> estimator class, in the order users see them.
 ESTIMATORS: dict[str, type[MIEstimator]] = {
@@ -64,13 +71,20 @@ def describe_estimator(estimator: str, params: dict[str, Any]) -> str:
     return estimator if cls is None else cls.describe(params)
 
 
+#: The estimator the ceiling warning of the others offers: it stays below log2(N) on wide layers.
+WIDE_LAYER_ESTIMATOR = "renyi"
+
+
 def _saturation_message(estimator: str, layer: str | None, n_cells: int, n_total: int, log2_n: float) -> str:
     where = "This representation" if layer is None else f"Layer {layer!r}"
     epochs = "" if layer is None else f" in {n_cells} of {n_total} epochs"
     cls = ESTIMATORS.get(estimator, MIEstimator)
+    offer = ""
+    if estimator != WIDE_LAYER_ESTIMATOR:
+        offer = f", or use the {WIDE_LAYER_ESTIMATOR} estimator, made for wide layers (--estimator {WIDE_LAYER_ESTIMATOR})"
     return (
         f"{where} sits at the ceiling I(X;T) = log2(N) = {log2_n:.2f} bits{epochs}: every sample is "
-        f"resolved on its own, so the estimate says nothing about compression; {cls.saturation_fix}."
+        f"resolved on its own, so the estimate says nothing about compression; {cls.saturation_fix}{offer}."
     )
 
 

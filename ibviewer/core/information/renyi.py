@@ -52,6 +52,8 @@ _SATURATION_TOL = 1e-3
 _MAX_SPECTRAL_SAMPLES = 10_000
 # The median rule looks at the distances among at most this many samples (a fixed, seeded subset).
 _MEDIAN_ROWS = 1024
+# alpha = 2 keeps the inputs' K_X^2 (N x N float64, 134 MB at this size) for all cells of a plane.
+_MAX_KEPT_INPUT_GRAM = 4096
 # Elements of one (chunk, N) float64 block of the alpha = 2 sums (8 MB on CPU; 128 MB on CUDA).
 _BLOCK_ELEMENTS = 2**20
 _BLOCK_ELEMENTS_CUDA = 2**24
@@ -89,11 +91,13 @@ class InputSide:
 
     ``z`` are the inputs, flattened, centred and divided by their kernel width ``width``
     (float64, on the CPU so that joblib can hand them to workers); ``entropy`` is S_α(X) in bits.
+    ``squared_gram`` is K_X^2 (N x N) for α = 2 up to 4096 samples, so that no cell recomputes it.
     """
 
     z: np.ndarray
     width: float
     entropy: float
+    squared_gram: np.ndarray | None = None
 
 
 class RenyiMIEstimator(MIEstimator):
@@ -272,6 +276,11 @@ class RenyiMIEstimator(MIEstimator):
         z = _centred(x, device)
         width = self._width(z, params)
         z = _divided(z, [width], 1)
+        n = z.shape[0]
+        if params["alpha"] == 2.0 and n <= _MAX_KEPT_INPUT_GRAM:
+            squared = gram_distances(z).neg_().exp_()  # K_X^2, read by every cell
+            s_x = 2.0 * math.log2(n) - math.log2(float(squared.sum()))
+            return InputSide(z=z.cpu().numpy(), width=width, entropy=s_x, squared_gram=squared.cpu().numpy())
         s_x, _, _ = self._entropies(z, None, None, 0, params, device)
         return InputSide(z=z.cpu().numpy(), width=width, entropy=s_x)
 
@@ -282,8 +291,12 @@ class RenyiMIEstimator(MIEstimator):
         device = resolve_device(self.device, EstimatorError)
         n = t.shape[0]
         z_t, widths, self.kernel_ = self._scaled_t(t, params, device)
-        z_x = torch.as_tensor(inputs.z, device=device) if inputs is not None else None
-        s_t, s_xt, s_ty = self._entropies(z_t, z_x, y_ids, n_classes, params, device)
+        z_x = squared_x = None
+        if inputs is not None and inputs.squared_gram is not None and params["alpha"] == 2.0:
+            squared_x = torch.as_tensor(inputs.squared_gram, device=device)
+        elif inputs is not None:
+            z_x = torch.as_tensor(inputs.z, device=device)
+        s_t, s_xt, s_ty = self._entropies(z_t, z_x, y_ids, n_classes, params, device, squared_x)
         self.log2_n_ = math.log2(n)
         self.h_y_ = label_entropy(y_ids, n_classes, params["alpha"])
         self.entropy_t_ = s_t
@@ -304,13 +317,20 @@ class RenyiMIEstimator(MIEstimator):
         return self
 
     def _entropies(
-        self, z_t: Any, z_x: Any, y_ids: IntArray | None, n_classes: int, params: dict[str, Any], device: Any
+        self,
+        z_t: Any,
+        z_x: Any,
+        y_ids: IntArray | None,
+        n_classes: int,
+        params: dict[str, Any],
+        device: Any,
+        squared_x: Any = None,
     ) -> tuple[float, float | None, float | None]:
         n = z_t.shape[0]
         if params["alpha"] == 2.0:
             block = _BLOCK_ELEMENTS_CUDA if device.type == "cuda" else _BLOCK_ELEMENTS
             chunk = min(n, params["chunk_size"] or max(1, block // n))
-            return quadratic_entropies(z_t, z_x, y_ids, n_classes, chunk)
+            return quadratic_entropies(z_t, z_x, y_ids, n_classes, chunk, squared_x)
         if n > _MAX_SPECTRAL_SAMPLES:
             raise EstimatorError(
                 f"alpha={_fmt(params['alpha'])} decomposes {n} x {n} matrices, too large; use alpha=2 "

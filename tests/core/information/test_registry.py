@@ -33,9 +33,9 @@ def test_warns_when_every_sample_has_its_own_bin(rng):
     "estimator, params, fix",
     [
         ("binning", {"n_bins": 30}, r"use fewer bins \(n_bins / --bins\) or a larger bin width \(bin_width / --bin-w"),
-        ("adaptive", {"n_bins": 30}, r"use fewer bins \(n_bins / --bins\)\.$"),
-        ("kde", {"noise_var": 1e-8}, r"use a larger noise variance \(noise_var / --noise-var\)\.$"),
-        ("renyi", {"kernel_width": 1e-4}, r"use a wider kernel \(width_factor / --width-factor, or kernel_width / --kern"),
+        ("adaptive", {"n_bins": 30}, r"use fewer bins \(n_bins / --bins\), or use the renyi estimator, made for wide layers \(--estimator renyi\)\.$"),
+        ("kde", {"noise_var": 1e-8}, r"use a larger noise variance \(noise_var / --noise-var\), or use the renyi"),
+        ("renyi", {"kernel_width": 1e-4}, r"use a wider kernel \(width_factor / --width-factor, or kernel_width / --kernel-width\)\.$"),
     ],
 )
 def test_saturated_entry_matches_the_warning_and_the_estimator(rng, estimator, params, fix):

@@ -162,6 +162,17 @@ def test_chunked_sums_equal_a_single_block(rng):
         assert part["i_ty"] == pytest.approx(whole["i_ty"], abs=1e-12)
 
 
+def test_kept_input_gram_equals_recomputing_it_per_block(rng, monkeypatch):
+    from ibviewer.core.information import renyi
+
+    t, x, y = rng.normal(size=(120, 4)), rng.normal(size=(120, 6)), rng.integers(0, 3, 120)
+    kept = mutual_information(t, y, "renyi", x=x, device="cpu", chunk_size=50)
+    monkeypatch.setattr(renyi, "_MAX_KEPT_INPUT_GRAM", 100)  # as for more than 4096 samples
+    recomputed = mutual_information(t, y, "renyi", x=x, device="cpu", chunk_size=50)
+    for key in ("i_xt", "i_ty", "entropy_x"):
+        assert recomputed[key] == pytest.approx(kept[key], abs=1e-12)
+
+
 # --- feature maps -------------------------------------------------------------------------------
 
 
