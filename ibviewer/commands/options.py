@@ -89,7 +89,7 @@ def add_estimator_arguments(parser: argparse.ArgumentParser, jobs: bool = False)
         "--width-rule", choices=tuple(WIDTH_RULES), default=None,
         help=f"renyi: kernel width per layer and epoch: {choice_help(WIDTH_RULES)} (default {_DEFAULTS.width_rule})",
     )  # fmt: skip
-    group.add_argument("--width-factor", type=float, default=None, metavar="G", help="renyi: multiply the width rule by G instead")
+    group.add_argument("--width-factor", type=float, default=None, metavar="G", help="renyi: the multiple of the width rule (default 0.35 for median, 1 for silverman)")
     group.add_argument(
         "--kernel-width", type=float, default=None, metavar="W",
         help="renyi: a fixed kernel width for every layer and the inputs, in their units (instead of a rule)",

@@ -62,8 +62,8 @@ _BLOCK_ELEMENTS_CUDA = 2**24
 def kernel_width_of(z: torch.Tensor, rule: str, factor: float) -> float:
     """``factor`` times the width rule ``rule`` applied to the centred rows ``z`` (n_samples, d).
 
-    ``"median"``: the median distance between samples (the median heuristic of kernel methods;
-    among a fixed seeded subset of 1024 samples when there are more). ``"silverman"``:
+    ``"median"``: the median distance between distinct samples (the median heuristic of kernel
+    methods; among a fixed seeded subset of 1024 samples when there are more). ``"silverman"``:
     Silverman's normal-reference bandwidth ``s * (4 / (d + 2))**(1 / (d + 4)) * n**(-1 / (d + 4))``
     with ``s`` the root mean square of the units' standard deviations. Both scale with the
     values, so every entropy is invariant to scaling the layer. 0.0 when every row is the same.
@@ -77,8 +77,11 @@ def kernel_width_of(z: torch.Tensor, rule: str, factor: float) -> float:
     if n > _MEDIAN_ROWS:
         rows = np.sort(np.random.default_rng(0).choice(n, _MEDIAN_ROWS, replace=False))
         z = z[torch.as_tensor(rows, device=z.device)]
-    squared = gram_distances(z)
-    distances = squared[torch.triu_indices(z.shape[0], z.shape[0], 1, device=z.device).unbind()].sqrt_().sort().values
+    squared = gram_distances(z)[torch.triu_indices(z.shape[0], z.shape[0], 1, device=z.device).unbind()]
+    # between distinct samples: a majority of repeated rows (dead ReLU units) must not make sigma 0;
+    # repeated rows give squared distances of rounding size (~eps |z|^2), not exact zeros
+    rounding = 64 * float(torch.finfo(z.dtype).eps) * float((z * z).sum(dim=1).max())
+    distances = squared[squared > rounding].sqrt_().sort().values
     m = distances.numel()
     if m == 0:
         return 0.0

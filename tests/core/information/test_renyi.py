@@ -39,8 +39,9 @@ def _mi(a: np.ndarray, b: np.ndarray, alpha: float) -> float:
 
 
 def _median_width(values: np.ndarray, factor: float) -> float:
-    d = _distances(values)
-    return factor * float(np.median(d[np.triu_indices(len(d), 1)]))
+    """``factor`` x the median distance between distinct samples (the documented rule)."""
+    d = _distances(values)[np.triu_indices(len(values), 1)]
+    return factor * float(np.median(d[d > 0]))
 
 
 def _renyi_of(p: np.ndarray, alpha: float) -> float:
@@ -151,6 +152,14 @@ def test_the_median_rule_uses_a_fixed_subset_of_large_layers(rng):
     assert first.kernel_width_ == again.kernel_width_  # seeded: the same subset every time
     # the distance of two 2-D standard normals is sqrt(2) x Rayleigh(1): median 2 sqrt(ln 2) ~ 1.665
     assert first.kernel_width_ == pytest.approx(0.35 * 2 * math.sqrt(math.log(2)), rel=0.03)
+
+
+def test_the_median_rule_ignores_repeated_rows(rng):
+    spread = rng.normal(size=(40, 3))
+    mostly_zero = np.vstack([np.zeros((60, 3)), spread])  # most pairs are identical rows
+    fitted = make_estimator("renyi", device="cpu").fit(mostly_zero, np.zeros(100))
+    assert fitted.kernel_width_ == pytest.approx(_median_width(mostly_zero, 0.35), rel=1e-12)
+    assert fitted.entropy_t_ > 1.0  # the 40 distinct rows still count
 
 
 def test_chunked_sums_equal_a_single_block(rng):
