@@ -11,12 +11,17 @@
 2. KDE: the chunked torch estimator against a plain numpy port of Saxe et al.'s ``kde.py``
    (full N x N squared-distance matrix, log-sum-exp per row), cell by cell, interleaved, best
    of several runs each (the machines are shared). Goal: >= 10x on CPU.
+3. Rényi: ms per 4096-sample (epoch, layer) cell of ``compute_information_plane(acts, "renyi")``
+   with the inputs as X, for alpha = 2 (sums of squared Gram entries) and alpha = 1.01 (torch
+   eigvalsh), against a plain numpy reference on the same cells and kernel widths: dense N x N
+   Gram matrices, ``numpy.linalg.eigvalsh`` of A_T, A_X o A_T and A_T o A_Y (and of A_X once),
+   plus for alpha = 2 the dense numpy Frobenius sum. Reports the largest difference in bits.
 
 Data: all 4096 12-bit inputs with the ib12 labels, pushed through a tanh network with hidden
 widths 12, 10, 7, 5, 4, 3, 2 whose weights grow and drift over 100 "epochs" (seeded), so the
 layers go from near-linear to saturated as in training.
 
-    python benchmarks/bench_information.py [--original-epochs 10] [--kde-epochs 2]
+    python benchmarks/bench_information.py [--original-epochs 10] [--kde-epochs 2] [--renyi-cells 2]
 
 ``--original-epochs`` (default 10; 0 = all) times the original on that many evenly spaced
 epochs and scales its time linearly to all epochs (its cost per epoch is the same for every
@@ -156,6 +161,77 @@ def numpy_kde(t: np.ndarray, labels: np.ndarray, noise_var: float) -> tuple[floa
 
 
 # ---------------------------------------------------------------------------------------------
+# Plain numpy matrix-based Rényi entropies (dense Gram matrices, numpy eigvalsh)
+# ---------------------------------------------------------------------------------------------
+
+
+def _numpy_gram(values: np.ndarray, width: float) -> np.ndarray:
+    v = values.reshape(len(values), -1).astype(np.float64)
+    v = v - v.mean(axis=0)
+    sq = (v * v).sum(axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * v @ v.T, 0.0)
+    np.fill_diagonal(d2, 0.0)
+    return np.exp(-d2 / (2.0 * width**2))
+
+
+def numpy_renyi_entropy(k: np.ndarray, alpha: float) -> float:
+    """S_alpha(K / tr K) in bits: numpy eigvalsh (alpha = 2 could skip it; this reference does not)."""
+    lam = np.linalg.eigvalsh(k / np.trace(k))
+    lam = lam[lam > 1e-12 * lam.max()]
+    return float(np.log2((lam**alpha).sum()) / (1.0 - alpha))
+
+
+def numpy_frobenius_entropy(k: np.ndarray) -> float:
+    """S_2(K / tr K) = -log2 of the sum of squared entries, dense."""
+    return float(-np.log2(((k / np.trace(k)) ** 2).sum()))
+
+
+def numpy_renyi_cell(t, k_x, s_x, labels, alpha, width_t, entropy) -> tuple[float, float]:  # noqa: ANN001
+    """(I(X;T), I(T;Y)) in bits of one cell, from dense matrices."""
+    k_t = _numpy_gram(t, width_t)
+    k_y = (labels[:, None] == labels[None, :]).astype(np.float64)
+    s_t = entropy(k_t, alpha)
+    s_y = entropy(k_y, alpha)
+    return s_x + s_t - entropy(k_x * k_t, alpha), s_t + s_y - entropy(k_t * k_y, alpha)
+
+
+def bench_renyi(x: np.ndarray, acts: ActivationSet, n_cells: int) -> None:
+    """ms per cell of the renyi plane (inputs as X) for alpha 2 and 1.01, against dense numpy."""
+    import torch
+
+    cells = [(e, name) for e in np.unique(np.linspace(0, len(acts.epochs) - 1, n_cells).round().astype(int))
+             for name in acts.layer_names[:1]]  # fmt: skip
+    epochs = tuple(acts.epochs[e] for e, _ in cells)
+    name = cells[0][1]
+    sub = ActivationSet(
+        tuple(layer for layer in acts.layers if layer.name == name), epochs,
+        {name: acts.values[name][[e for e, _ in cells]]}, acts.labels, acts.sample_idx, f"{acts.key}-renyi",
+    ).with_inputs(x)  # fmt: skip
+    print(f"renyi: {acts.n_samples} samples, {len(cells)} cells (layer {name}, epochs {', '.join(map(str, epochs))}), "
+          f"inputs as X, torch threads {torch.get_num_threads()}")
+    compute_information_plane(sub, "renyi", device="cpu", use_cache=False)  # warm-up
+    for alpha in (2.0, 1.01):
+        start = time.perf_counter()
+        plane = compute_information_plane(sub, "renyi", alpha=alpha, device="cpu", use_cache=False)
+        ours = time.perf_counter() - start
+        print(f"  alpha={alpha:g}: ibviewer compute_information_plane: {ours:.2f} s "
+              f"({1e3 * ours / len(cells):.0f} ms/cell, S(X) computed once included)")
+        width_x = float(plane.cell_outputs["kernel_width_x"][0, 0])
+        references = [("numpy eigvalsh", numpy_renyi_entropy)]
+        if alpha == 2.0:
+            references.append(("numpy dense Frobenius", lambda k, _alpha: numpy_frobenius_entropy(k)))
+        for label, entropy in references:
+            start = time.perf_counter()
+            k_x = _numpy_gram(x, width_x)
+            s_x = entropy(k_x, alpha)
+            max_diff = 0.0
+            for row, (e, _) in enumerate(cells):
+                width_t = float(plane.cell_outputs["kernel_width"][row, 0])
+                i_xt, i_ty = numpy_renyi_cell(acts.values[name][e], k_x, s_x, acts.labels, alpha, width_t, entropy)
+                max_diff = max(max_diff, abs(i_xt - plane.i_xt[row, 0]), abs(i_ty - plane.i_ty[row, 0]))
+            theirs = time.perf_counter() - start
+            print(f"    {label}: {theirs:.2f} s ({1e3 * theirs / len(cells):.0f} ms/cell): ratio {theirs / ours:.1f}x; "
+                  f"largest difference {max_diff:.3g} bits")
 
 
 def bench_binning(x: np.ndarray, acts: ActivationSet, original_epochs: int) -> None:
@@ -249,6 +325,8 @@ def main() -> None:
     parser.add_argument("--kde-repeats", type=int, default=3, help="best of this many runs of ours per cell")
     parser.add_argument("--skip-kde", action="store_true")
     parser.add_argument("--skip-binning", action="store_true")
+    parser.add_argument("--renyi-cells", type=int, default=2, help="cells (epochs of the first layer) the renyi part times")
+    parser.add_argument("--skip-renyi", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     args = parser.parse_args()
     # the wide early layers sit at log2(N) in many epochs; that is data, not a benchmark problem
@@ -264,6 +342,8 @@ def main() -> None:
         bench_binning(x, acts, args.original_epochs)
     if not args.skip_kde:
         bench_kde(acts, args.kde_epochs, args.noise_var, args.kde_repeats)
+    if not args.skip_renyi:
+        bench_renyi(x, acts, args.renyi_cells)
 
 
 if __name__ == "__main__":

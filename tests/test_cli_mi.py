@@ -45,7 +45,7 @@ def test_json_is_exactly_one_object(five_bits, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     result = json.loads(out)
-    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "unit"}
+    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "x_variable", "unit"}
     assert result["estimator"] == "binning" and result["unit"] == "bits"
     assert result["i_xt"] == pytest.approx(5.0, abs=1e-9) and result["i_ty"] == pytest.approx(1.0, abs=1e-9)
     assert result["h_y"] == pytest.approx(1.0) and result["log2_n"] == pytest.approx(12.0)
@@ -126,7 +126,7 @@ def test_bad_archives_fail_with_one_line(tmp_path, capsys, arrays, expected):
 
 def test_unknown_estimator(five_bits, capsys):
     assert main(["mi", str(five_bits), "--estimator", "mine"]) == 2
-    _one_line_error(capsys, "Unknown estimator 'mine'. Choose one of: binning, adaptive, kde.")
+    _one_line_error(capsys, "Unknown estimator 'mine'. Choose one of: binning, adaptive, kde, renyi.")
 
 
 @pytest.mark.parametrize(
@@ -139,6 +139,12 @@ def test_unknown_estimator(five_bits, capsys):
         (["--bins", "1"], "--bins 1 must be >= 2"),
         (["--estimator", "kde", "--noise-var", "-1"], "--noise-var -1.0 must be > 0"),
         (["--range", "1", "-1"], "low must be below high"),
+        (["--alpha", "2"], "--alpha does not apply to --estimator binning; it is for renyi"),
+        (["--estimator", "kde", "--kernel-width", "1"], "--kernel-width does not apply to --estimator kde"),
+        (["--estimator", "renyi", "--kernel-width", "1", "--width-factor", "2"], "either --kernel-width or --width-rule"),
+        (["--estimator", "renyi", "--alpha", "0"], "--alpha 0.0 must be > 0"),
+        (["--estimator", "renyi", "--width-factor", "-1"], "--width-factor -1.0 must be > 0"),
+        (["--device", "cpu"], "--device does not apply to --estimator binning"),
     ],
 )
 def test_bad_options_fail_with_one_line(five_bits, capsys, options, expected):
@@ -157,3 +163,45 @@ def test_missing_and_unreadable_files(tmp_path, capsys):
     np.save(single, np.zeros((3, 2)))
     assert main(["mi", str(single)]) == 2
     _one_line_error(capsys, "holds a single array")
+
+
+@pytest.fixture
+def eight_clusters(tmp_path):
+    """Eight clusters of 16 identical points each in 64 dimensions, centres ~141 apart; labels = cluster."""
+    rng = np.random.default_rng(3)
+    centres = 100.0 * np.eye(8, 64) + rng.normal(size=(8, 64))
+    t = np.repeat(centres, 16, axis=0)
+    x = rng.normal(size=(8, 5)).repeat(16, axis=0)  # the inputs: one per cluster, close together
+    return tmp_path, t, np.arange(128) // 16, x
+
+
+@pytest.mark.parametrize("alpha", ["2", "1.01"])
+def test_renyi_gives_three_bits_for_eight_far_clusters_in_64_dimensions(eight_clusters, capsys, alpha):
+    folder, t, y, _ = eight_clusters
+    path = save(folder, t=t, y=y)
+    assert main(["mi", path, "--estimator", "renyi", "--alpha", alpha, "--kernel-width", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["i_xt"] == pytest.approx(3.0, abs=1e-9) and result["i_ty"] == pytest.approx(3.0, abs=1e-9)
+    assert result["x_variable"] == "sample" and result["kernel"] == "vector 64" and result["entropy_x"] is None
+    # the default width rule is relative to the data: eight equidistant clusters are then only nearly apart
+    assert main(["mi", path, "--estimator", "renyi", "--alpha", alpha, "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert 2.99 < default["i_xt"] < 3.0 and default["params"]["kernel_width"] == "median"
+
+
+def test_renyi_takes_x_from_the_archive(eight_clusters, capsys):
+    folder, t, y, x = eight_clusters
+    path = save(folder, t=t, y=y, x=x)
+    assert main(["mi", path, "--estimator", "renyi", "--kernel-width", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "renyi: alpha=2, kernel width 1, tensor kernels" in out
+    assert "X          the inputs 'x' of the file" in out and "kernel     vector 64, width 1" in out
+    assert main(["mi", path, "--estimator", "renyi", "--kernel-width", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # the inputs sit ~1 apart at width 1: they merge partly, so I(X;T) = S(X) < 3 bits
+    assert result["x_variable"] == "input" and result["i_xt"] == pytest.approx(result["entropy_x"], abs=1e-9)
+    assert 0.5 < result["i_xt"] < 2.9
+    assert main(["mi", path, "--json"]) == 0  # binning takes X to be the sample and ignores x
+    assert json.loads(capsys.readouterr().out)["x_variable"] == "sample"
+    assert main(["mi", save(folder, "plain.npz", t=t, y=y), "--estimator", "renyi"]) == 0
+    assert "X          the sample itself (no 'x' in the file): I(X;T) = S(T)" in capsys.readouterr().out

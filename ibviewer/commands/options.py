@@ -15,6 +15,8 @@ from typing import Any
 
 from ibviewer.core.config import (
     ALIGNMENTS,
+    CONV_KERNELS,
+    WIDTH_RULES,
     ESTIMATORS,
     FEATURE_MAPS,
     METHODS,
@@ -105,6 +107,20 @@ def add_estimator_arguments(parser: argparse.ArgumentParser, jobs: bool = False)
     ranges.add_argument("--range", type=float, nargs=2, metavar=("LO", "HI"), help=f"binning range (default {low:g} {high:g})")
     ranges.add_argument("--range-per-layer", action="store_true", help="bin each layer over its own min..max (binning; ReLU layers)")
     group.add_argument("--noise-var", type=float, default=None, metavar="V", help=f"kde noise variance (default {_DEFAULTS.noise_var:g})")
+    group.add_argument("--alpha", type=float, default=None, metavar="A", help=f"renyi: order of the entropy (default {_DEFAULTS.alpha:g}; 2 needs no eigendecomposition)")
+    group.add_argument(
+        "--width-rule", choices=tuple(WIDTH_RULES), default=None,
+        help=f"renyi: kernel width per layer and epoch: {choice_help(WIDTH_RULES)} (default {_DEFAULTS.width_rule})",
+    )  # fmt: skip
+    group.add_argument("--width-factor", type=float, default=None, metavar="G", help="renyi: the multiple of the width rule (default 0.35 for median, 1 for silverman)")
+    group.add_argument(
+        "--kernel-width", type=float, default=None, metavar="W",
+        help="renyi: a fixed kernel width for every layer and the inputs, in their units (instead of a rule)",
+    )  # fmt: skip
+    group.add_argument(
+        "--conv-kernel", choices=tuple(CONV_KERNELS), default=None,
+        help=f"renyi, feature maps: {choice_help(CONV_KERNELS)} (default {_DEFAULTS.conv_kernel})",
+    )  # fmt: skip
     if jobs:
         group.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel joblib workers over (epoch, layer) cells")
 
@@ -175,6 +191,11 @@ _ESTIMATOR_OPTIONS = {
     "bin_width": ("--bin-width", "bin_width", ("binning",)),
     "range": ("--range", "bin_range", ("binning",)),
     "noise_var": ("--noise-var", "noise_var", ("kde",)),
+    "alpha": ("--alpha", "alpha", ("renyi",)),
+    "width_rule": ("--width-rule", "width_rule", ("renyi",)),
+    "width_factor": ("--width-factor", "width_factor", ("renyi",)),
+    "kernel_width": ("--kernel-width", "kernel_width", ("renyi",)),
+    "conv_kernel": ("--conv-kernel", "conv_kernel", ("renyi",)),
 }
 _PLAIN_OPTIONS = {
     "method": "method", "dims": "dims", "seed": "seed", "perplexity": "perplexity", "n_neighbors": "n_neighbors",
@@ -203,6 +224,9 @@ def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:
     chosen = changes.get("estimator", _DEFAULTS.estimator)
     if getattr(args, "bins", None) is not None and getattr(args, "bin_width", None) is not None:
         raise EstimatorError("Give either --bins or --bin-width, not both: a bin width fixes the number of bins.")
+    rule_given = getattr(args, "width_rule", None) is not None or getattr(args, "width_factor", None) is not None
+    if getattr(args, "kernel_width", None) is not None and rule_given:
+        raise EstimatorError("Give either --kernel-width or --width-rule/--width-factor, not both: a fixed width replaces the rule.")
     for attr, (option, field, estimators) in _ESTIMATOR_OPTIONS.items():
         value = getattr(args, attr, None)
         if value is None:

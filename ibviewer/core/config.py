@@ -23,6 +23,8 @@ __all__ = [
     "RunRequest",
     "settings_diff",
     "ESTIMATORS",
+    "CONV_KERNELS",
+    "WIDTH_RULES",
     "RANGE_MODES",
     "METHODS",
     "ALIGNMENTS",
@@ -41,6 +43,15 @@ ESTIMATORS: dict[str, str] = {
     "binning": "Binning (fixed bins)",
     "adaptive": "Adaptive binning (equal mass)",
     "kde": "KDE (Gaussian noise)",
+    "renyi": "Matrix-based Rényi (kernel Gram matrix)",
+}
+CONV_KERNELS: dict[str, str] = {
+    "tensor": "one kernel over each C×H×W feature map (tensor kernel)",
+    "channels": "one kernel per channel, multiplied (multivariate)",
+}
+WIDTH_RULES: dict[str, str] = {
+    "median": "median distance between samples (× 0.35)",
+    "silverman": "Silverman's rule (× 1)",
 }
 RANGE_MODES: dict[str, str] = {"fixed": "[-1, 1] (tanh layers)", "layer": "each layer's [min, max]"}
 METHODS: dict[str, str] = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
@@ -83,7 +94,8 @@ class AnalysisSettings:
     """The settings behind every picture and every output file.
 
     Only the parameters of the chosen estimator and method matter for the results
-    (``noise_var`` is ignored by binning, ``perplexity`` by UMAP); `settings_diff`
+    (``noise_var`` is ignored by binning, ``alpha`` by all but renyi, ``perplexity`` by
+    UMAP); `settings_diff`
     knows this, so editing a hidden parameter recomputes nothing. ``seed`` seeds the
     embeddings and the probes' folds alike.
     """
@@ -96,6 +108,11 @@ class AnalysisSettings:
     bin_range: tuple[float, float] = (-1.0, 1.0)  # the fixed range (binning, range_mode "fixed")
     noise_var: float = 1e-3
     kde_band: bool = True  # draw the kde lower..upper band (display only)
+    alpha: float = 2.0  # renyi: the order of the entropy
+    width_rule: str = "median"  # renyi: the kernel width per layer and epoch ...
+    width_factor: float | None = None  # ... times this (None: the rule's default, 0.35 / 1)
+    kernel_width: float | None = None  # renyi: a fixed kernel width instead of the rule
+    conv_kernel: str = "tensor"  # renyi: how feature maps get a kernel
     # embeddings
     method: str = "tsne"
     dims: int = 2
@@ -116,6 +133,8 @@ class AnalysisSettings:
     def __post_init__(self) -> None:
         for name, value, choices in (
             ("estimator", self.estimator, ESTIMATORS),
+            ("conv_kernel", self.conv_kernel, CONV_KERNELS),
+            ("width_rule", self.width_rule, WIDTH_RULES),
             ("range_mode", self.range_mode, RANGE_MODES),
             ("method", self.method, METHODS),
             ("alignment", self.alignment, ALIGNMENTS),
@@ -133,6 +152,11 @@ class AnalysisSettings:
         _check_number("n_neighbors", self.n_neighbors, 2, integer=True)
         _check_number("perplexity", self.perplexity, 1.0)
         _check_number("noise_var", self.noise_var, 0.0, strict=True)
+        _check_number("alpha", self.alpha, 0.0, strict=True)
+        if self.width_factor is not None:
+            _check_number("width_factor", self.width_factor, 0.0, strict=True)
+        if self.kernel_width is not None:
+            _check_number("kernel_width", self.kernel_width, 0.0, strict=True)
         _check_number("k", self.k, 1, integer=True)
         if self.bin_width is not None:
             _check_number("bin_width", self.bin_width, 0.0, strict=True)
@@ -160,6 +184,11 @@ class AnalysisSettings:
             return {**size, "value_range": value_range}
         if self.estimator == "adaptive":
             return {"n_bins": self.n_bins}
+        if self.estimator == "renyi":
+            width: dict[str, Any] = {"kernel_width": self.width_rule, "width_factor": self.width_factor}
+            if self.kernel_width is not None:  # a fixed width replaces the rule and its factor
+                width = {"kernel_width": self.kernel_width}
+            return {"alpha": self.alpha, **width, "conv_kernel": self.conv_kernel}
         return {"noise_var": self.noise_var}
 
     def embedding_params(self, method: str | None = None) -> dict[str, Any]:

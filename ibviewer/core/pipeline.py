@@ -36,6 +36,7 @@ __all__ = [
     "SensitivityResult",
     "SENSITIVITY_BINS",
     "SENSITIVITY_NOISE",
+    "SENSITIVITY_WIDTH",
     "open_request",
     "extract",
     "open_and_extract",
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 SENSITIVITY_BINS = (2, 3, 4, 6, 8, 12, 16, 20, 30, 50, 80, 120, 200)
 SENSITIVITY_NOISE = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+# multiples of the renyi kernel width (of Silverman's rule, or of a fixed width)
+SENSITIVITY_WIDTH = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 16.0)
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,12 @@ def open_request(request: RunRequest, *, progress: Progress = NULL_PROGRESS) -> 
 
 
 def extract(run: Any, request: RunRequest, *, progress: Progress = NULL_PROGRESS) -> ActivationSet:
-    """Every chosen layer of ``run`` at every saved epoch (from the cache when it has them)."""
+    """Every chosen layer of ``run`` at every saved epoch (from the cache when it has them).
+
+    The activations carry the samples' inputs (``ActivationSet.inputs``, the X of the renyi
+    estimator's I(X;T)) when the dataset's inputs are numbers with a meaningful distance:
+    images, features, bits, not token ids.
+    """
     from ibviewer.core.activations import ExtractOptions
 
     options = ExtractOptions(
@@ -121,7 +129,11 @@ def extract(run: Any, request: RunRequest, *, progress: Progress = NULL_PROGRESS
         sequence_pool=request.sequence_pool,
         feature_maps=request.feature_maps,
     )
-    return run.activations(options, progress=progress, cache_dir=request.cache_dir, use_cache=request.use_cache)
+    acts = run.activations(options, progress=progress, cache_dir=request.cache_dir, use_cache=request.use_cache)
+    data = run.dataset
+    if data is not None and data.kind != "tokens" and data.x.ndim >= 1 and data.x[:1].size > 0:
+        acts = acts.with_inputs(data.x)
+    return acts
 
 
 def open_and_extract(request: RunRequest, *, progress: Progress = NULL_PROGRESS) -> OpenedRun:
@@ -318,8 +330,11 @@ def run_word_experiment(
 class SensitivityResult:
     """I(X;T) and I(T;Y) of one layer at one epoch over a sweep of the estimator's resolution.
 
-    ``values`` are bin counts (binning, adaptive) or noise variances (kde); ``saturated``
-    flags the settings where I(X;T) sits at log2(N) (the estimator's own ``saturated_``).
+    ``parameter`` names what was swept: ``"n_bins"`` (binning, adaptive), ``"noise_var"``
+    (kde), ``"width_factor"`` (renyi with the Silverman rule: multiples of it) or
+    ``"kernel_width"`` (renyi with a fixed width: multiples of it, in the layer's units);
+    ``values`` are its values. ``saturated`` flags the settings where I(X;T) sits at log2(N)
+    (the estimator's own ``saturated_``).
     """
 
     layer: str
@@ -342,10 +357,12 @@ def estimator_sensitivity(
     *,
     progress: Progress = NULL_PROGRESS,
 ) -> SensitivityResult:
-    """The chosen estimator over ``SENSITIVITY_BINS`` bin counts (``SENSITIVITY_NOISE`` for kde).
+    """The chosen estimator over ``SENSITIVITY_BINS`` bin counts (``SENSITIVITY_NOISE`` for kde,
+    ``SENSITIVITY_WIDTH`` multiples of the kernel width for renyi).
 
     The information plane depends on the estimator's resolution; this shows how much, for
-    one layer, with the plane's own per-layer settings.
+    one layer, with the plane's own per-layer settings (and for renyi the activations'
+    inputs as X, as in the plane).
     """
     from ibviewer.core.information import ESTIMATORS, make_estimator
 
@@ -353,20 +370,28 @@ def estimator_sensitivity(
         raise IBViewerError(f"Layer {layer!r} is not among the captured layers {list(activations.layer_names)}.")
     t = activations.layer(layer, epoch)
     labels = activations.labels
-    if settings.estimator == "kde":
-        parameter, sweep = "noise_var", SENSITIVITY_NOISE
-    else:
-        parameter, sweep = "n_bins", SENSITIVITY_BINS
+    cls = ESTIMATORS[settings.estimator]
     # the plane's own per-layer settings (binning over the layer's range uses its range over every epoch)
     base = make_estimator(settings.estimator, **settings.estimator_params()).get_params()
-    base = ESTIMATORS[settings.estimator].layer_params(base, activations.values[layer])
+    shape = next(info.shape for info in activations.layers if info.name == layer)
+    base = cls.layer_params(base, activations.values[layer], tuple(shape))
+    sweep: Sequence[float]
+    if settings.estimator == "kde":
+        parameter, sweep = "noise_var", SENSITIVITY_NOISE
+    elif settings.estimator == "renyi":
+        # multiples of the width the plane uses: of Silverman's rule, or of the fixed width
+        parameter = "width_factor" if isinstance(base["kernel_width"], str) else "kernel_width"
+        sweep = [base[parameter] * factor for factor in SENSITIVITY_WIDTH]
+    else:
+        parameter, sweep = "n_bins", SENSITIVITY_BINS
     if "bin_width" in base:
         base["bin_width"] = None  # the sweep varies the number of bins
+    x = activations.inputs if cls.uses_inputs else None
     i_xt, i_ty, saturated = [], [], []
     fitted = None
     for i, value in enumerate(sweep):
         progress.check_cancelled()
-        fitted = make_estimator(settings.estimator, **{**base, parameter: value}).fit(t, labels)
+        fitted = make_estimator(settings.estimator, **{**base, parameter: value}).fit(t, labels, x)
         i_xt.append(float(fitted.i_xt_))
         i_ty.append(float(fitted.i_ty_))
         saturated.append(bool(fitted.saturated_))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -132,6 +132,10 @@ class ActivationSet:
         Content hash identifying these activations (for caches of derived results).
     options : dict
         How they were captured (pooling, flattening, device, ...), recorded for figures.
+    inputs : ndarray or None
+        (n_samples, ...) the model inputs of the captured samples (``dataset.x[sample_idx]``)
+        when known; the ``renyi`` estimator takes them as the X of I(X;T). Set with
+        :meth:`with_inputs`; None for token inputs and activation archives.
     """
 
     layers: tuple[LayerInfo, ...]
@@ -141,6 +145,19 @@ class ActivationSet:
     sample_idx: IntArray
     key: str
     options: dict[str, object] = field(default_factory=dict)
+    inputs: np.ndarray | None = None
+
+    def with_inputs(self, dataset_x: np.ndarray) -> ActivationSet:
+        """A copy that carries the captured samples' rows of ``dataset_x`` (all of the dataset's inputs).
+
+        No copy of the inputs is made when every sample was captured in order.
+        """
+        x = np.asarray(dataset_x)
+        if self.sample_idx.shape == (x.shape[0],) and np.array_equal(self.sample_idx, np.arange(x.shape[0])):
+            rows = x
+        else:
+            rows = x[self.sample_idx]
+        return replace(self, inputs=rows)
 
     @property
     def n_samples(self) -> int:

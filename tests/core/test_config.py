@@ -76,7 +76,7 @@ def test_unknown_or_malformed_setting_dicts_are_refused():
 
 
 def test_choice_lists_have_titles_for_every_choice():
-    assert list(ESTIMATORS) == ["binning", "adaptive", "kde"]
+    assert list(ESTIMATORS) == ["binning", "adaptive", "kde", "renyi"]
     assert set(METHODS) == {"tsne", "umap", "pca"} and METHODS["tsne"] == "t-SNE"
     assert "aligned_umap" in ALIGNMENTS
     assert all(isinstance(title, str) and title for title in (*ESTIMATORS.values(), *METHODS.values()))

@@ -8,6 +8,7 @@ import pytest
 from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.core.pipeline import (
     SENSITIVITY_BINS,
+    SENSITIVITY_WIDTH,
     StageResult,
     estimator_sensitivity,
     open_and_extract,
@@ -89,6 +90,14 @@ def test_sensitivity_flags_saturation_from_the_estimator_not_from_warning_text()
     assert result.saturated[-1] and not result.saturated[0]
     kde = estimator_sensitivity(acts, "a", 1, AnalysisSettings(estimator="kde"))
     assert kde.parameter == "noise_var" and len(kde.values) == len(kde.i_xt)
+    renyi = estimator_sensitivity(acts, "a", 1, AnalysisSettings(estimator="renyi"))
+    assert renyi.parameter == "width_factor"
+    np.testing.assert_allclose(renyi.values, 0.35 * np.array(SENSITIVITY_WIDTH))
+    # no inputs: I(X;T) = S(T), which a wider kernel can only lower (alpha = 2)
+    assert (np.diff(renyi.i_xt) < 0).all() and renyi.i_xt[0] > 4 and renyi.i_xt[-1] < 0.1
+    fixed = estimator_sensitivity(acts, "a", 1, AnalysisSettings(estimator="renyi", kernel_width=0.1))
+    assert fixed.parameter == "kernel_width"
+    np.testing.assert_allclose(fixed.values, 0.1 * np.array(SENSITIVITY_WIDTH))
     with pytest.raises(IBViewerError, match="not among"):
         estimator_sensitivity(acts, "zz", 1, AnalysisSettings())
 
@@ -97,4 +106,6 @@ def test_open_and_extract_follows_the_request(ib12_checkpoints):
     folder, spec = ib12_checkpoints
     opened = open_and_extract(RunRequest(path=str(folder), model=spec, dataset="ib12", max_samples=100, layers=("1",), trust_factory=True))
     assert opened.activations.layer_names == ("1",) and opened.activations.n_samples == 100
+    # the samples' inputs travel with the activations: the X of renyi's I(X;T)
+    np.testing.assert_array_equal(opened.activations.inputs, opened.run.dataset.x[opened.activations.sample_idx])
     assert opened.run.epochs == (1, 5, 20)

@@ -41,6 +41,10 @@ class MIEstimator:
     saturated_ : bool
         True when I(X;T) sits at log2(N): every sample is resolved on its own and the estimate
         says nothing about compression.
+    x_variable_ : {"sample", "input"}
+        What X was: ``"sample"`` (the sample identity, every row a distinct input, so
+        I(X;T) = H(T) of the deterministic network) or ``"input"`` (the inputs passed as ``x``,
+        only for estimators with ``uses_inputs``).
     """
 
     #: Registry name ("binning", ...), also the key in ``ibviewer.core.config.ESTIMATORS``.
@@ -51,6 +55,12 @@ class MIEstimator:
     runtime_params: ClassVar[frozenset[str]] = frozenset()
     #: The end of the saturation warning: which setting to change, in the API and on the CLI.
     saturation_fix: ClassVar[str] = "use a coarser estimator"
+    #: True when ``fit`` can take the inputs ``x`` as the X of I(X;T) (otherwise X is the sample).
+    uses_inputs: ClassVar[bool] = False
+    #: Extra numbers per fit, read from the attributes ``<name>_`` (the plane keeps one per cell).
+    cell_outputs: ClassVar[tuple[str, ...]] = ()
+    #: Extra texts per fit, read from the attributes ``<name>_`` (the plane keeps one per layer).
+    layer_notes: ClassVar[tuple[str, ...]] = ()
 
     i_xt_: float
     i_ty_: float
@@ -59,17 +69,35 @@ class MIEstimator:
     h_y_: float
     log2_n_: float
     saturated_: bool
+    x_variable_: str = "sample"
 
     def get_params(self) -> dict[str, Any]:  # pragma: no cover - overridden
         """The validated settings as a JSON-ready dict (defaults filled in)."""
         raise NotImplementedError
 
-    def fit(self, t: np.ndarray, y: np.ndarray) -> Self:
-        """Estimate from activations ``t`` (n_samples, n_units) and labels ``y`` (n_samples,)."""
-        self.get_params()
-        return self._fit_checked(*_check_inputs(t, y))
+    def fit(self, t: np.ndarray, y: np.ndarray, x: np.ndarray | None = None) -> Self:
+        """Estimate from activations ``t`` (n_samples, n_units) and labels ``y`` (n_samples,).
 
-    def _fit_checked(self, t: np.ndarray, y_ids: IntArray, n_classes: int) -> Self:  # pragma: no cover
+        ``x`` (n_samples, ...), the inputs of the same samples, is the X of I(X;T) for
+        estimators with ``uses_inputs``; without it (and for the others) X is the sample itself.
+        """
+        self.get_params()
+        t, y_ids, n_classes = _check_inputs(t, y)
+        inputs = None
+        if x is not None:
+            if not self.uses_inputs:
+                raise EstimatorError(
+                    f"The {self.name} estimator takes X to be the sample itself (I(X;T) = H(T)) and does not "
+                    "use inputs x; leave x out, or use the renyi estimator, which does."
+                )
+            inputs = self.prepare_inputs(_check_x(x, t.shape[0]))
+        return self._fit_checked(t, y_ids, n_classes, inputs)
+
+    def prepare_inputs(self, x: np.ndarray) -> Any:  # pragma: no cover - only with uses_inputs
+        """What ``_fit_checked`` needs of the inputs, computed once for all cells of a plane."""
+        raise NotImplementedError
+
+    def _fit_checked(self, t: np.ndarray, y_ids: IntArray, n_classes: int, inputs: Any = None) -> Self:  # pragma: no cover
         raise NotImplementedError
 
     @classmethod
@@ -78,10 +106,14 @@ class MIEstimator:
         return cls.name
 
     @classmethod
-    def layer_params(cls, params: dict[str, Any], values: np.ndarray) -> dict[str, Any]:
+    def layer_params(
+        cls, params: dict[str, Any], values: np.ndarray, shape: tuple[int, ...] | None = None
+    ) -> dict[str, Any]:
         """Settings for one layer of the information plane, given its values over all epochs.
 
-        ``values`` is (n_epochs, n_samples, dim). The default uses ``params`` unchanged.
+        ``values`` is (n_epochs, n_samples, dim); ``shape`` the layer's per-sample output shape
+        (``LayerInfo.shape``, e.g. (C, H, W) for a feature map) when known. The default uses
+        ``params`` unchanged.
         """
         return params
 
@@ -127,6 +159,25 @@ def _check_inputs(t: Any, y: Any) -> tuple[np.ndarray, IntArray, int]:
         )
     y_ids, n_classes = _label_ids(y)
     return t, y_ids, n_classes
+
+
+def _check_x(x: Any, n_samples: int) -> np.ndarray:
+    """Validate inputs ``x`` (n_samples, ...) of the samples; return them as float64 (n_samples, d)."""
+    x = np.asarray(x)
+    if x.ndim < 1 or x.shape[0] != n_samples:
+        raise EstimatorError(
+            f"x has shape {x.shape} but t has {n_samples} samples: pass one input per row of t."
+        )
+    if x.dtype == bool or np.issubdtype(x.dtype, np.integer):
+        x = x.astype(np.float64)
+    elif not np.issubdtype(x.dtype, np.floating):
+        raise EstimatorError(f"x must hold numbers, got dtype {x.dtype}. Pass the numeric model inputs.")
+    x = x.reshape(n_samples, -1)
+    if x.shape[1] == 0:
+        raise EstimatorError("x has no values per sample; pass the inputs, or leave x out.")
+    if not np.isfinite(x).all():
+        raise EstimatorError("x contains NaN or infinite values; pass finite inputs.")
+    return x
 
 
 def _label_ids(y: np.ndarray) -> tuple[IntArray, int]:

@@ -152,7 +152,7 @@ class _PluginEstimator(MIEstimator):
     def transform(self, t: np.ndarray) -> IntArray:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def _fit_checked(self, t: np.ndarray, y_ids: IntArray, n_classes: int) -> Self:
+    def _fit_checked(self, t: np.ndarray, y_ids: IntArray, n_classes: int, inputs: Any = None) -> Self:
         self.edges_ = self._edges_for_data(t)
         bin_idx = self.transform(t)
         n = bin_idx.shape[0]
@@ -256,7 +256,9 @@ class BinningMIEstimator(_PluginEstimator):
         return f"binning: {size} on {where}"
 
     @classmethod
-    def layer_params(cls, params: dict[str, Any], values: np.ndarray) -> dict[str, Any]:
+    def layer_params(
+        cls, params: dict[str, Any], values: np.ndarray, shape: tuple[int, ...] | None = None
+    ) -> dict[str, Any]:
         """With ``value_range="layer"``: the layer's min and max over all epochs of ``values``."""
         if params["value_range"] != "layer":
             return params

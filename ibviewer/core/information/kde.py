@@ -102,7 +102,7 @@ class KDEMIEstimator(MIEstimator):
         """E.g. ``"kde: noise variance 0.001"``."""
         return f"kde: noise variance {_fmt(params['noise_var'])}"
 
-    def _fit_checked(self, t: np.ndarray, y_ids: IntArray, n_classes: int) -> Self:
+    def _fit_checked(self, t: np.ndarray, y_ids: IntArray, n_classes: int, inputs: Any = None) -> Self:
         params = self.get_params()
         n = t.shape[0]
         device = resolve_device(self.device, EstimatorError)

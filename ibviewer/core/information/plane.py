@@ -14,15 +14,21 @@ import logging
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ibviewer.core.cache import DiskCache, atomic_write_text, hash_json
-from ibviewer.core.information._common import _label_ids, _labels_entropy
-from ibviewer.core.information.registry import EstimatorName, _saturation_message, describe_estimator, make_estimator
+from ibviewer.core.cache import DiskCache, atomic_write_text, hash_arrays, hash_json
+from ibviewer.core.information._common import MIEstimator, _check_x, _label_ids
+from ibviewer.core.information.registry import (
+    ESTIMATORS,
+    EstimatorName,
+    _saturation_message,
+    describe_estimator,
+    make_estimator,
+)
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import ActivationSet, IntArray
 from ibviewer.errors import ActivationError, EstimatorError
@@ -31,8 +37,8 @@ __all__ = ["InformationPlane", "compute_information_plane", "write_infoplane_csv
 
 logger = logging.getLogger(__name__)
 
-# Bumped whenever a change alters cached numbers.
-_CACHE_VERSION = 1
+# Bumped whenever a change alters cached numbers (2: per-cell outputs, x_variable, layer notes).
+_CACHE_VERSION = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,7 +48,7 @@ class InformationPlane:
     Attributes
     ----------
     estimator : str
-        Registry name ("binning", "adaptive", "kde").
+        Registry name ("binning", "adaptive", "kde", "renyi").
     params : dict
         The estimator's settings (JSON-ready; without ``device`` and ``chunk_size``).
     epochs : tuple of int
@@ -54,13 +60,24 @@ class InformationPlane:
     i_xt_lower, i_ty_lower : ndarray of float64 or None
         For kde the lower bounds, (n_epochs, n_layers); None otherwise.
     h_y : float
-        Ceiling of I(T;Y): the entropy of the labels.
+        Ceiling of I(T;Y): the entropy of the labels (for renyi their Rényi α-entropy).
     log2_n : float
         Ceiling of I(X;T): log2 of the number of samples.
     n_samples : int
         Samples the estimates are made from.
     warnings : tuple of str
         Actionable warnings raised while computing (e.g. layers at log2(N)).
+    saturated : ndarray of bool or None
+        (n_epochs, n_layers): the estimator's ``saturated_`` per cell (I(X;T) at log2(N), every
+        sample resolved on its own); None only for planes cached by older versions.
+    x_variable : {"sample", "input"}
+        What X was: the sample itself (I(X;T) = H(T), every estimator without inputs) or the
+        inputs carried by the activations (``ActivationSet.inputs``; renyi).
+    cell_outputs : dict of str to ndarray
+        The estimator's extra numbers per cell, (n_epochs, n_layers) each (renyi:
+        ``entropy_t``, ``entropy_x``, ``kernel_width``, ``kernel_width_x``); empty for the others.
+    layer_notes : dict of str to tuple of str
+        The estimator's texts per layer (renyi: ``kernel``, e.g. "tensor 16x4x4").
     """
 
     estimator: str
@@ -75,14 +92,35 @@ class InformationPlane:
     log2_n: float
     n_samples: int
     warnings: tuple[str, ...] = ()
+    saturated: np.ndarray | None = None
+    x_variable: str = "sample"
+    cell_outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    layer_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def has_bounds(self) -> bool:
         return self.i_xt_lower is not None
 
+    @property
+    def uses_inputs(self) -> bool:
+        """True for estimators that can take the inputs as X (their CSV says which X was used)."""
+        return ESTIMATORS.get(self.estimator, MIEstimator).uses_inputs
+
     def label(self) -> str:
         """One line naming the estimator and its settings (used in figure titles)."""
-        return describe_estimator(self.estimator, self.params)
+        text = describe_estimator(self.estimator, self.params)
+        if self.uses_inputs:
+            text += "; X = input" if self.x_variable == "input" else "; X = sample, I(X;T) = S(T)"
+        return text
+
+    def columns(self) -> list[str]:
+        """The CSV columns, in order (see :func:`write_infoplane_csv`)."""
+        columns = ["epoch", "layer", "estimator", "params", "i_xt", "i_ty"]
+        if self.has_bounds:
+            columns += ["i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"]
+        if self.uses_inputs:
+            columns.append("x_variable")
+        return columns + list(self.layer_notes) + list(self.cell_outputs)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One dict per (epoch, layer), in the column order of :func:`write_infoplane_csv`."""
@@ -105,6 +143,12 @@ class InformationPlane:
                         i_ty_lower=float(self.i_ty_lower[e, k]),
                         i_ty_upper=float(self.i_ty[e, k]),
                     )
+                if self.uses_inputs:
+                    row["x_variable"] = self.x_variable
+                for name, notes in self.layer_notes.items():
+                    row[name] = notes[k]
+                for name, values in self.cell_outputs.items():
+                    row[name] = float(values[e, k])
                 rows.append(row)
         return rows
 
@@ -112,13 +156,13 @@ class InformationPlane:
 def write_infoplane_csv(plane: InformationPlane, path: str | Path) -> Path:
     """Write ``plane`` as CSV, one row per (epoch, layer); return the path.
 
-    Columns: epoch, layer, estimator, params (JSON), i_xt, i_ty, and for kde also
-    i_xt_lower, i_xt_upper, i_ty_lower, i_ty_upper. Values in bits, full precision.
+    Columns: epoch, layer, estimator, params (JSON), i_xt, i_ty; for kde also i_xt_lower,
+    i_xt_upper, i_ty_lower, i_ty_upper; for renyi also x_variable ("input" or "sample"),
+    kernel (what the kernel ran over), entropy_t, entropy_x (S_α of T and X), kernel_width,
+    kernel_width_x (sigma of T and X; "nan" without inputs). Values in bits, full precision.
     """
     rows = plane.to_rows()
-    columns = ["epoch", "layer", "estimator", "params", "i_xt", "i_ty"]
-    if plane.has_bounds:
-        columns += ["i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"]
+    columns = plane.columns()
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -130,14 +174,23 @@ def write_infoplane_csv(plane: InformationPlane, path: str | Path) -> Path:
 
 
 def _estimate_cell(
-    t: np.ndarray, y_ids: IntArray, n_classes: int, estimator: str, params: dict[str, Any]
-) -> tuple[float, ...]:
-    """(i_xt, i_ty, i_xt_lower, i_ty_lower, saturated) of one (epoch, layer) cell."""
-    # inputs were validated once for the whole ActivationSet
-    fitted = make_estimator(estimator, **params)._fit_checked(t, y_ids, n_classes)
-    lower_xt = getattr(fitted, "i_xt_lower_", math.nan)
-    lower_ty = getattr(fitted, "i_ty_lower_", math.nan)
-    return fitted.i_xt_, fitted.i_ty_, lower_xt, lower_ty, float(fitted.saturated_)
+    t: np.ndarray, y_ids: IntArray, n_classes: int, estimator: str, params: dict[str, Any], inputs: Any
+) -> dict[str, Any]:
+    """The results of one (epoch, layer) cell: the estimates, ceilings, flags and extra outputs."""
+    # inputs were validated once for the whole ActivationSet (and prepared once, for renyi)
+    fitted = make_estimator(estimator, **params)._fit_checked(t, y_ids, n_classes, inputs)
+    cell = {
+        "i_xt": fitted.i_xt_,
+        "i_ty": fitted.i_ty_,
+        "i_xt_lower": getattr(fitted, "i_xt_lower_", math.nan),
+        "i_ty_lower": getattr(fitted, "i_ty_lower_", math.nan),
+        "saturated": bool(fitted.saturated_),
+        "h_y": fitted.h_y_,
+        "x_variable": fitted.x_variable_,
+    }
+    cell.update({name: float(getattr(fitted, name + "_")) for name in fitted.cell_outputs})
+    cell.update({name: str(getattr(fitted, name + "_")) for name in fitted.layer_notes})
+    return cell
 
 
 def compute_information_plane(
@@ -156,10 +209,13 @@ def compute_information_plane(
     Parameters
     ----------
     acts : ActivationSet
-        Activations (n_epochs, n_samples, dim) per layer and the samples' labels.
-    estimator : {"binning", "adaptive", "kde"}, default="binning"
+        Activations (n_epochs, n_samples, dim) per layer and the samples' labels; for renyi
+        ``acts.inputs`` (the samples' model inputs, when present) are the X of I(X;T), else
+        I(X;T) = S(T) (``plane.x_variable`` says which).
+    estimator : {"binning", "adaptive", "kde", "renyi"}, default="binning"
         See :data:`ESTIMATORS`; ``**params`` are its settings (see :func:`mutual_information`).
-        For binning, ``value_range="layer"`` takes each layer's min and max over all epochs.
+        For binning, ``value_range="layer"`` takes each layer's min and max over all epochs;
+        for renyi a flattened feature map's (C, H, W) comes from the layer's shape.
     layers : sequence of str, optional
         Layers to estimate, in the order to plot them (default: all of ``acts``).
     progress : Progress
@@ -171,7 +227,8 @@ def compute_information_plane(
     cache_dir : path, optional
         Root of the on-disk cache (see :func:`ibviewer.core.cache.cache_root`).
     use_cache : bool, default=True
-        Read and write the ``infoplane`` cache, keyed by (acts.key, estimator, params, layers).
+        Read and write the ``infoplane`` cache, keyed by (acts.key, estimator, params, layers,
+        and for renyi the inputs).
 
     Returns
     -------
@@ -210,9 +267,13 @@ def compute_information_plane(
 
     # device and chunk size change how, not what, is computed: kept out of the key and results
     key_params = {k: v for k, v in full_params.items() if k not in spec.runtime_params}
+    inputs = acts.inputs if spec.uses_inputs else None
     key = hash_json(
-        {"v": _CACHE_VERSION, "acts": acts.key, "estimator": estimator, "params": key_params, "layers": layer_names}
-    )
+        {
+            "v": _CACHE_VERSION, "acts": acts.key, "estimator": estimator, "params": key_params, "layers": layer_names,
+            "inputs": None if inputs is None else hash_arrays([np.ascontiguousarray(inputs)]),
+        }
+    )  # fmt: skip
     cache = DiskCache("infoplane", cache_dir, enabled=use_cache)
     cached = cache.get(key)
     if cached is not None:
@@ -236,17 +297,30 @@ def compute_information_plane(
                 "Pick other layers or epochs."
             )
 
-    # e.g. binning's value_range="layer": the layer's range over all epochs
-    cell_params = {name: spec.layer_params(dict(full_params), acts.values[name]) for name in layer_names}
+    prepared = None
+    if inputs is not None:
+        try:
+            prepared = spec.prepare_inputs(_check_x(inputs, n_samples))  # once for every cell
+        except EstimatorError as exc:
+            raise ActivationError(f"The activations' inputs cannot serve as X: {exc}") from exc
+        progress.check_cancelled()
+
+    # e.g. binning's value_range="layer" (the layer's range over all epochs), renyi's map shape
+    shapes = {layer.name: tuple(layer.shape) for layer in acts.layers}
+    cell_params = {
+        name: spec.layer_params(dict(full_params), acts.values[name], shapes.get(name)) for name in layer_names
+    }
 
     cells = [(e, k) for e in range(n_epochs) for k in range(len(layer_names))]
-    results = np.full((n_epochs, len(layer_names), 5), np.nan)
+    results: dict[tuple[int, int], dict[str, Any]] = {}
     progress.update(0.0, f"{len(cells)} cells ({estimator})")
     progress.check_cancelled()
     from joblib import Parallel, delayed
 
     tasks = (
-        delayed(_estimate_cell)(acts.values[layer_names[k]][e], y_ids, n_classes, estimator, cell_params[layer_names[k]])
+        delayed(_estimate_cell)(
+            acts.values[layer_names[k]][e], y_ids, n_classes, estimator, cell_params[layer_names[k]], prepared
+        )
         for e, k in cells
     )
     with Parallel(n_jobs=n_jobs, return_as="generator") as parallel:
@@ -257,32 +331,55 @@ def compute_information_plane(
                 f"epoch {acts.epochs[e]}, layer {layer_names[k]} ({done}/{len(cells)})",
             )
             progress.check_cancelled()
+    plane = _assemble(acts, estimator, spec, key_params, layer_names, results, n_samples)
+    _plane_to_cache(cache, key, plane)
+    for message in plane.warnings:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    return plane
+
+
+def _assemble(
+    acts: ActivationSet,
+    estimator: str,
+    spec: MIEstimator,
+    params: dict[str, Any],
+    layer_names: list[str],
+    results: dict[tuple[int, int], dict[str, Any]],
+    n_samples: int,
+) -> InformationPlane:
+    """The plane from its cells' results (``results[e, k]``, dicts of :func:`_estimate_cell`)."""
+    n_epochs = len(acts.epochs)
+
+    def grid(name: str) -> np.ndarray:
+        return np.array([[results[e, k][name] for k in range(len(layer_names))] for e in range(n_epochs)], dtype=np.float64)
 
     log2_n = math.log2(n_samples)
+    saturated = grid("saturated")
     messages = []
     for k, name in enumerate(layer_names):
-        n_saturated = int(results[:, k, 4].sum())
+        n_saturated = int(saturated[:, k].sum())
         if n_saturated:
             messages.append(_saturation_message(estimator, name, n_saturated, n_epochs, log2_n))
-    has_bounds = spec.has_bounds
-    plane = InformationPlane(
+    first = results[0, 0]
+    return InformationPlane(
         estimator=estimator,
-        params=key_params,
+        params=params,
         epochs=tuple(int(e) for e in acts.epochs),
         layers=tuple(layer_names),
-        i_xt=_frozen(results[:, :, 0]),
-        i_ty=_frozen(results[:, :, 1]),
-        i_xt_lower=_frozen(results[:, :, 2]) if has_bounds else None,
-        i_ty_lower=_frozen(results[:, :, 3]) if has_bounds else None,
-        h_y=_labels_entropy(y_ids, n_classes),
+        i_xt=_frozen(grid("i_xt")),
+        i_ty=_frozen(grid("i_ty")),
+        i_xt_lower=_frozen(grid("i_xt_lower")) if spec.has_bounds else None,
+        i_ty_lower=_frozen(grid("i_ty_lower")) if spec.has_bounds else None,
+        h_y=float(first["h_y"]),  # the same labels in every cell
         log2_n=log2_n,
         n_samples=n_samples,
         warnings=tuple(messages),
+        saturated=_frozen_flags(saturated),
+        x_variable=str(first["x_variable"]),
+        cell_outputs={name: _frozen(grid(name)) for name in spec.cell_outputs},
+        # the last epoch's note (the same in every epoch: it describes the layer)
+        layer_notes={name: tuple(results[n_epochs - 1, k][name] for k in range(len(layer_names))) for name in spec.layer_notes},
     )
-    _plane_to_cache(cache, key, plane)
-    for message in messages:
-        warnings.warn(message, UserWarning, stacklevel=2)
-    return plane
 
 
 def _select_layers(acts: ActivationSet, layers: Sequence[str] | None) -> list[str]:
@@ -310,10 +407,19 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _frozen_flags(array: np.ndarray) -> np.ndarray:
+    flags = np.ascontiguousarray(array, dtype=bool)
+    flags.setflags(write=False)
+    return flags
+
+
 def _plane_to_cache(cache: DiskCache, key: str, plane: InformationPlane) -> None:
     arrays = {"i_xt": plane.i_xt, "i_ty": plane.i_ty}
+    if plane.saturated is not None:
+        arrays["saturated"] = plane.saturated
     if plane.i_xt_lower is not None and plane.i_ty_lower is not None:
         arrays.update(i_xt_lower=plane.i_xt_lower, i_ty_lower=plane.i_ty_lower)
+    arrays.update({f"cell_{name}": values for name, values in plane.cell_outputs.items()})
     meta = {
         "estimator": plane.estimator,
         "params": plane.params,
@@ -323,6 +429,8 @@ def _plane_to_cache(cache: DiskCache, key: str, plane: InformationPlane) -> None
         "log2_n": plane.log2_n,
         "n_samples": plane.n_samples,
         "warnings": list(plane.warnings),
+        "x_variable": plane.x_variable,
+        "layer_notes": {name: list(notes) for name, notes in plane.layer_notes.items()},
     }
     cache.put(key, arrays, meta)
 
@@ -342,6 +450,10 @@ def _plane_from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> In
             log2_n=float(meta["log2_n"]),
             n_samples=int(meta["n_samples"]),
             warnings=tuple(str(m) for m in meta.get("warnings", ())),
+            saturated=_frozen_flags(arrays["saturated"]),
+            x_variable=str(meta["x_variable"]),
+            cell_outputs={name[5:]: _frozen(values) for name, values in arrays.items() if name.startswith("cell_")},
+            layer_notes={str(name): tuple(str(n) for n in notes) for name, notes in meta["layer_notes"].items()},
         )
     except (KeyError, TypeError, ValueError) as exc:  # an entry from another version: recompute
         logger.warning("ignoring incompatible information-plane cache entry (%s)", exc)

@@ -9,24 +9,34 @@ settings in one line, :func:`mutual_information` estimates one representation.
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from typing import Any, Literal
 
 from ibviewer.core.information._common import MIEstimator
 from ibviewer.core.information.binning import AdaptiveBinningMIEstimator, BinningMIEstimator
 from ibviewer.core.information.kde import KDEMIEstimator
+from ibviewer.core.information.renyi import RenyiMIEstimator
 from ibviewer.errors import EstimatorError
 
-__all__ = ["ESTIMATORS", "EstimatorName", "make_estimator", "describe_estimator", "mutual_information"]
+__all__ = [
+    "ESTIMATORS",
+    "EstimatorName",
+    "WIDE_LAYER_ESTIMATOR",
+    "make_estimator",
+    "describe_estimator",
+    "mutual_information",
+]
 
 #: Registry name -> estimator class, in the order users see them.
 ESTIMATORS: dict[str, type[MIEstimator]] = {
     "binning": BinningMIEstimator,
     "adaptive": AdaptiveBinningMIEstimator,
     "kde": KDEMIEstimator,
+    "renyi": RenyiMIEstimator,
 }
 # the same names, for type checkers (a test checks it matches ESTIMATORS)
-EstimatorName = Literal["binning", "adaptive", "kde"]
+EstimatorName = Literal["binning", "adaptive", "kde", "renyi"]
 
 
 def make_estimator(estimator: str, **params: Any) -> MIEstimator:
@@ -61,17 +71,26 @@ def describe_estimator(estimator: str, params: dict[str, Any]) -> str:
     return estimator if cls is None else cls.describe(params)
 
 
+#: The estimator the ceiling warning of the others offers: it stays below log2(N) on wide layers.
+WIDE_LAYER_ESTIMATOR = "renyi"
+
+
 def _saturation_message(estimator: str, layer: str | None, n_cells: int, n_total: int, log2_n: float) -> str:
     where = "This representation" if layer is None else f"Layer {layer!r}"
     epochs = "" if layer is None else f" in {n_cells} of {n_total} epochs"
     cls = ESTIMATORS.get(estimator, MIEstimator)
+    offer = ""
+    if estimator != WIDE_LAYER_ESTIMATOR:
+        offer = f", or use the {WIDE_LAYER_ESTIMATOR} estimator, made for wide layers (--estimator {WIDE_LAYER_ESTIMATOR})"
     return (
         f"{where} sits at the ceiling I(X;T) = log2(N) = {log2_n:.2f} bits{epochs}: every sample is "
-        f"resolved on its own, so the estimate says nothing about compression; {cls.saturation_fix}."
+        f"resolved on its own, so the estimate says nothing about compression; {cls.saturation_fix}{offer}."
     )
 
 
-def mutual_information(t: Any, y: Any, estimator: EstimatorName = "binning", **params: Any) -> dict[str, Any]:
+def mutual_information(
+    t: Any, y: Any, estimator: EstimatorName = "binning", *, x: Any = None, **params: Any
+) -> dict[str, Any]:
     """Estimate I(X;T) and I(T;Y) of one representation, in bits.
 
     Parameters
@@ -80,20 +99,27 @@ def mutual_information(t: Any, y: Any, estimator: EstimatorName = "binning", **p
         Activations; each row is one input's representation (inputs taken as distinct).
     y : array-like, (n_samples,)
         Class labels (any comparable values).
-    estimator : {"binning", "adaptive", "kde"}, default="binning"
+    estimator : {"binning", "adaptive", "kde", "renyi"}, default="binning"
         See :data:`ESTIMATORS`.
+    x : array-like, (n_samples, ...), optional
+        The inputs of the same samples, as the X of I(X;T) (renyi only; the others, and
+        renyi without ``x``, take X to be the sample itself, so I(X;T) = H(T)).
     **params
         Settings of the estimator (``n_bins``, ``bin_width``, ``value_range`` for binning;
-        ``n_bins``, ``strategy`` for adaptive; ``noise_var``, ``chunk_size``, ``device`` for kde).
+        ``n_bins``, ``strategy`` for adaptive; ``noise_var``, ``chunk_size``, ``device`` for kde;
+        ``alpha``, ``kernel_width``, ``width_factor``, ``conv_kernel``, ``map_shape``,
+        ``chunk_size``, ``device`` for renyi).
 
     Returns
     -------
     dict
         ``estimator``, ``params`` (all settings), ``i_xt``, ``i_ty``, ``h_y``, ``log2_n``,
         ``saturated`` (bool: the estimator's ``saturated_``, True when I(X;T) sits at log2(N)
-        and the warning below is raised) and ``unit`` ("bits"); for kde also ``i_xt_lower``,
-        ``i_xt_upper``, ``i_ty_lower``, ``i_ty_upper`` (``i_xt`` and ``i_ty`` are then the upper
-        bounds).
+        and the warning below is raised), ``x_variable`` (``"sample"``: X is the sample
+        itself, I(X;T) = H(T); ``"input"``: X is ``x``) and ``unit`` ("bits"); for kde also
+        ``i_xt_lower``, ``i_xt_upper``, ``i_ty_lower``, ``i_ty_upper`` (``i_xt`` and ``i_ty``
+        are then the upper bounds); for renyi also ``entropy_t``, ``entropy_x``,
+        ``kernel_width``, ``kernel_width_x`` (None without ``x``) and ``kernel``.
 
     Raises
     ------
@@ -105,7 +131,7 @@ def mutual_information(t: Any, y: Any, estimator: EstimatorName = "binning", **p
     UserWarning
         When I(X;T) sits at log2(N) (every sample resolved on its own).
     """
-    fitted = make_estimator(estimator, **params).fit(t, y)
+    fitted = make_estimator(estimator, **params).fit(t, y, x)
     result: dict[str, Any] = {
         "estimator": estimator,
         "params": fitted.get_params(),
@@ -114,8 +140,14 @@ def mutual_information(t: Any, y: Any, estimator: EstimatorName = "binning", **p
         "h_y": float(fitted.h_y_),
         "log2_n": float(fitted.log2_n_),
         "saturated": bool(fitted.saturated_),
+        "x_variable": fitted.x_variable_,
         "unit": "bits",
     }
+    for output in fitted.cell_outputs:
+        value = float(getattr(fitted, output + "_"))
+        result[output] = None if math.isnan(value) else value  # None: JSON has no NaN
+    for note in fitted.layer_notes:
+        result[note] = str(getattr(fitted, note + "_"))
     if fitted.has_bounds:
         result.update(
             i_xt_lower=float(fitted.i_xt_lower_),

@@ -15,7 +15,7 @@ from tests.core.information.data import levels_and_labels, parity
 # --- invariances ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("estimator, params", [("binning", {}), ("adaptive", {}), ("kde", {"noise_var": 1e-2})])
+@pytest.mark.parametrize("estimator, params", [("binning", {}), ("adaptive", {}), ("kde", {"noise_var": 1e-2}), ("renyi", {"kernel_width": 0.1})])
 def test_permuting_units_changes_nothing(rng, estimator, params):
     t, y = levels_and_labels(rng, n_units=5)
     base = mutual_information(t, y, estimator, **params)
@@ -25,7 +25,7 @@ def test_permuting_units_changes_nothing(rng, estimator, params):
         assert permuted[key] == pytest.approx(base[key], abs=1e-10)
 
 
-@pytest.mark.parametrize("estimator, params", [("binning", {}), ("adaptive", {}), ("kde", {"noise_var": 1e-2})])
+@pytest.mark.parametrize("estimator, params", [("binning", {}), ("adaptive", {}), ("kde", {"noise_var": 1e-2}), ("renyi", {"kernel_width": 0.1})])
 def test_relabelling_classes_changes_nothing(rng, estimator, params):
     t, y = levels_and_labels(rng, n_units=4)
     names = np.array(["cat", "ant", "bee"])[y]  # other values, other sort order
@@ -35,7 +35,7 @@ def test_relabelling_classes_changes_nothing(rng, estimator, params):
         assert renamed[key] == pytest.approx(base[key], abs=1e-10)
 
 
-@pytest.mark.parametrize("estimator, params", [("binning", {}), ("adaptive", {}), ("kde", {"noise_var": 1e-2})])
+@pytest.mark.parametrize("estimator, params", [("binning", {}), ("adaptive", {}), ("kde", {"noise_var": 1e-2}), ("renyi", {"kernel_width": 0.1})])
 def test_shuffling_labels_drops_i_ty_towards_zero(bits, rng, estimator, params):
     t, y = bits[:, :5], parity(bits[:, :3])
     informed = mutual_information(t, y, estimator, **params)["i_ty"]

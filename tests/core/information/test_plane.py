@@ -105,6 +105,10 @@ def test_plane_cache_keeps_warnings(rng, tmp_path):
         cached = compute_information_plane(acts, "binning", cache_dir=tmp_path)
     assert cached.warnings == plane.warnings
     assert [str(w.message) for w in replayed] == list(plane.warnings)
+    # the flags per cell, for the front ends' offer of another estimator
+    assert plane.saturated.shape == (4, 3) and plane.saturated[:, 0].all()
+    np.testing.assert_array_equal(cached.saturated, plane.saturated)
+    assert any("or use the renyi estimator" in m for m in plane.warnings)
 
 
 def test_plane_cancellation_stops_between_cells(rng, tmp_path):

@@ -33,8 +33,9 @@ def test_warns_when_every_sample_has_its_own_bin(rng):
     "estimator, params, fix",
     [
         ("binning", {"n_bins": 30}, r"use fewer bins \(n_bins / --bins\) or a larger bin width \(bin_width / --bin-w"),
-        ("adaptive", {"n_bins": 30}, r"use fewer bins \(n_bins / --bins\)\.$"),
-        ("kde", {"noise_var": 1e-8}, r"use a larger noise variance \(noise_var / --noise-var\)\.$"),
+        ("adaptive", {"n_bins": 30}, r"use fewer bins \(n_bins / --bins\), or use the renyi estimator, made for wide layers \(--estimator renyi\)\.$"),
+        ("kde", {"noise_var": 1e-8}, r"use a larger noise variance \(noise_var / --noise-var\), or use the renyi"),
+        ("renyi", {"kernel_width": 1e-4}, r"use a wider kernel \(width_factor / --width-factor, or kernel_width / --kernel-width\)\.$"),
     ],
 )
 def test_saturated_entry_matches_the_warning_and_the_estimator(rng, estimator, params, fix):
@@ -45,7 +46,8 @@ def test_saturated_entry_matches_the_warning_and_the_estimator(rng, estimator, p
     assert len(caught) == 1 and re.search(fix, str(caught[0].message))
     assert result["saturated"] is True
     assert make_estimator(estimator, **params).fit(t, y).saturated_ is True
-    coarse = {**params, "n_bins": 2} if "n_bins" in params else {"noise_var": 10.0}
+    coarse = {"n_bins": 2} if "n_bins" in params else {"kernel_width": 1.0} if estimator == "renyi" else {"noise_var": 10.0}
+    coarse = {**params, **coarse}
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning when not saturated
         resolved = mutual_information(t, y, estimator, **coarse)
@@ -56,7 +58,8 @@ def test_saturated_entry_matches_the_warning_and_the_estimator(rng, estimator, p
 def test_result_keys(bits):
     y = parity(bits[:, :3])
     plain = mutual_information(bits[:, :5], y)
-    assert set(plain) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "unit"}
+    assert set(plain) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "x_variable", "unit"}
+    assert plain["x_variable"] == "sample"
     assert plain["unit"] == "bits" and plain["params"] == {"n_bins": 30, "bin_width": None, "value_range": [-1.0, 1.0]}
     assert plain["saturated"] is False
     kde = mutual_information(bits[:512, :5], y[:512], "kde", noise_var=0.01)
@@ -79,6 +82,10 @@ def test_public_entry_point_is_lazy_exported():
         ("adaptive", {}, "adaptive: 30 equal-mass bins per epoch and layer"),
         ("adaptive", {"n_bins": 4, "strategy": "levels"}, "adaptive: 4 equal-levels bins per epoch and layer"),
         ("kde", {"device": "cpu"}, "kde: noise variance 0.001"),
+        ("renyi", {}, "renyi: alpha=2, width 0.35 x median distance, tensor kernels"),
+        ("renyi", {"alpha": 1.01, "kernel_width": "silverman", "conv_kernel": "channels"},
+         "renyi: alpha=1.01, width 1 x Silverman's rule, channels kernels"),
+        ("renyi", {"kernel_width": 0.5, "device": "cpu"}, "renyi: alpha=2, kernel width 0.5, tensor kernels"),
     ],
 )
 def test_describe_estimator(estimator, params, text):
@@ -92,7 +99,7 @@ def test_describe_estimator_keeps_an_unknown_name():
 @pytest.mark.parametrize(
     "estimator, params, match",
     [
-        ("nope", {}, "Unknown estimator 'nope'. Choose one of: binning, adaptive, kde"),
+        ("nope", {}, "Unknown estimator 'nope'. Choose one of: binning, adaptive, kde, renyi"),
         ("binning", {"noise_var": 1.0}, "no parameter 'noise_var'"),
         ("binning", {"n_bins": 1}, "n_bins must be an integer >= 2"),
         ("binning", {"n_bins": 2.5}, "n_bins must be an integer"),
