@@ -15,12 +15,12 @@ from ibviewer.commands.options import (
     add_estimator_arguments,
     add_neighbor_arguments,
     add_run_arguments,
+    add_scheduler_argument,
     run_request_from_args,
     settings_from_args,
 )
 
 WHAT = ("infoplane", "embeddings", "probes")
-EXTRACT_SHARE = 0.25  # of the progress bar
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -33,7 +33,11 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
             "with --select, DIR/neighbors.csv (formats: docs/outputs.md)."
         ),
     )
-    parser.add_argument("path", help="run folder, checkpoint, .pt2 program or activations archive")
+    parser.add_argument(
+        "path", nargs="+", metavar="RUN",
+        help="run folder, checkpoint, .pt2 program or activations archive; several runs are analysed together, "
+        "each into its own subfolder of DIR named after the run",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created; files in it are replaced)")
     parser.add_argument("--what", default=",".join(WHAT), help=f"comma-separated subset of {','.join(WHAT)}")
     parser.add_argument("--epochs", default="last", help="epochs to embed and probe: last, all, or a comma-separated list")
@@ -42,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     add_estimator_arguments(parser, jobs=True)
     add_embedding_arguments(parser)
     add_neighbor_arguments(parser)
+    add_scheduler_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -89,36 +94,69 @@ def _check_select(select: int, run, max_samples: int | None) -> None:  # noqa: A
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ibviewer.core.naming import SampleNames
-    from ibviewer.core.pipeline import extract, find_neighbors, open_request, run_analysis
-    from ibviewer.core.progress import SubProgress, TextProgress
-    from ibviewer.core.writers import write_embeddings_csv, write_infoplane_csv, write_neighbors_csv, write_probes_csv
+    from ibviewer.core.pipeline import analyze_runs, open_request
+    from ibviewer.core.progress import TextProgress
     from ibviewer.errors import IBViewerError
 
-    # every option is checked before anything slow starts
+    # every option is checked, and every run opened, before anything slow starts
     settings = settings_from_args(args)
-    request = run_request_from_args(args)
+    requests = [run_request_from_args(args, path) for path in args.path]
     what = _parse_what(args.what)
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise IBViewerError(f"--out {out} exists and is not a folder.")
-    opened = open_request(request)
-    epochs = _parse_epochs(args.epochs, opened.epochs)
+    opened = [open_request(request) for request in requests]
+    epochs = [_parse_epochs(args.epochs, run.epochs) for run in opened]
     if args.select is not None:
-        _check_select(args.select, opened, request.max_samples)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise IBViewerError(f"Could not create the output folder {out} ({exc.strerror or exc}); choose a writable place.") from exc
+        for request, run in zip(requests, opened):
+            _check_select(args.select, run, request.max_samples)
+    folders = _output_folders(out, [run.name for run in opened])
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IBViewerError(f"Could not create the output folder {folder} ({exc.strerror or exc}); choose a writable place.") from exc
     progress = TextProgress()
-    acts = extract(opened, request, progress=SubProgress(progress, 0.0, EXTRACT_SHARE, "extracting: "))
-    result = run_analysis(
-        acts, settings, epochs=epochs, stages=frozenset(what), n_jobs=args.jobs, cache_dir=request.cache_dir,
-        use_cache=request.use_cache, progress=SubProgress(progress, EXTRACT_SHARE, 1.0),
+    analyses = analyze_runs(
+        list(zip(requests, opened)), settings, epochs=epochs, stages=frozenset(what), n_jobs=args.jobs,
+        keep_activations=args.select is not None, progress=progress,
     )  # fmt: skip
-    names = SampleNames(acts, opened.dataset)
+    written: list[Path] = []
+    for folder, analysis in zip(folders, analyses):
+        if len(analyses) > 1:
+            print(f"{analysis.run.name}:")
+        written += _write_outputs(folder, analysis, settings, args.select)
+    progress.update(1.0, "done")
+    for path in written:
+        print(path)
+    return 0
+
+
+def _output_folders(out: Path, names: list[str]) -> list[Path]:
+    """``out`` for one run; for several, ``out/<run name>`` each (``name-2``, ... when names repeat)."""
+    if len(names) == 1:
+        return [out]
+    folders, seen = [], set()
+    for name in names:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "run"
+        candidate, n = safe, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{safe}-{n}"
+        seen.add(candidate)
+        folders.append(out / candidate)
+    return folders
+
+
+def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Path]:  # noqa: ANN001
+    """Write one run's CSVs and figures into ``out``; returns the paths written."""
+    import numpy as np
+
+    from ibviewer.core.naming import SampleNames
+    from ibviewer.core.pipeline import find_neighbors
+    from ibviewer.core.writers import write_embeddings_csv, write_infoplane_csv, write_neighbors_csv, write_probes_csv
+
+    result, acts, epochs = analysis.result, analysis.activations, list(analysis.epochs)
     written: list[Path] = []
     if result.infoplane is not None:
         from ibviewer.core.infoplane_figure import plot_information_plane
@@ -130,6 +168,9 @@ def run(args: argparse.Namespace) -> int:
         written.append(write_probes_csv(result.probes, out / "probes.csv"))
         for epoch in epochs:
             print(f"epoch {epoch}: {result.probes.pruning_note(epoch)}")
+    if acts is None:
+        return written
+    names = SampleNames(acts, analysis.run.dataset)
     if result.embeddings is not None:
         from ibviewer.core.layer_figure import plot_layer_grid
 
@@ -139,11 +180,8 @@ def run(args: argparse.Namespace) -> int:
             path = out / f"layers_e{epoch}.png"
             plot_layer_grid(result.embeddings, acts.labels, names.class_names(), probes=result.probes, epoch=epoch, path=path)
             written.append(path)
-    if args.select is not None:
-        rows = np.flatnonzero(acts.sample_idx == args.select)
+    if select is not None:
+        rows = np.flatnonzero(acts.sample_idx == select)
         neighbors = find_neighbors(acts, epochs[-1], int(rows[0]), k=settings.k, metric=settings.metric)
         written.append(write_neighbors_csv(out / "neighbors.csv", neighbors, acts, names))
-    progress.update(1.0, "done")
-    for path in written:
-        print(path)
-    return 0
+    return written

@@ -20,6 +20,7 @@ from ibviewer.core.config import (
     METHODS,
     METRICS,
     PREPROCESSINGS,
+    SCHEDULER_HELP,
     SEQUENCE_POOLS,
     AnalysisSettings,
     RunRequest,
@@ -32,6 +33,7 @@ __all__ = [
     "add_estimator_arguments",
     "add_embedding_arguments",
     "add_neighbor_arguments",
+    "add_scheduler_argument",
     "run_request_from_args",
     "settings_from_args",
     "parse_model_kwargs",
@@ -64,6 +66,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--feature-maps", choices=tuple(FEATURE_MAPS), default="flatten",
         help="how convolutional feature maps are turned into vectors (flatten or global-average-pool)",
+    )  # fmt: skip
+
+
+def add_scheduler_argument(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler``: where the per-checkpoint tasks run (``RunRequest.scheduler``; default this process)."""
+    parser.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help=f"run the work as dask tasks: {SCHEDULER_HELP} (needs pip install 'ibviewer[dask]'; docs/scale.md)",
     )  # fmt: skip
 
 
@@ -126,11 +136,15 @@ def parse_model_kwargs(text: str | None) -> dict | None:
     return kwargs
 
 
-def run_request_from_args(args: argparse.Namespace) -> RunRequest:
-    """The run request of the parsed run options (`add_run_arguments`); ``args.path`` may be empty for the GUI."""
+def run_request_from_args(args: argparse.Namespace, path: str | None = None) -> RunRequest:
+    """The run request of the parsed run options (`add_run_arguments`, `add_scheduler_argument`).
+
+    ``path`` replaces ``args.path`` (a command taking several runs makes one request each);
+    ``args.path`` may be empty for the GUI.
+    """
     layers = tuple(name.strip() for name in args.layers.split(",") if name.strip()) if args.layers else None
     return RunRequest(
-        path=args.path or "",
+        path=path if path is not None else (args.path or ""),
         model=args.model,
         model_kwargs=parse_model_kwargs(args.model_kwargs),
         dataset=args.dataset,
@@ -142,6 +156,7 @@ def run_request_from_args(args: argparse.Namespace) -> RunRequest:
         feature_maps=args.feature_maps,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
+        scheduler=getattr(args, "scheduler", None),
     )
 
 

@@ -21,13 +21,20 @@ from typing import Any
 import numpy as np
 
 from ibviewer.core.cache import DiskCache, atomic_write_text, hash_json
-from ibviewer.core.information._common import _label_ids, _labels_entropy
+from ibviewer.core.information._common import MIEstimator, _label_ids, _labels_entropy
 from ibviewer.core.information.registry import EstimatorName, _saturation_message, describe_estimator, make_estimator
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import ActivationSet, IntArray
 from ibviewer.errors import ActivationError, EstimatorError
 
-__all__ = ["InformationPlane", "compute_information_plane", "write_infoplane_csv"]
+__all__ = [
+    "InformationPlane",
+    "PlaneSetup",
+    "compute_information_plane",
+    "estimate_cells",
+    "label_ids",
+    "write_infoplane_csv",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -192,9 +199,8 @@ def compute_information_plane(
     UserWarning
         One per layer that sits at log2(N) in some epoch (also in ``plane.warnings``).
     """
-    spec = make_estimator(estimator, **params)
-    full_params = spec.get_params()
-    layer_names = _select_layers(acts, layers)
+    setup = PlaneSetup.create(acts.key, estimator, _select_layers(acts, layers), params)
+    layer_names = list(setup.layers)
     n_epochs = len(acts.epochs)
     if n_epochs == 0:
         raise ActivationError("These activations hold no epochs; extract at least one checkpoint first.")
@@ -208,26 +214,15 @@ def compute_information_plane(
                 "Re-extract the activations."
             )
 
-    # device and chunk size change how, not what, is computed: kept out of the key and results
-    key_params = {k: v for k, v in full_params.items() if k not in spec.runtime_params}
-    key = hash_json(
-        {"v": _CACHE_VERSION, "acts": acts.key, "estimator": estimator, "params": key_params, "layers": layer_names}
-    )
     cache = DiskCache("infoplane", cache_dir, enabled=use_cache)
-    cached = cache.get(key)
-    if cached is not None:
-        plane = _plane_from_cache(*cached)
-        if plane is not None:
-            for message in plane.warnings:
-                warnings.warn(message, UserWarning, stacklevel=2)
-            progress.update(1.0, "loaded from cache")
-            return plane
+    plane = setup.cached(cache)
+    if plane is not None:
+        for message in plane.warnings:
+            warnings.warn(message, UserWarning, stacklevel=2)
+        progress.update(1.0, "loaded from cache")
+        return plane
 
-    if labels.shape != (n_samples,) or n_samples < 2:
-        raise ActivationError(
-            f"Labels have shape {labels.shape} for {n_samples} samples; need one label per sample and >= 2 samples."
-        )
-    y_ids, n_classes = _label_ids(labels)
+    y_ids, n_classes = label_ids(labels, n_samples)
     for name in layer_names:
         # one epoch at a time: a mask of the whole layer can be gigabytes
         if not all(np.isfinite(epoch_values).all() for epoch_values in acts.values[name]):
@@ -237,7 +232,7 @@ def compute_information_plane(
             )
 
     # e.g. binning's value_range="layer": the layer's range over all epochs
-    cell_params = {name: spec.layer_params(dict(full_params), acts.values[name]) for name in layer_names}
+    cell_params = {name: setup.layer_params(acts.values[name]) for name in layer_names}
 
     cells = [(e, k) for e in range(n_epochs) for k in range(len(layer_names))]
     results = np.full((n_epochs, len(layer_names), 5), np.nan)
@@ -258,31 +253,100 @@ def compute_information_plane(
             )
             progress.check_cancelled()
 
-    log2_n = math.log2(n_samples)
-    messages = []
-    for k, name in enumerate(layer_names):
-        n_saturated = int(results[:, k, 4].sum())
-        if n_saturated:
-            messages.append(_saturation_message(estimator, name, n_saturated, n_epochs, log2_n))
-    has_bounds = spec.has_bounds
-    plane = InformationPlane(
-        estimator=estimator,
-        params=key_params,
-        epochs=tuple(int(e) for e in acts.epochs),
-        layers=tuple(layer_names),
-        i_xt=_frozen(results[:, :, 0]),
-        i_ty=_frozen(results[:, :, 1]),
-        i_xt_lower=_frozen(results[:, :, 2]) if has_bounds else None,
-        i_ty_lower=_frozen(results[:, :, 3]) if has_bounds else None,
-        h_y=_labels_entropy(y_ids, n_classes),
-        log2_n=log2_n,
-        n_samples=n_samples,
-        warnings=tuple(messages),
-    )
-    _plane_to_cache(cache, key, plane)
-    for message in messages:
+    plane = setup.assemble(acts.epochs, results, y_ids, n_classes)
+    setup.store(cache, plane)
+    for message in plane.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     return plane
+
+
+def label_ids(labels: np.ndarray, n_samples: int) -> tuple[IntArray, int]:
+    """Labels as ids ``0..n_classes-1`` and the number of classes, checked against ``n_samples``."""
+    labels = np.asarray(labels).reshape(-1)
+    if labels.shape != (n_samples,) or n_samples < 2:
+        raise ActivationError(
+            f"Labels have shape {labels.shape} for {n_samples} samples; need one label per sample and >= 2 samples."
+        )
+    return _label_ids(labels)
+
+
+def estimate_cells(
+    values: Sequence[np.ndarray], labels: np.ndarray, estimator: str, cell_params: Sequence[dict[str, Any]]
+) -> np.ndarray:
+    """The cells of one epoch: ``values[k]`` is layer k's (n_samples, dim) block, ``cell_params[k]`` its settings.
+
+    Returns (n_layers, 5): i_xt, i_ty, i_xt_lower, i_ty_lower (NaN without bounds) and saturated
+    (0/1), exactly as :func:`compute_information_plane` computes them (a streamed analysis
+    estimates each checkpoint where it was captured and sends only these numbers).
+    """
+    y_ids, n_classes = label_ids(labels, len(labels))
+    return np.array(
+        [_estimate_cell(t, y_ids, n_classes, estimator, params) for t, params in zip(values, cell_params)],
+        dtype=np.float64,
+    ).reshape(len(values), 5)
+
+
+@dataclass(frozen=True, eq=False)
+class PlaneSetup:
+    """One information plane's estimator, settings, layers and cache key, before any estimate.
+
+    :func:`compute_information_plane` and the streamed analysis (one checkpoint at a time,
+    :mod:`ibviewer.core.streaming`) share it, so both give the same plane under the same key.
+    """
+
+    estimator: str
+    spec: MIEstimator
+    full_params: dict[str, Any]
+    key_params: dict[str, Any]
+    layers: tuple[str, ...]
+    key: str
+
+    @classmethod
+    def create(cls, acts_key: str, estimator: str, layers: Sequence[str], params: dict[str, Any]) -> PlaneSetup:
+        spec = make_estimator(estimator, **params)
+        full_params = spec.get_params()
+        # device and chunk size change how, not what, is computed: kept out of the key and results
+        key_params = {k: v for k, v in full_params.items() if k not in spec.runtime_params}
+        key = hash_json(
+            {"v": _CACHE_VERSION, "acts": acts_key, "estimator": estimator, "params": key_params, "layers": list(layers)}
+        )
+        return cls(estimator, spec, full_params, key_params, tuple(layers), key)
+
+    def layer_params(self, values: np.ndarray) -> dict[str, Any]:
+        """One layer's settings given its (n_epochs, n_samples, dim) values (see ``MIEstimator.layer_params``)."""
+        return self.spec.layer_params(dict(self.full_params), values)
+
+    def cached(self, cache: DiskCache) -> InformationPlane | None:
+        entry = cache.get(self.key)
+        return _plane_from_cache(*entry) if entry is not None else None
+
+    def store(self, cache: DiskCache, plane: InformationPlane) -> None:
+        _plane_to_cache(cache, self.key, plane)
+
+    def assemble(self, epochs: Sequence[int], results: np.ndarray, y_ids: IntArray, n_classes: int) -> InformationPlane:
+        """The plane from the (n_epochs, n_layers, 5) cells (see :func:`estimate_cells`)."""
+        n_epochs, n_samples = len(epochs), len(y_ids)
+        log2_n = math.log2(n_samples)
+        messages = []
+        for k, name in enumerate(self.layers):
+            n_saturated = int(results[:, k, 4].sum())
+            if n_saturated:
+                messages.append(_saturation_message(self.estimator, name, n_saturated, n_epochs, log2_n))
+        has_bounds = self.spec.has_bounds
+        return InformationPlane(
+            estimator=self.estimator,
+            params=self.key_params,
+            epochs=tuple(int(e) for e in epochs),
+            layers=self.layers,
+            i_xt=_frozen(results[:, :, 0]),
+            i_ty=_frozen(results[:, :, 1]),
+            i_xt_lower=_frozen(results[:, :, 2]) if has_bounds else None,
+            i_ty_lower=_frozen(results[:, :, 3]) if has_bounds else None,
+            h_y=_labels_entropy(y_ids, n_classes),
+            log2_n=log2_n,
+            n_samples=n_samples,
+            warnings=tuple(messages),
+        )
 
 
 def _select_layers(acts: ActivationSet, layers: Sequence[str] | None) -> list[str]:
