@@ -90,23 +90,25 @@ class DaskExecutor:
             yield cls(client)
 
     def prepare(self, request: RunRequest) -> RunRequest:
-        """Ship a ``--model file.py:factory`` to the workers; the request they see names the module ``file``."""
+        """The request as workers see it: paths made absolute (workers have their own working folder),
+        and a ``--model file.py:factory`` shipped to them, named as the module ``file``."""
+        changes: dict[str, Any] = {"path": os.path.abspath(os.path.expanduser(request.path))}
+        if request.dataset and Path(request.dataset).expanduser().exists():
+            changes["dataset"] = os.path.abspath(os.path.expanduser(request.dataset))
+        if request.cache_dir:
+            changes["cache_dir"] = os.path.abspath(os.path.expanduser(request.cache_dir))
         spec = request.model
-        if not spec or ":" not in spec:
-            return request
-        module, _, attr = spec.rpartition(":")
-        if not module.endswith(".py"):
-            return request  # importable: it must be installed on the workers
-        file = Path(module).expanduser().resolve()
-        if not file.is_file():
-            return request  # opening reports it, on the client first
-        if file not in self._uploaded:
-            try:
-                self.client.upload_file(str(file))
-            except Exception as exc:  # the worker imports the file: its errors come back here
-                raise IBViewerError(f"Could not ship the model file {file} to the dask workers ({exc}).") from exc
-            self._uploaded[file] = file.stem
-        return replace(request, model=f"{self._uploaded[file]}:{attr}")
+        module, _, attr = (spec or "").rpartition(":")
+        if module.endswith(".py") and Path(module).expanduser().is_file():  # else importable, or opening reports it
+            file = Path(module).expanduser().resolve()
+            if file not in self._uploaded:
+                try:
+                    self.client.upload_file(str(file))
+                except Exception as exc:  # the workers import the file: its errors come back here
+                    raise IBViewerError(f"Could not ship the model file {file} to the dask workers ({exc}).") from exc
+                self._uploaded[file] = file.stem
+            changes["model"] = f"{self._uploaded[file]}:{attr}"
+        return replace(request, **changes)
 
     def run_tasks(self, tasks: Sequence[CheckpointTask], progress: Progress) -> Iterator[CheckpointResult]:
         """Submit every task, yield results as they finish; on cancel or error, cancel what is left."""

@@ -195,11 +195,15 @@ def stream_analysis(
     list of StreamedResult
         One per run, in order; equal to what the in-memory analysis computes.
     """
+    from ibviewer.core.activations import ExtractOptions, plan_memory
     from ibviewer.core.information.plane import PlaneSetup
 
     cache = DiskCache("infoplane", cache_dir, enabled=use_cache)
     states = []
     for run in runs:
+        # one checkpoint in flight per process; here also the epochs kept for embeddings
+        held = 1 + (len(run.epochs) if keep else 0)
+        plan_memory(run.layers, held, len(run.sample_idx), ExtractOptions().memory_limit_gb, input_bytes=run.run.input_bytes)
         state = _RunState(run)
         if "infoplane" in stages:
             state.setup = PlaneSetup.create(run.key, settings.estimator, run.layer_names, settings.estimator_params())

@@ -192,7 +192,7 @@ class Run:
             act.check_finite(values, self.epochs)
             key = hash_arrays([*values.values(), labels], {"archive": True})
             return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, dict(record, source="archive"))
-        act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb)
+        act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb, input_bytes=self.input_bytes)
         key = self.activation_key(options)
         cache = DiskCache("activations", cache_dir, enabled=use_cache)
         hit = cache.get(key)
@@ -207,6 +207,14 @@ class Run:
         act.check_finite(values, self.epochs)
         cache.put(key, {f"layer_{i}": values[layer.name] for i, layer in enumerate(layers)}, {"run": str(self.path)})
         return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record)
+
+    @property
+    def input_bytes(self) -> int:
+        """Bytes of one input sample (what the memory plan counts for the copy of the captured inputs)."""
+        if self.dataset is None or self.source.holds_activations:
+            return 0
+        x = self.dataset.x
+        return int(x.dtype.itemsize * (x[:1].size if len(x) else 0))
 
     def capture_plan(self, options: act.ExtractOptions | None = None) -> CapturePlan:
         """What `activations` captures with ``options``, decided without running anything.
