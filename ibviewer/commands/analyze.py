@@ -16,12 +16,12 @@ from ibviewer.commands.options import (
     add_neighbor_arguments,
     add_output_arguments,
     add_run_arguments,
+    add_scheduler_argument,
     run_request_from_args,
     settings_from_args,
 )
 
 WHAT = ("infoplane", "embeddings", "probes")
-EXTRACT_SHARE = 0.25  # of the progress bar
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -36,7 +36,11 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
             "are never touched unless --overwrite."
         ),
     )
-    parser.add_argument("path", help="run folder, checkpoint, .pt2 program or activations archive")
+    parser.add_argument(
+        "path", nargs="+", metavar="RUN",
+        help="run folder, checkpoint, .pt2 program or activations archive; several runs are analysed together, "
+        "each into its own subfolder of DIR named after the run",
+    )  # fmt: skip
     add_output_arguments(parser)
     parser.add_argument("--what", default=",".join(WHAT), help=f"comma-separated subset of {','.join(WHAT)}")
     parser.add_argument("--epochs", default="last", help="epochs to embed and probe: last, all, or a comma-separated list")
@@ -45,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     add_estimator_arguments(parser, jobs=True)
     add_embedding_arguments(parser)
     add_neighbor_arguments(parser)
+    add_scheduler_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -118,38 +123,76 @@ def _planned_outputs(what: set[str], epochs: list[int], select: int | None) -> l
 
 
 def run(args: argparse.Namespace) -> int:
+    from ibviewer.core.pipeline import analyze_runs, open_request
+    from ibviewer.core.progress import TextProgress
+    from ibviewer.core.writers import OutputFolder
+
+    # every option is checked, and every run opened, before anything slow starts
+    settings = settings_from_args(args)
+    requests = [run_request_from_args(args, path) for path in args.path]
+    what = _parse_what(args.what)
+    OutputFolder(args.out, overwrite=args.overwrite).prepare([])  # a folder, writable
+    opened = [open_request(request) for request in requests]
+    epochs = [_parse_epochs(args.epochs, run.epochs) for run in opened]
+    for request, run_ in zip(requests, opened):
+        _check_options(args, settings, run_, request)
+    outputs = [
+        OutputFolder(folder, overwrite=args.overwrite)
+        for folder in _output_folders(Path(args.out).expanduser(), [run_.name for run_ in opened])
+    ]
+    for output, run_epochs in zip(outputs, epochs):
+        output.prepare(_planned_outputs(what, run_epochs, args.select))
+    progress = TextProgress()
+    analyses = analyze_runs(
+        list(zip(requests, opened)), settings, epochs=epochs, stages=frozenset(what), n_jobs=args.jobs,
+        keep_activations=args.select is not None, progress=progress,
+    )  # fmt: skip
+    written: list[Path] = []
+    for output, analysis, request, run_epochs in zip(outputs, analyses, requests, epochs):
+        if len(analyses) > 1:
+            print(f"{analysis.run.name}:")
+        files = _write_outputs(output.folder, analysis, settings, args.select)
+        record = {
+            "command": "analyze", "run": request.to_dict(), "what": sorted(what), "epochs": run_epochs,
+            "select": args.select, "settings": settings.to_dict(),
+        }  # fmt: skip
+        output.finish(files, record)
+        written += files
+    progress.update(1.0, "done")
+    for path in written:
+        print(path)
+    return 0
+
+
+def _output_folders(out: Path, names: list[str]) -> list[Path]:
+    """``out`` for one run; for several, ``out/<run name>`` each (``name-2``, ... when names repeat)."""
+    if len(names) == 1:
+        return [out]
+    folders, seen = [], set()
+    for name in names:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "run"
+        candidate, n = safe, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{safe}-{n}"
+        seen.add(candidate)
+        folders.append(out / candidate)
+    return folders
+
+
+def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Path]:  # noqa: ANN001
+    """Write one run's CSVs and figures into ``out``; returns the paths written."""
     import numpy as np
 
     from ibviewer.core.layer_names import layer_labels, pooling_note
     from ibviewer.core.naming import SampleNames
-    from ibviewer.core.pipeline import extract, find_neighbors, open_request, run_analysis
-    from ibviewer.core.progress import SubProgress, TextProgress
-    from ibviewer.core.writers import (
-        OutputFolder,
-        write_embeddings_csv,
-        write_infoplane_csv,
-        write_neighbors_csv,
-        write_probes_csv,
-    )
+    from ibviewer.core.pipeline import find_neighbors
+    from ibviewer.core.writers import write_embeddings_csv, write_infoplane_csv, write_neighbors_csv, write_probes_csv
 
-    # every option is checked before anything slow starts
-    settings = settings_from_args(args)
-    request = run_request_from_args(args)
-    what = _parse_what(args.what)
-    output = OutputFolder(args.out, overwrite=args.overwrite)
-    out = output.folder
-    opened = open_request(request)
-    epochs = _parse_epochs(args.epochs, opened.epochs)
-    _check_options(args, settings, opened, request)
-    output.prepare(_planned_outputs(what, epochs, args.select))
-    progress = TextProgress()
-    acts = extract(opened, request, progress=SubProgress(progress, 0.0, EXTRACT_SHARE, "extracting: "))
-    result = run_analysis(
-        acts, settings, epochs=epochs, stages=frozenset(what), n_jobs=args.jobs, cache_dir=request.cache_dir,
-        use_cache=request.use_cache, progress=SubProgress(progress, EXTRACT_SHARE, 1.0),
-    )  # fmt: skip
-    names = SampleNames(acts, opened.dataset)
-    labels, note = layer_labels(acts.layers), pooling_note(acts)
+    result, acts, epochs = analysis.result, analysis.activations, list(analysis.epochs)
+    layers = acts.layers if acts is not None else analysis.run.layers
+    labels = layer_labels(layers)
+    note = pooling_note(acts) if acts is not None else ""
     written: list[Path] = []
     if result.infoplane is not None:
         from ibviewer.core.infoplane_figure import plot_information_plane
@@ -161,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
         written.append(write_probes_csv(result.probes, out / "probes.csv"))
         for epoch in epochs:
             print(f"epoch {epoch}: {result.probes.pruning_note(epoch)}")
+    if acts is None:
+        return written
+    names = SampleNames(acts, analysis.run.dataset)
     if result.embeddings is not None:
         from ibviewer.core.layer_figure import plot_layer_grid
 
@@ -173,16 +219,8 @@ def run(args: argparse.Namespace) -> int:
                 layer_labels=labels, note=note,
             )  # fmt: skip
             written.append(path)
-    if args.select is not None:
-        rows = np.flatnonzero(acts.sample_idx == args.select)
+    if select is not None:
+        rows = np.flatnonzero(acts.sample_idx == select)
         neighbors = find_neighbors(acts, epochs[-1], int(rows[0]), k=settings.k, metric=settings.metric)
         written.append(write_neighbors_csv(out / "neighbors.csv", neighbors, acts, names))
-    record = {
-        "command": "analyze", "run": request.to_dict(), "what": sorted(what), "epochs": epochs, "select": args.select,
-        "settings": settings.to_dict(),
-    }  # fmt: skip
-    output.finish(written, record)
-    progress.update(1.0, "done")
-    for path in written:
-        print(path)
-    return 0
+    return written

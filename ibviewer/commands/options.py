@@ -22,6 +22,7 @@ from ibviewer.core.config import (
     METHODS,
     METRICS,
     PREPROCESSINGS,
+    SCHEDULER_HELP,
     SEQUENCE_POOLS,
     AnalysisSettings,
     RunRequest,
@@ -35,6 +36,7 @@ __all__ = [
     "add_embedding_arguments",
     "add_neighbor_arguments",
     "add_output_arguments",
+    "add_scheduler_argument",
     "run_request_from_args",
     "settings_from_args",
     "parse_model_kwargs",
@@ -90,6 +92,12 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--overwrite", action="store_true", help="replace files in --out that ibviewer did not write (refused otherwise)"
     )
+def add_scheduler_argument(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler``: where the per-checkpoint tasks run (``RunRequest.scheduler``; default this process)."""
+    parser.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help=f"run the work as dask tasks: {SCHEDULER_HELP} (needs pip install 'ibviewer[dask]'; docs/scale.md)",
+    )  # fmt: skip
 
 
 def add_estimator_arguments(parser: argparse.ArgumentParser, jobs: bool = False) -> None:
@@ -165,11 +173,15 @@ def parse_model_kwargs(text: str | None) -> dict | None:
     return kwargs
 
 
-def run_request_from_args(args: argparse.Namespace) -> RunRequest:
-    """The run request of the parsed run options (`add_run_arguments`); ``args.path`` may be empty for the GUI."""
+def run_request_from_args(args: argparse.Namespace, path: str | None = None) -> RunRequest:
+    """The run request of the parsed run options (`add_run_arguments`, `add_scheduler_argument`).
+
+    ``path`` replaces ``args.path`` (a command taking several runs makes one request each);
+    ``args.path`` may be empty for the GUI.
+    """
     layers = tuple(name.strip() for name in args.layers.split(",") if name.strip()) if args.layers else None
     return RunRequest(
-        path=args.path or "",
+        path=path if path is not None else (args.path or ""),
         model=args.model,
         model_kwargs=parse_model_kwargs(args.model_kwargs),
         dataset=args.dataset,
@@ -182,6 +194,7 @@ def run_request_from_args(args: argparse.Namespace) -> RunRequest:
         feature_maps=args.feature_maps,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
+        scheduler=getattr(args, "scheduler", None),
     )
 
 

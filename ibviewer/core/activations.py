@@ -81,7 +81,7 @@ class ExtractOptions:
     feature_maps : {"flatten", "gap"}, default="flatten"
         How (batch, channels, ...) feature maps become vectors (gap: global average pool).
     memory_limit_gb : float, default=4.0 (or ``$IBVIEWER_MEMORY_LIMIT_GB``)
-        Refuse to extract more than this (see :func:`plan_memory`).
+        Refuse to extract when the memory plan (`plan_memory`) says the peak exceeds this.
     """
 
     layers: tuple[str, ...] | None = None
@@ -316,14 +316,36 @@ def choose_samples(n_samples: int, max_samples: int | None, seed: int = 0) -> np
     return np.sort(rng.choice(n_samples, size=max_samples, replace=False)).astype(np.int64)
 
 
-def plan_memory(layers: Sequence[LayerInfo], n_epochs: int, n_samples: int, limit_gb: float) -> int:
-    """Bytes the extraction needs; raises ActivationError above ``limit_gb`` with what to do."""
-    total = 4 * n_epochs * n_samples * sum(layer.dim for layer in layers)
+#: Bytes the information-plane estimate of one (epoch, layer) cell takes beyond its activations, per value
+#: of the layer (binning: bin indices, row codes and their sort; measured with tracemalloc on 10,000 x 512).
+CELL_WORKSPACE_BYTES = 28
+
+
+def plan_memory(
+    layers: Sequence[LayerInfo], n_epochs: int, n_samples: int, limit_gb: float, *, input_bytes: int = 0
+) -> int:
+    """Bytes an analysis holding ``n_epochs`` epochs of activations needs at its peak; refuses above ``limit_gb``.
+
+    The peak is the activations held (4 bytes x samples x the layers' dims x epochs) plus the
+    larger of what capturing and estimating add: the copy of the captured inputs
+    (``input_bytes`` per sample) and the widest layer's estimator workspace
+    (`CELL_WORKSPACE_BYTES` per value). The all-in-memory route holds every epoch; a streamed
+    analysis one per process (plus, where results are gathered, the epochs kept for embeddings).
+    Measured peaks are in ``docs/performance.md`` (benchmarks/bench_scale.py).
+
+    Raises
+    ------
+    ActivationError
+        The estimate exceeds ``limit_gb``, naming the widest layer and what to do.
+    """
+    held = 4 * n_epochs * n_samples * sum(layer.dim for layer in layers)
+    widest = max(layers, key=lambda layer: layer.dim)
+    total = held + max(n_samples * input_bytes, CELL_WORKSPACE_BYTES * n_samples * widest.dim)
     if total > limit_gb * 1e9:
-        widest = max(layers, key=lambda layer: layer.dim)
         raise ActivationError(
             f"Capturing {len(layers)} layers x {n_epochs} epochs x {n_samples} samples needs "
-            f"{total / 1e9:.1f} GB, above the {limit_gb:g} GB limit (widest layer: {widest.name}, {widest.dim} values). "
+            f"{total / 1e9:.1f} GB at its peak ({held / 1e9:.1f} GB of activations), above the {limit_gb:g} GB limit "
+            f"(widest layer: {widest.name}, {widest.dim} values). "
             "Use --max-samples N, fewer --layers (or feature maps 'gap'), or fewer epochs."
         )
     return total

@@ -35,7 +35,9 @@ __all__ = [
     "FEATURE_MAPS",
     "RESULT_STAGES",
     "WORD_NEIGHBORS",
+    "SCHEDULER_HELP",
     "choice_help",
+    "parse_scheduler",
 ]
 
 # name -> title shown in menus, legends and figure titles (dicts keep the order shown)
@@ -82,6 +84,36 @@ FEATURE_MAPS: dict[str, str] = {"flatten": "flatten", "gap": "global average poo
 WORD_NEIGHBORS: dict[int, int] = {2: 200, 3: 50}
 #: What `settings_diff` may name: results that have to be computed again.
 RESULT_STAGES = ("infoplane", "embeddings", "probes")
+
+
+#: What a scheduler setting may be (``RunRequest.scheduler``, ``--scheduler``).
+SCHEDULER_HELP = "local (a dask LocalCluster, one worker per core), local:N (N workers) or a running scheduler's address, tcp://host:port"
+_SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def parse_scheduler(text: str) -> tuple[str, int | str | None]:
+    """``("local", n_workers or None)`` or ``("address", "tcp://host:port")`` for a scheduler setting.
+
+    Raises
+    ------
+    IBViewerError
+        Neither ``local``, ``local:N`` nor ``scheme://host:port``.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise IBViewerError(f"Scheduler {text!r}: give {SCHEDULER_HELP}.")
+    text = text.strip()
+    if text == "local":
+        return "local", None
+    if text.startswith("local:"):
+        count = text[len("local:"):]
+        if not count.isdigit() or int(count) < 1:
+            raise IBViewerError(f"Scheduler {text!r}: local:N needs a number of workers N >= 1, e.g. local:4.")
+        return "local", int(count)
+    scheme, sep, rest = text.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if not sep or scheme not in _SCHEDULER_SCHEMES or not colon or not host or not port.isdigit():
+        raise IBViewerError(f"Scheduler {text!r}: give {SCHEDULER_HELP}.")
+    return "address", text
 
 
 def choice_help(choices: dict[str, str]) -> str:
@@ -252,6 +284,8 @@ class RunRequest:
     (import and call a model factory outside ``ibviewer.models``: the one named by
     ``model``, or the one the run folder names) are the user's consent. They are never
     stored in a session or the recent-runs list: reopening asks again.
+    ``scheduler`` says where the work runs (None: in this process; see `parse_scheduler`); like
+    the device and the cache it is a choice of the machine, not of the run, and is not stored either.
     """
 
     path: str
@@ -267,8 +301,11 @@ class RunRequest:
     feature_maps: str = "flatten"
     cache_dir: str | None = None
     use_cache: bool = True
+    scheduler: str | None = None
 
     def __post_init__(self) -> None:
+        if self.scheduler is not None:
+            parse_scheduler(self.scheduler)
         if not isinstance(self.path, str):
             raise IBViewerError(f"The run path must be text, got {type(self.path).__name__}.")
         if self.model_kwargs is not None and not isinstance(self.model_kwargs, dict):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,8 @@ __all__ = [
     "extract",
     "open_and_extract",
     "run_analysis",
+    "RunAnalysis",
+    "analyze_runs",
     "embed_keyframes",
     "probe_epochs",
     "run_word_experiment",
@@ -120,20 +122,26 @@ def extract(run: Any, request: RunRequest, *, progress: Progress = NULL_PROGRESS
     estimator's I(X;T)) when the dataset's inputs are numbers with a meaningful distance:
     images, features, bits, not token ids.
     """
-    from ibviewer.core.activations import ExtractOptions
+    from ibviewer.core.checkpoint_task import extract_options
 
-    options = ExtractOptions(
-        layers=request.layers,
-        device=request.device,
-        max_samples=request.max_samples,
-        sequence_pool=request.sequence_pool,
-        feature_maps=request.feature_maps,
-    )
+    options = extract_options(request)
     acts = run.activations(options, progress=progress, cache_dir=request.cache_dir, use_cache=request.use_cache)
+    inputs = sample_inputs(run, acts.sample_idx)
+    return acts if inputs is None else replace(acts, inputs=inputs)
+
+
+def sample_inputs(run: Any, sample_idx: np.ndarray) -> np.ndarray | None:
+    """The model inputs of the captured samples when they are numbers with a meaningful distance (not token ids).
+
+    The X of the renyi estimator's I(X;T); None when the dataset has none such.
+    """
     data = run.dataset
-    if data is not None and data.kind != "tokens" and data.x.ndim >= 1 and data.x[:1].size > 0:
-        acts = acts.with_inputs(data.x)
-    return acts
+    if data is None or data.kind == "tokens" or data.x.ndim < 1 or data.x[:1].size == 0:
+        return None
+    x = np.asarray(data.x)
+    if sample_idx.shape == (x.shape[0],) and np.array_equal(sample_idx, np.arange(x.shape[0])):
+        return x  # every sample, in order: no copy
+    return x[sample_idx]
 
 
 def open_and_extract(request: RunRequest, *, progress: Progress = NULL_PROGRESS) -> OpenedRun:
@@ -218,6 +226,107 @@ def run_analysis(
         progress.partial(StageResult("probes", probes))
     progress.update(1.0, "Done")
     return AnalysisResult(infoplane=infoplane, embeddings=embeddings, probes=probes)
+
+
+@dataclass(frozen=True)
+class RunAnalysis:
+    """One run's share of `analyze_runs`: its request, the opened run, the chosen epochs and the results.
+
+    ``activations`` holds only the chosen epochs (what the embeddings and neighbours need),
+    except for activation archives, which are read whole anyway.
+    """
+
+    request: RunRequest
+    run: Any  # ibviewer.core.run.Run
+    epochs: tuple[int, ...]
+    activations: ActivationSet | None
+    result: AnalysisResult
+
+
+def analyze_runs(
+    runs: Sequence[tuple[RunRequest, Any]],
+    settings: AnalysisSettings,
+    *,
+    epochs: Sequence[Sequence[int]],
+    stages: frozenset[str] | set[str] = frozenset(RESULT_STAGES),
+    n_jobs: int = 1,
+    keep_activations: bool = False,
+    progress: Progress = NULL_PROGRESS,
+) -> list[RunAnalysis]:
+    """Analyse opened runs one checkpoint at a time, here or on the cluster their requests name.
+
+    The plane covers every saved epoch, the probes and embeddings ``epochs[i]`` of run ``i``:
+    the same numbers as `open_and_extract` + `run_analysis`, but no process ever holds more
+    than one checkpoint's activations (plus the chosen epochs'), whatever the number of
+    epochs (`ibviewer.core.streaming`). The tasks of all runs are scheduled together.
+
+    Parameters
+    ----------
+    runs : sequence of (RunRequest, Run)
+        Opened with `open_request`. Every request names the same ``scheduler``: None runs the
+        tasks in this process (``n_jobs`` joblib processes), ``local[:N]`` on a dask LocalCluster
+        started for the call, an address on that running cluster (dask imported only then).
+    settings : AnalysisSettings
+    epochs : sequence of sequences of int
+        Per run, the saved epochs to probe and embed.
+    stages : set of {"infoplane", "embeddings", "probes"}
+    n_jobs : int, default=1
+        Processes working through the checkpoints when no scheduler is named.
+    keep_activations : bool, default=False
+        Return the chosen epochs' activations even without embeddings (e.g. for neighbours).
+    progress : Progress
+        Progress from task completions; cancelling cancels every task not finished. Each
+        run's plane and probes are posted as `StageResult` s, embeddings panel by panel.
+
+    Returns
+    -------
+    list of RunAnalysis
+        One per run, in order.
+    """
+    from ibviewer.core.streaming import StreamedRun, make_executor, stream_analysis
+
+    unknown = set(stages) - set(RESULT_STAGES)
+    if unknown:
+        raise IBViewerError(f"Unknown analysis stage(s) {sorted(unknown)}; stages: {', '.join(RESULT_STAGES)}.")
+    schedulers = {request.scheduler for request, _ in runs}
+    if len(schedulers) > 1:
+        raise IBViewerError(f"The runs name different schedulers {sorted(map(str, schedulers))}; analyse them on one.")
+    scheduler = schedulers.pop() if schedulers else None
+    keep = keep_activations or "embeddings" in stages
+    streamed = {i: StreamedRun.prepare(request, run, epochs[i]) for i, (request, run) in enumerate(runs)
+                if not run.source.holds_activations}  # fmt: skip
+    compute_end = 0.3 if "embeddings" in stages else 1.0
+    with make_executor(scheduler, n_jobs) as executor:
+        results = stream_analysis(
+            list(streamed.values()), settings, executor, stages=stages, keep=keep, cache_dir=runs[0][0].cache_dir
+            if runs else None, use_cache=all(request.use_cache for request, _ in runs),
+            progress=SubProgress(progress, 0.0, compute_end),
+        )  # fmt: skip
+    by_run = dict(zip(streamed, results))
+    analyses = []
+    for i, (request, run) in enumerate(runs):
+        span = SubProgress(progress, compute_end + (1 - compute_end) * i / len(runs),
+                           compute_end + (1 - compute_end) * (i + 1) / len(runs), prefix=f"{run.name}: ")  # fmt: skip
+        chosen = tuple(e for e in run.epochs if e in set(epochs[i]))
+        if i in by_run:
+            part = by_run[i]
+            acts, infoplane, probes = part.activations, part.infoplane, part.probes
+            for stage, value in (("infoplane", infoplane), ("probes", probes)):
+                if value is not None:
+                    progress.partial(StageResult(stage, value))
+            embeddings = None
+            if "embeddings" in stages and acts is not None:
+                embeddings = _embed(acts, settings, chosen, settings.method, span, True,
+                                    {"cache_dir": request.cache_dir, "use_cache": request.use_cache})  # fmt: skip
+            result = AnalysisResult(infoplane=infoplane, embeddings=embeddings, probes=probes)
+        else:  # an activations archive: read whole on opening anyway
+            acts = extract(run, request, progress=SubProgress(span, 0.0, 0.2))
+            result = run_analysis(acts, settings, epochs=chosen, stages=stages, n_jobs=n_jobs,
+                                  cache_dir=request.cache_dir, use_cache=request.use_cache,
+                                  progress=SubProgress(span, 0.2, 1.0))  # fmt: skip
+        analyses.append(RunAnalysis(request, run, chosen, acts, result))
+    progress.update(1.0, "Done")
+    return analyses
 
 
 def _stage_spans(stages: frozenset[str] | set[str], preview: bool) -> dict[str, tuple[float, float]]:

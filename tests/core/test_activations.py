@@ -136,7 +136,10 @@ def test_choose_samples_is_seeded_sorted_and_shared():
 
 def test_plan_memory_counts_bytes_and_refuses_above_the_limit():
     layers = [LayerInfo("small", "Tanh", (10,), 10), LayerInfo("wide", "ReLU", (512,), 512)]
-    assert act.plan_memory(layers, n_epochs=3, n_samples=100, limit_gb=1.0) == 4 * 3 * 100 * 522
+    held = 4 * 3 * 100 * 522
+    # plus the larger of the inputs' copy and the widest layer's estimator workspace
+    assert act.plan_memory(layers, n_epochs=3, n_samples=100, limit_gb=1.0) == held + 28 * 100 * 512
+    assert act.plan_memory(layers, n_epochs=3, n_samples=100, limit_gb=1.0, input_bytes=20_000) == held + 100 * 20_000
     with pytest.raises(ActivationError, match=r"needs 0\.0 GB.*widest layer: wide, 512 values.*--max-samples"):
         act.plan_memory(layers, n_epochs=3, n_samples=100, limit_gb=1e-6)
 

@@ -33,7 +33,14 @@ from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import ActivationSet, IntArray
 from ibviewer.errors import ActivationError, EstimatorError
 
-__all__ = ["InformationPlane", "compute_information_plane", "write_infoplane_csv"]
+__all__ = [
+    "InformationPlane",
+    "PlaneSetup",
+    "compute_information_plane",
+    "estimate_cells",
+    "label_ids",
+    "write_infoplane_csv",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -249,8 +256,6 @@ def compute_information_plane(
     UserWarning
         One per layer that sits at log2(N) in some epoch (also in ``plane.warnings``).
     """
-    spec = make_estimator(estimator, **params)
-    full_params = spec.get_params()
     layer_names = _select_layers(acts, layers)
     n_epochs = len(acts.epochs)
     if n_epochs == 0:
@@ -264,31 +269,16 @@ def compute_information_plane(
                 f"Layer {name!r} activations have shape {shape}; expected ({n_epochs}, {n_samples}, dim). "
                 "Re-extract the activations."
             )
-
-    # device and chunk size change how, not what, is computed: kept out of the key and results
-    key_params = {k: v for k, v in full_params.items() if k not in spec.runtime_params}
-    inputs = acts.inputs if spec.uses_inputs else None
-    key = hash_json(
-        {
-            "v": _CACHE_VERSION, "acts": acts.key, "estimator": estimator, "params": key_params, "layers": layer_names,
-            "inputs": None if inputs is None else hash_arrays([np.ascontiguousarray(inputs)]),
-        }
-    )  # fmt: skip
+    setup = PlaneSetup.create(acts.key, estimator, layer_names, params, inputs=acts.inputs)
     cache = DiskCache("infoplane", cache_dir, enabled=use_cache)
-    cached = cache.get(key)
-    if cached is not None:
-        plane = _plane_from_cache(*cached)
-        if plane is not None:
-            for message in plane.warnings:
-                warnings.warn(message, UserWarning, stacklevel=2)
-            progress.update(1.0, "loaded from cache")
-            return plane
+    plane = setup.cached(cache)
+    if plane is not None:
+        for message in plane.warnings:
+            warnings.warn(message, UserWarning, stacklevel=2)
+        progress.update(1.0, "loaded from cache")
+        return plane
 
-    if labels.shape != (n_samples,) or n_samples < 2:
-        raise ActivationError(
-            f"Labels have shape {labels.shape} for {n_samples} samples; need one label per sample and >= 2 samples."
-        )
-    y_ids, n_classes = _label_ids(labels)
+    y_ids, n_classes = label_ids(labels, n_samples)
     for name in layer_names:
         # one epoch at a time: a mask of the whole layer can be gigabytes
         if not all(np.isfinite(epoch_values).all() for epoch_values in acts.values[name]):
@@ -297,19 +287,11 @@ def compute_information_plane(
                 "Pick other layers or epochs."
             )
 
-    prepared = None
-    if inputs is not None:
-        try:
-            prepared = spec.prepare_inputs(_check_x(inputs, n_samples))  # once for every cell
-        except EstimatorError as exc:
-            raise ActivationError(f"The activations' inputs cannot serve as X: {exc}") from exc
-        progress.check_cancelled()
-
+    prepared = setup.prepare_inputs(acts.inputs, n_samples)  # once for every cell (renyi's K_X)
+    progress.check_cancelled()
     # e.g. binning's value_range="layer" (the layer's range over all epochs), renyi's map shape
     shapes = {layer.name: tuple(layer.shape) for layer in acts.layers}
-    cell_params = {
-        name: spec.layer_params(dict(full_params), acts.values[name], shapes.get(name)) for name in layer_names
-    }
+    cell_params = {name: setup.layer_params(acts.values[name], shapes.get(name)) for name in layer_names}
 
     cells = [(e, k) for e in range(n_epochs) for k in range(len(layer_names))]
     results: dict[tuple[int, int], dict[str, Any]] = {}
@@ -331,55 +313,136 @@ def compute_information_plane(
                 f"epoch {acts.epochs[e]}, layer {layer_names[k]} ({done}/{len(cells)})",
             )
             progress.check_cancelled()
-    plane = _assemble(acts, estimator, spec, key_params, layer_names, results, n_samples)
-    _plane_to_cache(cache, key, plane)
+    plane = setup.assemble(acts.epochs, results, n_samples)
+    setup.store(cache, plane)
     for message in plane.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     return plane
 
 
-def _assemble(
-    acts: ActivationSet,
+def label_ids(labels: np.ndarray, n_samples: int) -> tuple[IntArray, int]:
+    """Labels as ids ``0..n_classes-1`` and the number of classes, checked against ``n_samples``."""
+    labels = np.asarray(labels).reshape(-1)
+    if labels.shape != (n_samples,) or n_samples < 2:
+        raise ActivationError(
+            f"Labels have shape {labels.shape} for {n_samples} samples; need one label per sample and >= 2 samples."
+        )
+    return _label_ids(labels)
+
+
+def estimate_cells(
+    values: Sequence[np.ndarray],
+    labels: np.ndarray,
     estimator: str,
-    spec: MIEstimator,
-    params: dict[str, Any],
-    layer_names: list[str],
-    results: dict[tuple[int, int], dict[str, Any]],
-    n_samples: int,
-) -> InformationPlane:
-    """The plane from its cells' results (``results[e, k]``, dicts of :func:`_estimate_cell`)."""
-    n_epochs = len(acts.epochs)
+    cell_params: Sequence[dict[str, Any]],
+    prepared_inputs: Any = None,
+) -> list[dict[str, Any]]:
+    """The cells of one epoch: ``values[k]`` is layer k's (n_samples, dim) block, ``cell_params[k]`` its settings.
 
-    def grid(name: str) -> np.ndarray:
-        return np.array([[results[e, k][name] for k in range(len(layer_names))] for e in range(n_epochs)], dtype=np.float64)
+    Returns one dict per layer (``i_xt``, ``i_ty``, bounds, ``saturated``, ``h_y``, the
+    estimator's cell outputs and notes), exactly as :func:`compute_information_plane` computes
+    them: a streamed analysis estimates each checkpoint where it was captured and sends only these.
+    ``prepared_inputs`` is :meth:`PlaneSetup.prepare_inputs` of the samples' inputs (renyi).
+    """
+    y_ids, n_classes = label_ids(labels, len(labels))
+    return [
+        _estimate_cell(t, y_ids, n_classes, estimator, params, prepared_inputs) for t, params in zip(values, cell_params)
+    ]
 
-    log2_n = math.log2(n_samples)
-    saturated = grid("saturated")
-    messages = []
-    for k, name in enumerate(layer_names):
-        n_saturated = int(saturated[:, k].sum())
-        if n_saturated:
-            messages.append(_saturation_message(estimator, name, n_saturated, n_epochs, log2_n))
-    first = results[0, 0]
-    return InformationPlane(
-        estimator=estimator,
-        params=params,
-        epochs=tuple(int(e) for e in acts.epochs),
-        layers=tuple(layer_names),
-        i_xt=_frozen(grid("i_xt")),
-        i_ty=_frozen(grid("i_ty")),
-        i_xt_lower=_frozen(grid("i_xt_lower")) if spec.has_bounds else None,
-        i_ty_lower=_frozen(grid("i_ty_lower")) if spec.has_bounds else None,
-        h_y=float(first["h_y"]),  # the same labels in every cell
-        log2_n=log2_n,
-        n_samples=n_samples,
-        warnings=tuple(messages),
-        saturated=_frozen_flags(saturated),
-        x_variable=str(first["x_variable"]),
-        cell_outputs={name: _frozen(grid(name)) for name in spec.cell_outputs},
-        # the last epoch's note (the same in every epoch: it describes the layer)
-        layer_notes={name: tuple(results[n_epochs - 1, k][name] for k in range(len(layer_names))) for name in spec.layer_notes},
-    )
+
+@dataclass(frozen=True, eq=False)
+class PlaneSetup:
+    """One information plane's estimator, settings, layers and cache key, before any estimate.
+
+    :func:`compute_information_plane` and the streamed analysis (one checkpoint at a time,
+    :mod:`ibviewer.core.streaming`) share it, so both give the same plane under the same key.
+    """
+
+    estimator: str
+    spec: MIEstimator
+    full_params: dict[str, Any]
+    key_params: dict[str, Any]
+    layers: tuple[str, ...]
+    key: str
+
+    @classmethod
+    def create(
+        cls, acts_key: str, estimator: str, layers: Sequence[str], params: dict[str, Any], inputs: np.ndarray | None = None
+    ) -> PlaneSetup:
+        """``inputs``: the samples' model inputs when the activations carry them (the X of renyi's I(X;T))."""
+        spec = make_estimator(estimator, **params)
+        full_params = spec.get_params()
+        # device and chunk size change how, not what, is computed: kept out of the key and results
+        key_params = {k: v for k, v in full_params.items() if k not in spec.runtime_params}
+        used = inputs if spec.uses_inputs else None
+        key = hash_json(
+            {
+                "v": _CACHE_VERSION, "acts": acts_key, "estimator": estimator, "params": key_params, "layers": list(layers),
+                "inputs": None if used is None else hash_arrays([np.ascontiguousarray(used)]),
+            }
+        )  # fmt: skip
+        return cls(estimator, spec, full_params, key_params, tuple(layers), key)
+
+    def prepare_inputs(self, inputs: np.ndarray | None, n_samples: int) -> Any:
+        """What every cell needs of the inputs (None when the estimator does not use them or there are none)."""
+        if inputs is None or not self.spec.uses_inputs:
+            return None
+        try:
+            return self.spec.prepare_inputs(_check_x(inputs, n_samples))
+        except EstimatorError as exc:
+            raise ActivationError(f"The activations' inputs cannot serve as X: {exc}") from exc
+
+    def layer_params(self, values: np.ndarray, shape: tuple[int, ...] | None = None) -> dict[str, Any]:
+        """One layer's settings given its (n_epochs, n_samples, dim) values (see ``MIEstimator.layer_params``)."""
+        return self.spec.layer_params(dict(self.full_params), values, shape)
+
+    def cached(self, cache: DiskCache) -> InformationPlane | None:
+        entry = cache.get(self.key)
+        return _plane_from_cache(*entry) if entry is not None else None
+
+    def store(self, cache: DiskCache, plane: InformationPlane) -> None:
+        _plane_to_cache(cache, self.key, plane)
+
+    def assemble(
+        self, epochs: Sequence[int], results: dict[tuple[int, int], dict[str, Any]], n_samples: int
+    ) -> InformationPlane:
+        """The plane from its cells' results (``results[e, k]``, dicts of :func:`estimate_cells`)."""
+        n_epochs, layer_names, spec = len(epochs), self.layers, self.spec
+
+        def grid(name: str) -> np.ndarray:
+            return np.array(
+                [[results[e, k][name] for k in range(len(layer_names))] for e in range(n_epochs)], dtype=np.float64
+            )
+
+        log2_n = math.log2(n_samples)
+        saturated = grid("saturated")
+        messages = []
+        for k, name in enumerate(layer_names):
+            n_saturated = int(saturated[:, k].sum())
+            if n_saturated:
+                messages.append(_saturation_message(self.estimator, name, n_saturated, n_epochs, log2_n))
+        first = results[0, 0]
+        return InformationPlane(
+            estimator=self.estimator,
+            params=self.key_params,
+            epochs=tuple(int(e) for e in epochs),
+            layers=tuple(layer_names),
+            i_xt=_frozen(grid("i_xt")),
+            i_ty=_frozen(grid("i_ty")),
+            i_xt_lower=_frozen(grid("i_xt_lower")) if spec.has_bounds else None,
+            i_ty_lower=_frozen(grid("i_ty_lower")) if spec.has_bounds else None,
+            h_y=float(first["h_y"]),  # the same labels in every cell
+            log2_n=log2_n,
+            n_samples=n_samples,
+            warnings=tuple(messages),
+            saturated=_frozen_flags(saturated),
+            x_variable=str(first["x_variable"]),
+            cell_outputs={name: _frozen(grid(name)) for name in spec.cell_outputs},
+            # the last epoch's note (the same in every epoch: it describes the layer)
+            layer_notes={
+                name: tuple(results[n_epochs - 1, k][name] for k in range(len(layer_names))) for name in spec.layer_notes
+            },
+        )
 
 
 def _select_layers(acts: ActivationSet, layers: Sequence[str] | None) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +28,22 @@ from ibviewer.errors import ActivationError, DatasetError, IBViewerError
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["Run"]
+__all__ = ["Run", "CapturePlan"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class CapturePlan:
+    """What one extraction captures: the layers (with their captured dims), the samples and their labels.
+
+    ``record`` is what the `ActivationSet` records of how it was captured.
+    """
+
+    layers: tuple[LayerInfo, ...]
+    sample_idx: np.ndarray
+    labels: np.ndarray
+    record: dict[str, Any]
 
 
 class Run:
@@ -178,20 +192,15 @@ class Run:
             Too much memory, NaN/inf values (naming layer and epoch), unknown layers.
         """
         options = options or act.ExtractOptions()
-        if self.dataset is None:
-            raise DatasetError(f"Say which data to run {self.name} on with --dataset (digits, ib12, a .npz file, ...).")
-        layers = [act.with_options(layer, options) for layer in self._resolve_layers(options.layers)]
-        sample_idx = act.choose_samples(self.dataset.n_samples, options.max_samples, options.seed)
-        labels = self.dataset.y[sample_idx]
-        masked = self.dataset.attention_mask is not None
-        record = dict(options.to_dict(), layers=[layer.name for layer in layers], attention_mask=masked)
+        plan = self.capture_plan(options)
+        layers, sample_idx, labels, record = plan.layers, plan.sample_idx, plan.labels, plan.record
         if self.source.holds_activations:  # already in memory: nothing to plan, run or cache
             values = self.source.extract(layers, sample_idx, options, progress)
             act.check_finite(values, self.epochs, cause=f"{self.name} holds them so; fix the archive or choose other layers.")
             key = hash_arrays([*values.values(), labels], {"archive": True})
             return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, dict(record, source="archive"))
         require_finite(self.dataset)  # NaN in the data must not be blamed on the weights later
-        act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb)
+        act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb, input_bytes=self.input_bytes)
         key = self.cache_key(layers, sample_idx, options, progress)
         cache = DiskCache("activations", cache_dir, enabled=use_cache)
         hit = cache.get(key)
@@ -208,6 +217,63 @@ class Run:
         act.check_finite(values, self.epochs)  # the inputs are finite (checked on loading): the weights are not
         cache.put(key, {f"layer_{i}": values[layer.name] for i, layer in enumerate(layers)}, {"run": str(self.path)})
         return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record)
+
+    @property
+    def input_bytes(self) -> int:
+        """Bytes of one input sample (what the memory plan counts for the copy of the captured inputs)."""
+        if self.dataset is None or self.source.holds_activations:
+            return 0
+        x = self.dataset.x
+        return int(x.dtype.itemsize * (x[:1].size if len(x) else 0))
+
+    def capture_plan(self, options: act.ExtractOptions | None = None) -> CapturePlan:
+        """What `activations` captures with ``options``, decided without running anything.
+
+        Raises
+        ------
+        DatasetError, ActivationError
+            No dataset to run on; unknown layers.
+        """
+        options = options or act.ExtractOptions()
+        if self.dataset is None:
+            raise DatasetError(f"Say which data to run {self.name} on with --dataset (digits, ib12, a .npz file, ...).")
+        layers = tuple(act.with_options(layer, options) for layer in self._resolve_layers(options.layers))
+        sample_idx = act.choose_samples(self.dataset.n_samples, options.max_samples, options.seed)
+        masked = self.dataset.attention_mask is not None
+        record = dict(options.to_dict(), layers=[layer.name for layer in layers], attention_mask=masked)
+        return CapturePlan(layers, sample_idx, self.dataset.y[sample_idx], record)
+
+    def activation_key(self, options: act.ExtractOptions | None = None) -> str:
+        """The content key `activations` gives its `ActivationSet` (networks only: archives hash their values).
+
+        Derived results (planes, embeddings) are cached under it, so a streamed analysis
+        (one epoch at a time, `epoch_activations`) shares their cache entries.
+        """
+        options = options or act.ExtractOptions()
+        if self.source.holds_activations:
+            raise IBViewerError(f"{self.name} holds its activations: their key is the hash of the values.")
+        plan = self.capture_plan(options)
+        return self.cache_key(plan.layers, plan.sample_idx, options)
+
+    def epoch_activations(
+        self, epoch: int, options: act.ExtractOptions | None = None, progress: Progress = NULL_PROGRESS
+    ) -> dict[str, np.ndarray]:
+        """One saved epoch of every chosen layer, (n_samples, dim) float32: exactly that epoch's row of `activations`.
+
+        Nothing is cached: what streaming holds at a time is one epoch, whatever the number of epochs.
+
+        Raises
+        ------
+        ActivationError
+            NaN/inf values (naming layer and epoch), unknown layers.
+        IBViewerError
+            No such epoch.
+        """
+        options = options or act.ExtractOptions()
+        plan = self.capture_plan(options)
+        values = self.source.extract_epoch(epoch, plan.layers, plan.sample_idx, options, progress)
+        act.check_finite({name: array[None] for name, array in values.items()}, [epoch])
+        return values
 
     def _resolve_layers(self, names: Sequence[str] | None) -> list[LayerInfo]:
         if not names:

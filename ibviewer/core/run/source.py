@@ -170,6 +170,19 @@ class RunSource(ABC):
         Sources that run a network also take ``entries=`` (see :meth:`ModelSource.extract`).
         """
 
+    def extract_epoch(
+        self, epoch: int, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions,
+        progress: Progress,
+    ) -> dict[str, np.ndarray]:  # fmt: skip
+        """``values[layer]``: (len(sample_idx), dim) float32 at one epoch (what streaming holds at a time).
+
+        The default takes the epoch's row of `extract`: right for inputs that already hold
+        their activations; networks run only that epoch (:class:`ModelSource`).
+        """
+        index = self.epochs.index(self.entry(epoch).epoch)
+        values = self.extract(layers, sample_idx, options, progress)
+        return {name: np.ascontiguousarray(array[index]) for name, array in values.items()}
+
 
 class ModelSource(RunSource):
     """An input that runs a network for every saved epoch; subclasses say how to capture one epoch."""
@@ -249,10 +262,32 @@ class ModelSource(RunSource):
             progress.check_cancelled()
             sub = SubProgress(progress, i / n_epochs, (i + 1) / n_epochs)
             describe = f"extracting epoch {entry.epoch} ({i + 1}/{n_epochs}), "
-            capture, input_dtype = self.open_capture(entry.epoch, [layer.name for layer in layers], device)
-            try:
-                buffers = {name: array[i] for name, array in values.items()}
-                act.fill_activations(capture, x, layers, buffers, options, input_dtype, sub, describe, mask)
-            finally:
-                capture.close()
+            buffers = {name: array[i] for name, array in values.items()}
+            self._fill_epoch(entry.epoch, x, layers, buffers, options, device, sub, describe, mask)
         return values
+
+    def extract_epoch(
+        self, epoch: int, layers: Sequence[LayerInfo], sample_idx: np.ndarray, options: act.ExtractOptions,
+        progress: Progress,
+    ) -> dict[str, np.ndarray]:  # fmt: skip
+        """One epoch's network over the samples: the same values as `extract`'s row for that epoch."""
+        assert self.dataset is not None
+        self.entry(epoch)  # an unknown epoch is an IBViewerError, before any work
+        values = {layer.name: np.empty((len(sample_idx), layer.dim), np.float32) for layer in layers}
+        x = self.dataset.x[sample_idx]
+        mask = None if self.dataset.attention_mask is None else self.dataset.attention_mask[sample_idx]
+        self._fill_epoch(
+            epoch, x, layers, values, options, resolve_device(options.device), progress, f"epoch {epoch}, ", mask
+        )
+        return values
+
+    def _fill_epoch(
+        self, epoch: int, x: np.ndarray, layers: Sequence[LayerInfo], buffers: dict[str, np.ndarray],
+        options: act.ExtractOptions, device: torch.device, progress: Progress, describe: str,
+        mask: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
+        capture, input_dtype = self.open_capture(epoch, [layer.name for layer in layers], device)
+        try:
+            act.fill_activations(capture, x, layers, buffers, options, input_dtype, progress, describe, mask)
+        finally:
+            capture.close()
