@@ -149,8 +149,21 @@ def add_embedding_arguments(parser: argparse.ArgumentParser) -> None:
         "--preprocessing", choices=tuple(PREPROCESSINGS), default=None,
         help=f"applied to each layer before embedding: {choice_help(PREPROCESSINGS)} (default none)",
     )  # fmt: skip
-    group.add_argument("--pca-dims", type=int, default=None, metavar="D", help="PCA to D dimensions before t-SNE/UMAP")
+    group.add_argument(
+        "--pca-dims", type=_pca_dims, default=None, metavar="D",
+        help="PCA to D dimensions before t-SNE/UMAP; auto (the default: 50 for layers wider than 100) or none",
+    )  # fmt: skip
     group.add_argument("--max-points", type=int, default=None, help="embed a seeded subset, place the rest afterwards")
+
+
+def _pca_dims(text: str) -> int | str | None:
+    """``--pca-dims``: a number, ``auto`` or ``none``."""
+    if text.lower() in ("auto", "none"):
+        return "auto" if text.lower() == "auto" else "none"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of dimensions, auto or none") from None
 
 
 def add_neighbor_arguments(parser: argparse.ArgumentParser) -> None:
@@ -254,7 +267,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:
     for attr, field in _PLAIN_OPTIONS.items():
         value = getattr(args, attr, None)
         if value is not None:
-            changes[field] = value
+            changes[field] = None if value == "none" else value  # "none" is the only way to say None
     try:
         return AnalysisSettings(**changes)
     except IBViewerError as exc:

@@ -153,7 +153,7 @@ class AnalysisSettings:
     seed: int = 0
     alignment: str = "init"
     preprocessing: str = "none"
-    pca_dims: int | None = None  # PCA to this many dimensions before t-SNE/UMAP
+    pca_dims: int | str | None = "auto"  # PCA before t-SNE/UMAP: D dims, "auto" (50 above 100 features), None
     max_points: int | None = None  # embed a seeded subset, place the rest afterwards
     # neighbours
     k: int = 10
@@ -192,7 +192,7 @@ class AnalysisSettings:
         _check_number("k", self.k, 1, integer=True)
         if self.bin_width is not None:
             _check_number("bin_width", self.bin_width, 0.0, strict=True)
-        if self.pca_dims is not None:
+        if self.pca_dims not in (None, "auto"):
             _check_number("pca_dims", self.pca_dims, 2, integer=True)
         if self.max_points is not None:
             _check_number("max_points", self.max_points, 5, integer=True)

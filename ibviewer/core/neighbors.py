@@ -473,7 +473,7 @@ def _shared_counts(idx_a: IntArray, idx_b: IntArray) -> np.ndarray:
     return (both[:, 1:] == both[:, :-1]).sum(axis=1)
 
 
-def knn_overlap(x_high: np.ndarray, x_low: np.ndarray, k: int = 10) -> FloatArray:
+def knn_overlap(x_high: np.ndarray, x_low: np.ndarray, k: int = 10, high_neighbors: IntArray | None = None) -> FloatArray:
     """Per point, the fraction of its k nearest neighbours shared by two spaces (Euclidean).
 
     Parameters
@@ -481,12 +481,14 @@ def knn_overlap(x_high: np.ndarray, x_low: np.ndarray, k: int = 10) -> FloatArra
     x_high, x_low : ndarray
         (n_samples, d1) and (n_samples, d2): e.g. a layer and its 2-D embedding.
     k : int, default=10
+    high_neighbors : ndarray of int, optional
+        (n_samples, k) the exact neighbours in ``x_high`` when already known (not searched again).
 
     Returns
     -------
     ndarray of float32
         (n_samples,) values in [0, 1].
     """
-    idx_high, _ = exact_knn(x_high, k)
+    idx_high = high_neighbors if high_neighbors is not None else exact_knn(x_high, k)[0]
     idx_low, _ = exact_knn(x_low, k)
     return (_shared_counts(idx_high, idx_low) / idx_high.shape[1]).astype(np.float32)

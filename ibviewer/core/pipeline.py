@@ -221,8 +221,9 @@ def run_analysis(
         )
     if "probes" in stages:
         probes = probe_epochs(
-            activations, settings, epochs, progress=SubProgress(progress, *spans["probes"], prefix="Layer probes: ")
-        )
+            activations, settings, epochs, progress=SubProgress(progress, *spans["probes"], prefix="Layer probes: "),
+            **cache,
+        )  # fmt: skip
         progress.partial(StageResult("probes", probes))
     progress.update(1.0, "Done")
     return AnalysisResult(infoplane=infoplane, embeddings=embeddings, probes=probes)
@@ -400,11 +401,15 @@ def probe_epochs(
     epochs: Sequence[int] | str = "all",
     *,
     progress: Progress = NULL_PROGRESS,
+    cache_dir: str | None = None,
+    use_cache: bool = True,
 ) -> Any:
-    """Linear and k-NN probes of every layer at ``epochs``, seeded by ``settings.seed`` (CLI and GUI alike)."""
+    """Linear and k-NN probes of every layer at ``epochs``, seeded by ``settings.seed`` (CLI and GUI alike); cached."""
     from ibviewer.core.probes import run_probes
 
-    return run_probes(activations, epochs=epochs, seed=settings.seed, progress=progress)
+    return run_probes(
+        activations, epochs=epochs, seed=settings.seed, progress=progress, cache_dir=cache_dir, use_cache=use_cache
+    )
 
 
 def run_word_experiment(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ibviewer.core.cache import atomic_write_text
+from ibviewer.core.cache import DiskCache, atomic_write_text, hash_arrays
 from ibviewer.core.embedding import select_epochs, select_layers
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import ActivationSet, FloatArray, IntArray
@@ -145,6 +145,8 @@ def run_probes(
     knn_k: int = 5,
     max_samples: int = MAX_PROBE_SAMPLES,
     progress: Progress = NULL_PROGRESS,
+    cache_dir: str | None = None,
+    use_cache: bool = True,
 ) -> ProbeResult:
     """Predict the label from each layer alone: cross-validated linear and k-NN probes.
 
@@ -167,6 +169,11 @@ def run_probes(
         regression on 3000 x 512 features takes about a second per fold).
     progress : Progress
         One update per (epoch, layer); cancellable between layers.
+    cache_dir : path, optional
+        Cache root (see :func:`ibviewer.core.cache.cache_root`).
+    use_cache : bool, default=True
+        Read and write ``DiskCache("probes")``, keyed by the probed activations' bytes, the
+        labels and every setting: a run opened again shows its probes at once.
 
     Returns
     -------
@@ -179,8 +186,6 @@ def run_probes(
     ActivationError
         NaN or infinite activations.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     if not 0 <= tolerance < 1:
         raise EstimatorError(f"tolerance is a fraction of accuracy in [0, 1), got {tolerance}.")
     if knn_k < 1:
@@ -205,6 +210,16 @@ def run_probes(
             f"the rarest class has {counts.min()} samples: using {folds}-fold instead of {cv}-fold cross-validation.",
             stacklevel=2,
         )
+    cache = DiskCache("probes", cache_dir, enabled=use_cache)
+    settings = {"v": 1, "epochs": chosen_epochs, "layers": chosen_layers, "cv": folds, "seed": seed,
+                "tolerance": tolerance, "knn_k": knn_k, "rows": len(rows)}  # fmt: skip
+    key = _cache_key(acts, chosen_epochs, chosen_layers, rows, settings) if use_cache else ""
+    hit = cache.get(key) if use_cache else None
+    if hit is not None:
+        progress.update(1.0, "probes loaded from cache")
+        return _result(chosen_epochs, chosen_layers, hit[0]["linear"], hit[0]["knn"], tolerance, counts, folds)
+    from sklearn.model_selection import StratifiedKFold
+
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     splits = list(splitter.split(np.zeros(len(y)), y))
     linear = np.zeros((len(chosen_epochs), len(chosen_layers)))
@@ -221,16 +236,33 @@ def run_probes(
                 raise ActivationError(f"Layer {layer} at epoch {epoch} has NaN/inf activations; cannot probe it.")
             linear[i, j], knn[i, j] = _probe_layer(x, y, splits, knn_k, seed)
     progress.update(1.0, "probes done")
+    cache.put(key, {"linear": linear, "knn": knn}, settings)
+    return _result(chosen_epochs, chosen_layers, linear, knn, tolerance, counts, folds)
+
+
+def _result(
+    epochs: tuple[int, ...], layers: tuple[str, ...], linear: np.ndarray, knn: np.ndarray, tolerance: float,
+    counts: np.ndarray, folds: int,
+) -> ProbeResult:  # fmt: skip
     return ProbeResult(
-        epochs=chosen_epochs,
-        layers=chosen_layers,
-        linear_acc=linear,
-        knn_acc=knn,
+        epochs=epochs,
+        layers=layers,
+        linear_acc=np.asarray(linear, dtype=np.float64),
+        knn_acc=np.asarray(knn, dtype=np.float64),
         tolerance=float(tolerance),
         chance=float(counts.max() / counts.sum()),
-        n_samples=len(y),
+        n_samples=int(counts.sum()),
         cv=folds,
     )
+
+
+def _cache_key(
+    acts: ActivationSet, epochs: tuple[int, ...], layers: tuple[str, ...], rows: IntArray, settings: dict
+) -> str:
+    """The probed rows of every (epoch, layer), the labels, and the settings: what a result depends on."""
+    arrays = [np.asarray(acts.labels)[rows]]
+    arrays += [np.asarray(acts.layer(layer, epoch))[rows] for epoch in epochs for layer in layers]
+    return hash_arrays(arrays, settings)
 
 
 def write_probes_csv(result: ProbeResult, path: str | Path) -> Path:

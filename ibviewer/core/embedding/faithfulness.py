@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from ibviewer.core.embedding.checks import as_activations
+from ibviewer.core.embedding.knn import neighbor_table
 from ibviewer.core.embedding.preprocessing import preprocess
 from ibviewer.core.neighbors import exact_knn, knn_overlap
 from ibviewer.core.types import FloatArray
@@ -109,7 +110,8 @@ def faithfulness(
     overlap = None
     if n <= MAX_OVERLAP_POINTS:
         high = preprocess(features, "l2") if high_metric == "cosine" else features
-        overlap = knn_overlap(high, coords, k)
+        # the layer's neighbours are usually known already (t-SNE's affinities searched them)
+        overlap = knn_overlap(high, coords, k, high_neighbors=neighbor_table(high, k).indices)
     else:
         logger.info("knn overlap skipped: %d points is more than %d", n, MAX_OVERLAP_POINTS)
     return trust, overlap

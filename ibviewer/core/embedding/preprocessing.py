@@ -7,7 +7,7 @@ settings, only the prepared arrays.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -17,11 +17,49 @@ from ibviewer.core.embedding.checks import MIN_SAMPLES_NONLINEAR, check_choice
 from ibviewer.core.types import FloatArray, IntArray
 from ibviewer.errors import EstimatorError
 
-__all__ = ["Preprocessing", "MethodInput", "preprocess", "reduce_dims", "subset", "usable_init"]
+__all__ = [
+    "AUTO_MAX_POINTS",
+    "AUTO_PCA_DIMS",
+    "AUTO_PCA_ABOVE",
+    "Preprocessing",
+    "Handoff",
+    "MethodInput",
+    "preprocess",
+    "effective_pca_dims",
+    "effective_max_points",
+    "reduce_dims",
+    "subset",
+    "usable_init",
+]
 
 logger = logging.getLogger(__name__)
 
 Preprocessing = Literal["none", "center", "standardize", "l2"]  # the keys of config.PREPROCESSINGS
+
+#: ``max_points=None`` embeds at most this many points with t-SNE/UMAP (a seeded subset; the rest are
+#: placed into it afterwards), so a million samples never mean an hour-long optimisation.
+AUTO_MAX_POINTS = 50_000
+#: ``pca_dims="auto"`` reduces layers wider than `AUTO_PCA_ABOVE` features to `AUTO_PCA_DIMS`
+#: principal components before t-SNE/UMAP: the neighbour search costs in proportion to the width,
+#: and the components beyond 50 of a layer carry mostly noise for a 2-D picture.
+AUTO_PCA_DIMS = 50
+AUTO_PCA_ABOVE = 100
+
+
+@dataclass(eq=False)
+class Handoff:
+    """What a method leaves for the panel aligned to its panel (in this process only).
+
+    Attributes
+    ----------
+    points : ndarray or None
+        The embedded rows as the method saw them (after preprocessing and PCA).
+    affinities : object or None
+        t-SNE's openTSNE affinities of those rows, reused when the next panel barely moved.
+    """
+
+    points: FloatArray | None = None
+    affinities: object | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +81,13 @@ class MethodInput:
         (len(embedded_idx), dims) centred start layout, or None for the method's own start.
     layer, epoch : str or None, int or None
         Where the representation comes from (for messages and `PartialEmbedding`).
+    warm : bool
+        ``init`` is the layout of these same points at a neighbouring epoch: optimise from it
+        as it is (no early exaggeration) rather than only borrowing its arrangement.
+    previous : Handoff or None
+        What the method left when it embedded the panel ``init`` comes from.
+    handoff : Handoff
+        Filled by the method for the panel that will follow this one.
     """
 
     features: FloatArray
@@ -53,6 +98,9 @@ class MethodInput:
     init: np.ndarray | None = None
     layer: str | None = None
     epoch: int | None = None
+    warm: bool = False
+    previous: Handoff | None = None
+    handoff: Handoff = field(default_factory=Handoff)
 
     @property
     def where(self) -> str:
@@ -94,6 +142,20 @@ def preprocess(x: np.ndarray, preprocessing: Preprocessing = "none") -> FloatArr
     return (array / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
+def effective_max_points(n_samples: int, max_points: int | None) -> int | None:
+    """How many points are embedded directly: ``max_points``, or `AUTO_MAX_POINTS` above it when None."""
+    if max_points is None and n_samples > AUTO_MAX_POINTS:
+        return AUTO_MAX_POINTS
+    return max_points
+
+
+def effective_pca_dims(pca_dims: int | str | None, n_features: int) -> int | None:
+    """The PCA dimension before t-SNE/UMAP: ``"auto"`` is `AUTO_PCA_DIMS` for layers wider than `AUTO_PCA_ABOVE`."""
+    if pca_dims == "auto":
+        return AUTO_PCA_DIMS if n_features > AUTO_PCA_ABOVE else None
+    return None if pca_dims is None else int(pca_dims)
+
+
 def subset(n_samples: int, max_points: int | None, seed: int) -> IntArray:
     """The rows embedded directly: all, or a seeded random subset (the same for every layer)."""
     if max_points is None or n_samples <= max_points:
@@ -104,8 +166,9 @@ def subset(n_samples: int, max_points: int | None, seed: int) -> IntArray:
     return np.sort(rng.choice(n_samples, size=int(max_points), replace=False)).astype(np.int64)
 
 
-def reduce_dims(features: FloatArray, pca_dims: int | None, seed: int) -> FloatArray:
+def reduce_dims(features: FloatArray, pca_dims: int | str | None, seed: int) -> FloatArray:
     """PCA to ``pca_dims`` components before t-SNE/UMAP; unchanged when there are not more than that."""
+    pca_dims = effective_pca_dims(pca_dims, features.shape[1])
     if pca_dims is None or features.shape[1] <= pca_dims or features.shape[0] <= pca_dims:
         return features
     from sklearn.decomposition import PCA

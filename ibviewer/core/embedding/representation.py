@@ -13,7 +13,16 @@ from typing import Any
 import numpy as np
 
 from ibviewer.core.embedding.checks import MIN_SAMPLES_NONLINEAR, as_activations, warn
-from ibviewer.core.embedding.preprocessing import MethodInput, Preprocessing, preprocess, reduce_dims, subset, usable_init
+from ibviewer.core.embedding.preprocessing import (
+    Handoff,
+    MethodInput,
+    Preprocessing,
+    effective_max_points,
+    preprocess,
+    reduce_dims,
+    subset,
+    usable_init,
+)
 from ibviewer.core.embedding.spec import EmbeddingSpec, Method
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import FloatArray, IntArray
@@ -38,6 +47,8 @@ class Embedded:
         (n_samples, n_features), the preprocessed layer space the faithfulness is measured in.
     constant : bool
         Every sample was identical: the coordinates are all zero.
+    handoff : Handoff
+        What the method left for a panel that will start from this one.
     """
 
     coords: FloatArray
@@ -45,6 +56,7 @@ class Embedded:
     params: dict[str, Any]
     features: FloatArray
     constant: bool = False
+    handoff: Handoff | None = None
 
 
 def embed_representation(
@@ -54,11 +66,15 @@ def embed_representation(
     init: np.ndarray | None = None,
     layer: str | None = None,
     epoch: int | None = None,
+    *,
+    warm: bool = False,
+    previous: Handoff | None = None,
 ) -> Embedded:
     """Embed ``x`` as ``spec`` says; ``init`` seeds t-SNE/UMAP (PCA ignores it).
 
-    Raises as `embed`; ``layer`` and ``epoch`` only name the representation in warnings
-    and partial embeddings.
+    ``warm``: ``init`` is these points' layout at a neighbouring epoch (optimise on from it);
+    ``previous``: what the method left when it made that layout. Raises as `embed`; ``layer``
+    and ``epoch`` only name the representation in warnings and partial embeddings.
     """
     array = as_activations(x)
     n = array.shape[0]
@@ -81,13 +97,21 @@ def embed_representation(
                 "use method='pca' or more samples."
             )
         reduced = reduce_dims(features, spec.pca_dims, spec.seed)
-        embedded_idx = subset(n, spec.max_points, spec.seed)
+        max_points = effective_max_points(n, spec.max_points)
+        if max_points != spec.max_points:
+            params["max_points"] = max_points  # said in the panel's title (LayerEmbedding.subset_note)
+        if spec.pca_dims == "auto":
+            params["pca_dims"] = reduced.shape[1] if reduced is not features else None
+        embedded_idx = subset(n, max_points, spec.seed)
         start = usable_init(init, n, spec.dims)
         if start is not None:
             start = start[embedded_idx]
-        task = MethodInput(reduced, embedded_idx, spec.dims, spec.seed, params, start, layer, epoch)
+        task = MethodInput(
+            reduced, embedded_idx, spec.dims, spec.seed, params, start, layer, epoch, warm=warm and start is not None,
+            previous=previous,
+        )  # fmt: skip
     coords = entry.run(task, progress)
-    return Embedded(coords, task.embedded_idx, params, features)
+    return Embedded(coords, task.embedded_idx, params, features, handoff=task.handoff)
 
 
 def embed(
@@ -98,8 +122,9 @@ def embed(
     progress: Progress = NULL_PROGRESS,
     init: np.ndarray | None = None,
     preprocessing: Preprocessing = "none",
-    pca_dims: int | None = None,
+    pca_dims: int | str | None = "auto",
     max_points: int | None = None,
+    warm_start: bool = False,
     **params: Any,
 ) -> FloatArray:
     """Embed one representation in 2 or 3 dimensions.
@@ -121,15 +146,21 @@ def embed(
         (n_samples, dims) starting layout for t-SNE/UMAP (e.g. the neighbouring layer's
         embedding); rescaled here. Ignored by PCA.
     preprocessing : {"none", "center", "standardize", "l2"}, default="none"
-    pca_dims : int, optional
-        Reduce to this many principal components before t-SNE/UMAP (50 is usual for wide layers).
+    pca_dims : int, "auto" or None, default="auto"
+        Reduce to this many principal components before t-SNE/UMAP; ``"auto"``: 50 for layers
+        wider than 100 features; None: never.
     max_points : int, optional
         Embed a seeded subset of this size and place the other points into it afterwards
-        (t-SNE/UMAP ``transform``); PCA always uses every point.
+        (t-SNE/UMAP ``transform``); PCA always uses every point. By default every point up to
+        50,000 (`preprocessing.AUTO_MAX_POINTS`) and a subset of that size above it.
+    warm_start : bool, default=False
+        ``init`` is already a layout of these points (e.g. the same layer one epoch later):
+        t-SNE optimises on from it without early exaggeration, far fewer iterations.
     **params
-        Method parameters: t-SNE ``perplexity`` (30), ``n_iter`` (500), ``early_exaggeration_iter``
-        (250), ``early_exaggeration``, ``exaggeration``, ``learning_rate``, ``negative_gradient_method``,
-        ``theta``, ``dof``, ``metric``, ``neighbors``, ``n_jobs`` (1), ``callbacks_every_iters`` (50);
+        Method parameters: t-SNE ``perplexity`` (30), ``n_iter`` ("auto": until the layout settles,
+        at most 500), ``early_exaggeration_iter`` ("auto": at most 250), ``early_exaggeration``,
+        ``exaggeration``, ``learning_rate``, ``negative_gradient_method``, ``theta``, ``dof``,
+        ``metric``, ``neighbors``, ``n_jobs`` ("auto": every core), ``callbacks_every_iters`` (50);
         UMAP ``n_neighbors`` (15), ``min_dist`` (0.1), ``spread``, ``metric``, ``n_epochs``,
         ``learning_rate``, ``negative_sample_rate``, ``repulsion_strength``.
 
@@ -158,4 +189,4 @@ def embed(
         method=method, dims=dims, seed=seed, params=params, preprocessing=preprocessing, pca_dims=pca_dims,
         max_points=max_points,
     )  # fmt: skip
-    return embed_representation(x, spec, progress, init).coords
+    return embed_representation(x, spec, progress, init, warm=warm_start).coords

@@ -34,10 +34,12 @@ class EmbeddingSpec:
     params : dict
         The method parameters the user gave (defaults are filled in by `resolved_params`).
     preprocessing : {"none", "center", "standardize", "l2"}
-    pca_dims : int or None
-        PCA to this many dimensions before t-SNE/UMAP.
+    pca_dims : int, "auto" or None
+        PCA to this many dimensions before t-SNE/UMAP; ``"auto"``: 50 for layers wider than 100
+        features (`preprocessing.AUTO_PCA_DIMS`); None: never.
     max_points : int or None
-        Embed a seeded subset of this size, place the rest afterwards.
+        Embed a seeded subset of this size, place the rest afterwards; None: every point up to
+        `preprocessing.AUTO_MAX_POINTS`, a subset of that size above it.
     alignment : {"init", "procrustes", "aligned_umap", "none"} or None
         How a run's panels are aligned; None for a single representation (`embed`).
     faithfulness : bool
@@ -56,7 +58,7 @@ class EmbeddingSpec:
     seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
     preprocessing: str = "none"
-    pca_dims: int | None = None
+    pca_dims: int | str | None = None
     max_points: int | None = None
     alignment: str | None = None
     faithfulness: bool = True
@@ -67,8 +69,10 @@ class EmbeddingSpec:
         check_choice("preprocessing", self.preprocessing, PREPROCESSINGS)
         if self.dims not in (2, 3) or isinstance(self.dims, bool):
             raise EstimatorError(f"Embeddings are drawn in 2 or 3 dimensions; dims={self.dims!r} is not supported.")
-        if self.pca_dims is not None and (int(self.pca_dims) < 2 or int(self.pca_dims) != self.pca_dims):
-            raise EstimatorError(f"pca_dims must be an integer >= 2 (e.g. 50) or None, got {self.pca_dims!r}.")
+        if self.pca_dims not in (None, "auto") and (
+            isinstance(self.pca_dims, (str, bool)) or int(self.pca_dims) < 2 or int(self.pca_dims) != self.pca_dims
+        ):
+            raise EstimatorError(f"pca_dims must be an integer >= 2 (e.g. 50), 'auto' or None, got {self.pca_dims!r}.")
         entry = self.method_entry
         unknown = sorted(set(self.params) - set(entry.defaults))
         if unknown:

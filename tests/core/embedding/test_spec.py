@@ -15,9 +15,9 @@ def test_a_spec_fills_in_the_defaults_and_keeps_its_own_copy():
     given["perplexity"] = 99.0
     assert spec.params == {"perplexity": 12.0}
     resolved = spec.resolved_params()
-    assert resolved["perplexity"] == 12.0 and resolved["n_iter"] == 500
+    assert resolved["perplexity"] == 12.0 and resolved["n_iter"] == "auto"
     resolved["n_iter"] = 1
-    assert spec.resolved_params()["n_iter"] == 500  # a fresh dict each time: methods may adapt theirs
+    assert spec.resolved_params()["n_iter"] == "auto"  # a fresh dict each time: methods may adapt theirs
     assert spec.title == METHODS["tsne"] == "t-SNE"
     with pytest.raises(AttributeError):
         spec.method = "pca"  # type: ignore[misc]
