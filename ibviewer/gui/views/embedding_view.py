@@ -31,7 +31,7 @@ from ibviewer.core.config import COLOR_MODES
 from ibviewer.gui.playback import EpochPlayback, draw_playback_frame
 from ibviewer.gui.state import AppState
 from ibviewer.gui.widgets.coloring import color_legend, point_brushes, point_rgba
-from ibviewer.gui.widgets.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
+from ibviewer.gui.widgets.figure import GridStateSlots, PanelGrid, figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.widgets.pointer import PointerViewBox
 from ibviewer.gui.widgets.style import (
     PassiveScatter,
@@ -313,6 +313,7 @@ class EmbeddingGridView(GridStateSlots, QWidget):
 
         # the figure is what "Export figure > layer grid" renders
         self.figure, self.title, self.legend, self.grid = figure_frame(self, "No run open", ClassLegend())
+        self.panel_grid = PanelGrid(self.figure, self.grid)  # rows x columns from the panel count and aspect
         self.figure.setObjectName("layerGridFigure")
         layout.addWidget(self.figure, 1)
 
@@ -405,24 +406,16 @@ class EmbeddingGridView(GridStateSlots, QWidget):
                     self.set_mode(mode)
 
     def _on_state_run_changed(self) -> None:
+        self.panel_grid.set_panels([])
         for panel in self.panels.values():
-            self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
         names = self.state.layer_names
-        n = len(names)
-        if n:
-            n_cols = max(1, math.ceil(math.sqrt(n * 1.3)))
-            n_rows = math.ceil(n / n_cols)
-            for i, name in enumerate(names):
-                panel = LayerPanel(self.state, name, self.color_mode, self.figure)
-                panel.set_mode(self.mode)
-                self.panels[name] = panel
-                self.grid.addWidget(panel, i // n_cols, i % n_cols)
-            for r in range(n_rows):
-                self.grid.setRowStretch(r, 1)
-            for c in range(n_cols):
-                self.grid.setColumnStretch(c, 1)
+        for name in names:
+            panel = LayerPanel(self.state, name, self.color_mode, self.figure)
+            panel.set_mode(self.mode)
+            self.panels[name] = panel
+        self.panel_grid.set_panels(list(self.panels.values()))
         self._update_legend()
         self._update_title()
         self._update_selection_label()

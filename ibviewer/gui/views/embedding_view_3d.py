@@ -29,7 +29,7 @@ from ibviewer.core.config import COLOR_MODES
 from ibviewer.gui.playback import EpochPlayback, draw_playback_frame, full_coords
 from ibviewer.gui.state import AppState
 from ibviewer.gui.widgets.coloring import color_legend, point_rgba
-from ibviewer.gui.widgets.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
+from ibviewer.gui.widgets.figure import GridStateSlots, PanelGrid, figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.widgets.glview import (
     DEFAULT_CAMERA,
     GLScatterItem,
@@ -308,6 +308,7 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
         layout.addWidget(bar)
 
         self.figure, self.title, self.legend, self.grid = figure_frame(self, "No run open")
+        self.panel_grid = PanelGrid(self.figure, self.grid)  # rows x columns from the panel count and aspect
         self.figure.setObjectName("layerGrid3DFigure")
         layout.addWidget(self.figure, 1)
 
@@ -367,8 +368,8 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
 
     # -- state slots -----------------------------------------------------------------
     def _on_state_run_changed(self) -> None:
+        self.panel_grid.set_panels([])
         for panel in self.panels.values():
-            self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
         if not self.isVisible():
@@ -383,17 +384,11 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
         if n and not available:
             self.title.setText(f"3D views need OpenGL: {reason}.")
             return  # a QOpenGLWidget on a platform without OpenGL crashes when shown
-        if n:
-            n_cols = max(1, math.ceil(math.sqrt(n * 1.3)))
-            for i, name in enumerate(names):
-                panel = GLLayerPanel(self.state, name, self.color_mode, self.figure)
-                panel.view.camera_changed.connect(self._on_panel_camera_changed)
-                self.panels[name] = panel
-                self.grid.addWidget(panel, i // n_cols, i % n_cols)
-            for r in range(math.ceil(n / n_cols)):
-                self.grid.setRowStretch(r, 1)
-            for c in range(n_cols):
-                self.grid.setColumnStretch(c, 1)
+        for name in names:
+            panel = GLLayerPanel(self.state, name, self.color_mode, self.figure)
+            panel.view.camera_changed.connect(self._on_panel_camera_changed)
+            self.panels[name] = panel
+        self.panel_grid.set_panels(list(self.panels.values()))
         self._reload_all()
 
     def _on_state_embedding_changed(self, layer: str) -> None:

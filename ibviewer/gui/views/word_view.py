@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 
 from ibviewer.core.config import WORD_NEIGHBORS
 from ibviewer.gui.state import AppState
-from ibviewer.gui.widgets.figure import figure_frame
+from ibviewer.gui.widgets.figure import PanelGrid, figure_frame
 from ibviewer.gui.widgets.grab import grab_with_gl
 from ibviewer.gui.widgets.labels import GAP_PX, label_order, place_labels
 from ibviewer.gui.widgets.pointer import PointerViewBox
@@ -378,6 +378,7 @@ class WordView(QWidget):
         layout.addLayout(bar)
 
         self.figure, self.title, self.legend, self.grid = figure_frame(self)  # the figure exports render
+        self.panel_grid = PanelGrid(self.figure, self.grid)  # rows x columns from the panel count and aspect
         layout.addWidget(self.figure, 1)
 
         state.run_changed.connect(self._on_state_run_changed)
@@ -404,8 +405,8 @@ class WordView(QWidget):
 
     def set_experiment(self, experiment: WordExperiment | None) -> None:
         """Draw a `WordExperiment` (2D or 3D from its embeddings' dims)."""
+        self.panel_grid.set_panels([])
         for panel in self.panels.values():
-            self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
         self.experiment = experiment
@@ -418,12 +419,10 @@ class WordView(QWidget):
         self.dims = dims
         self.dim_buttons[dims].setChecked(True)
         layers = experiment.embeddings.layers
-        n_cols = max(1, math.ceil(math.sqrt(len(layers) * 1.3)))
         cls = WordPanel2D if dims == 2 else WordPanel3D
-        for i, layer in enumerate(layers):
-            panel = cls(self.state, experiment, layer, self.figure)
-            self.panels[layer] = panel
-            self.grid.addWidget(panel, i // n_cols, i % n_cols)
+        for layer in layers:
+            self.panels[layer] = cls(self.state, experiment, layer, self.figure)
+        self.panel_grid.set_panels(list(self.panels.values()))
         colors = class_colors(max(len(experiment.query_words), 1))
         self.legend.setText(
             "<b>Query word</b>&nbsp;&nbsp;"

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from ibviewer.core.config import METHODS
+from ibviewer.core.figure_layout import grid_shape
 
 if TYPE_CHECKING:
     from ibviewer.gui.state import AppState
 
-__all__ = ["figure_frame", "layer_title_parts", "grid_title"]
+__all__ = ["figure_frame", "layer_title_parts", "grid_title", "PanelGrid"]
 
 
 def figure_frame(
@@ -46,6 +47,64 @@ def figure_frame(
     layout.addWidget(legend)
     layout.addLayout(grid, 1)
     return figure, title_label, legend, grid
+
+
+class PanelGrid(QObject):
+    """Places a figure's panels in its grid, with rows and columns chosen from their count and the figure's aspect.
+
+    The shape comes from `ibviewer.core.figure_layout.grid_shape` (the headless grid uses it
+    too) and follows the figure's resizes: a wide figure gets more columns, a tall one more rows,
+    and no row or column is ever left empty.
+    """
+
+    def __init__(self, figure: QWidget, grid: QGridLayout) -> None:
+        super().__init__(figure)
+        self.figure = figure
+        self.grid = grid
+        self.panels: list[QWidget] = []
+        self.shape: tuple[int, int] = (0, 0)
+        figure.installEventFilter(self)
+
+    def set_panels(self, panels: list[QWidget]) -> None:
+        """Show ``panels`` (in order) instead of the current ones; the caller deletes the old ones."""
+        for panel in self.panels:
+            self.grid.removeWidget(panel)
+        self.panels = list(panels)
+        self.shape = (0, 0)
+        self.fit()
+
+    def aspect(self) -> float:
+        """Width / height of the area the panels share (the figure less its title and legend)."""
+        rect = self.grid.geometry()
+        if rect.width() > 10 and rect.height() > 10:
+            return rect.width() / rect.height()
+        size = self.figure.size()
+        return max(size.width(), 1) / max(size.height() - 80, 1)
+
+    def fit(self) -> None:
+        """Re-place the panels when the figure's aspect calls for another grid."""
+        shape = grid_shape(len(self.panels), self.aspect()) if self.panels else (0, 0)
+        if shape == self.shape:
+            return
+        n_rows, n_cols = shape
+        for panel in self.panels:
+            self.grid.removeWidget(panel)
+        for r in range(self.grid.rowCount()):
+            self.grid.setRowStretch(r, 0)
+        for c in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(c, 0)
+        for i, panel in enumerate(self.panels):
+            self.grid.addWidget(panel, i // n_cols, i % n_cols)
+        for r in range(n_rows):
+            self.grid.setRowStretch(r, 1)
+        for c in range(n_cols):
+            self.grid.setColumnStretch(c, 1)
+        self.shape = shape
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.figure and event.type() == QEvent.Type.Resize and self.panels:
+            self.fit()
+        return False
 
 
 def layer_title_parts(state: AppState, layer: str) -> list[str]:
