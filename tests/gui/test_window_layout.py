@@ -92,3 +92,87 @@ def test_log_spaced_epochs_get_distinct_colours_on_a_log_colour_bar(qtbot):
     assert len(view.epoch_lines) >= 18
     ticks = [text for _, text in view.colorbar.axis._tickLevels[0]]
     assert ticks[:3] == ["0", "1", "10"]
+
+
+def test_the_neighbour_list_has_room_for_k_rows_and_empty_tables_are_hidden(qtbot):
+    from ibviewer.core.neighbors import find_neighbors
+    from ibviewer.gui.views.neighbors_panel import NeighborsPanel
+
+    state = make_state(dims=2)
+    panel = NeighborsPanel(state)
+    qtbot.addWidget(panel)
+    panel.resize(500, 360)  # what the window's left column gives it
+    _settle(qtbot, panel)
+    assert not panel.table.isVisible() and not panel.overlap_table.isVisible()  # nothing clicked: only the hint
+    state.set_focus(4, "fc2")
+    state.set_neighbors(find_neighbors(state.activations, state.epoch, 4, layer="fc2", k=10))
+    _settle(qtbot, panel)
+    assert panel.table.isVisible() and panel.overlap_table.isVisible()
+    table = panel.table
+    last = table.rowCount() - 1
+    assert table.rowCount() == 10
+    assert table.rowViewportPosition(last) + table.rowHeight(last) <= table.viewport().height()  # all k rows in view
+
+
+def test_the_metrics_strip_names_its_curves_outside_the_plots_and_shows_values_as_saved(qtbot):
+    from ibviewer.gui.views.timeline import TimelinePanel
+
+    views = {}
+    metrics = {1: {"loss": 0.004, "train_acc": 0.4}, 5: {"loss": 0.002, "train_acc": 0.8}, 20: {"loss": 0.001, "train_acc": 0.9}}
+    state = make_state(dims=2, metrics=metrics, attach=lambda s: views.setdefault("timeline", TimelinePanel(s)))
+    timeline = views["timeline"]
+    qtbot.addWidget(timeline)
+    timeline.resize(500, 200)
+    _settle(qtbot, timeline)
+    for plot in (timeline.acc_plot, timeline.loss_plot):
+        assert plot.legend is None  # no legend box over the curves
+        assert plot.getAxis("left").autoSIPrefixScale == 1.0  # "loss (x0.001" was cut off, the values rescaled
+    assert "train_acc" in timeline.legend_label.text() and "loss" in timeline.legend_label.text()
+    assert timeline.legend_label.isVisible() and not timeline.no_metrics.isVisible()
+
+
+def test_a_run_without_metrics_says_so_in_full_and_a_one_epoch_run_spans_its_epoch(qtbot):
+    from ibviewer.gui.views.timeline import TimelinePanel
+
+    views = {}
+    state = make_state(dims=2, metrics={}, attach=lambda s: views.setdefault("timeline", TimelinePanel(s)))
+    timeline = views["timeline"]
+    qtbot.addWidget(timeline)
+    timeline.resize(420, 200)
+    _settle(qtbot, timeline)
+    assert timeline.no_metrics.isVisible() and not timeline.strip.isVisible()
+    assert timeline.no_metrics.sizeHint().width() <= timeline.no_metrics.width()  # not clipped
+    from tests.gui.synthetic import FakeRun, make_activations
+
+    acts = make_activations()
+    one = type(acts)(acts.layers, (7,), {k: v[:1] for k, v in acts.values.items()}, acts.labels, acts.sample_idx, key="one")
+    state.set_run(FakeRun({7: {"train_acc": 0.5}}), one)
+    _settle(qtbot, timeline)
+    low, high = timeline.acc_plot.viewRange()[0]
+    assert 5 <= low < 7 < high <= 9  # was -100..100
+
+
+def test_the_play_button_draws_with_glyphs_the_font_has_and_the_epoch_label_is_one_text(qtbot):
+    from PySide6.QtGui import QFontMetrics
+
+    from ibviewer.gui.views.timeline import TimelinePanel
+    from ibviewer.gui.widgets.figure import epoch_text
+
+    views = {}
+    state = make_state(dims=2, attach=lambda s: views.setdefault("timeline", TimelinePanel(s)))
+    timeline = views["timeline"]
+    qtbot.addWidget(timeline)
+    button = timeline.play_button
+    for playing in (False, True):
+        timeline._on_playback_playing_changed(playing)
+        metrics = QFontMetrics(button.font())
+        assert all(metrics.inFontUcs4(ord(ch)) for ch in button.text()), button.text()
+        assert not button.icon().isNull()
+    timeline._on_playback_playing_changed(False)
+    assert timeline.epoch_label.text() == "epoch 20 (3/3)"  # an integer, not "epoch 20.0"
+    assert epoch_text((1, 5, 20), 1.0) == "epoch 5"
+    assert epoch_text((1, 5, 20), 1.4) == "between epochs 5 and 20"
+    from ibviewer.gui.widgets.figure import grid_title
+
+    assert "between epochs <b>5</b> and <b>20</b>" in grid_title(state, position=1.5)
+    assert "at epoch <b>20</b>" in grid_title(state)

@@ -429,6 +429,8 @@ class EmbeddingGridView(GridStateSlots, QWidget):
     def _on_playback_position_changed(self, position: float) -> None:
         if not draw_playback_frame(self.state, self.playback, self.panels, position):
             self._reload_all()
+        elif self.playback is not None and self.playback.is_playing():
+            self._update_title()  # "between epochs 24 and 26", as the timeline says
 
     def _reload_all(self) -> None:
         for panel in self.panels.values():
@@ -462,6 +464,11 @@ class EmbeddingGridView(GridStateSlots, QWidget):
         else:
             self.legend.set_entries(COLOR_MODES[self.color_mode], color_legend(state, self.color_mode))
 
+    def _playback_position(self) -> float | None:
+        """Where playback stands while it blends between saved epochs (None when it does not play)."""
+        playing = self.playback is not None and self.playback.is_playing()
+        return self.playback.position if playing else None
+
     def _update_title(self) -> None:
         state = self.state
         if state.activations is None:
@@ -469,4 +476,4 @@ class EmbeddingGridView(GridStateSlots, QWidget):
             return
         note = state.probe_note()
         note_html = f"<br><span style='font-size:9pt; color:#505050'>Linear probes: {note}</span>" if note else ""
-        self.title.setText(grid_title(state) + note_html)
+        self.title.setText(grid_title(state, position=self._playback_position()) + note_html)

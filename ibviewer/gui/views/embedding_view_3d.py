@@ -413,6 +413,8 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
             return
         if not draw_playback_frame(self.state, self.playback, self.panels, position):
             self._reload_all()
+        elif self.playback is not None and self.playback.is_playing():
+            self._update_title()  # "between epochs 24 and 26", as the timeline says
 
     def _reload_all(self) -> None:
         if not self.isVisible():
@@ -447,6 +449,11 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
         finally:
             self._syncing = False
 
+    def _playback_position(self) -> float | None:
+        """Where playback stands while it blends between saved epochs (None when it does not play)."""
+        playing = self.playback is not None and self.playback.is_playing()
+        return self.playback.position if playing else None
+
     def _update_title(self) -> None:
         state = self.state
         if state.activations is None:
@@ -454,7 +461,7 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
             return
         if not self.panels and state.layer_names:
             return  # the "needs OpenGL" message stays
-        self.title.setText(grid_title(state, "3D"))
+        self.title.setText(grid_title(state, "3D", position=self._playback_position()))
 
     def _update_legend(self) -> None:
         if self.state.activations is None:

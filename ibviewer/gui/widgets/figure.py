@@ -18,7 +18,7 @@ from ibviewer.core.figure_layout import grid_shape
 if TYPE_CHECKING:
     from ibviewer.gui.state import AppState
 
-__all__ = ["figure_frame", "layer_title_parts", "grid_title", "PanelGrid"]
+__all__ = ["figure_frame", "layer_title_parts", "grid_title", "epoch_text", "PanelGrid"]
 
 
 def figure_frame(
@@ -129,8 +129,27 @@ def layer_title_parts(state: AppState, layer: str) -> list[str]:
     return parts
 
 
-def grid_title(state: AppState, kind: str = "") -> str:
-    """A layer grid's title, e.g. "<b>t-SNE</b> 3D of each layer at epoch 20 · 1797 samples (PCA shown until ...)"."""
+def epoch_text(epochs: tuple[int, ...] | list[int], position: float, html: bool = False) -> str:
+    """The one way the window names where it is on the timeline: "epoch 24", or "between epochs 24 and 26".
+
+    ``position`` is a (fractional) index into the saved ``epochs``, as playback moves it;
+    saved epochs are integers and the blend between two of them names both.
+    """
+    if not epochs:
+        return "no epoch"
+    position = min(max(float(position), 0.0), len(epochs) - 1.0)
+    lower = int(position + 1e-6)
+    b, e = ("<b>", "</b>") if html else ("", "")
+    if position - lower < 1e-6 or lower + 1 >= len(epochs):
+        return f"epoch {b}{epochs[lower]}{e}"
+    return f"between epochs {b}{epochs[lower]}{e} and {b}{epochs[lower + 1]}{e}"
+
+
+def grid_title(state: AppState, kind: str = "", position: float | None = None) -> str:
+    """A layer grid's title, e.g. "<b>t-SNE</b> 3D of each layer at epoch 20 · 1797 samples (PCA shown until ...)".
+
+    ``position``: playback's fractional index into the saved epochs while it blends between them.
+    """
     if state.activations is None:
         return "No run open"
     wanted = METHODS.get(state.settings.method, state.settings.method)
@@ -139,7 +158,12 @@ def grid_title(state: AppState, kind: str = "") -> str:
     if shown == {"pca"} and state.settings.method != "pca":
         pending = f" <span style='color:#808080'>(PCA shown until {wanted} is ready)</span>"
     kind = f" {kind}" if kind else ""
-    return f"<b>{wanted}</b>{kind} of each layer at epoch <b>{state.epoch}</b> · {state.n_samples} samples{pending}"
+    epochs = tuple(state.activations.epochs)
+    if position is None:
+        position = epochs.index(state.epoch) if state.epoch in epochs else 0
+    where = epoch_text(epochs, position, html=True)
+    where = where if where.startswith("between") else f"at {where}"
+    return f"<b>{wanted}</b>{kind} of each layer {where} · {state.n_samples} samples{pending}"
 
 
 class GridStateSlots:
