@@ -41,7 +41,7 @@ from ibviewer.gui import resources
 from ibviewer.gui.controller import OPEN, AnalysisController
 from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
 from ibviewer.gui.dialogs.open_dialog import OpenRunDialog, needs_dataset
-from ibviewer.gui.dialogs.warnings_dialog import WarningsDialog
+from ibviewer.gui.dialogs.warnings_dialog import WarningsDialog, gui_words, warning_count
 from ibviewer.gui.export import export_data, export_widget
 from ibviewer.gui.jobs import JobHub
 from ibviewer.gui.menus import Menus
@@ -183,7 +183,7 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running computation (Ctrl+.)")
         self.cancel_button.clicked.connect(self.cancel_all)
-        self.warning_button = QToolButton()  # "⚠ N warnings": opens the list
+        self.warning_button = QToolButton()  # "⚠ N warnings": opens the warnings panel
         self.warning_button.setAutoRaise(True)
         self.warning_button.setStyleSheet("color: #9a6700;")
         self.warning_button.clicked.connect(self.show_warnings)
@@ -218,6 +218,7 @@ class MainWindow(QMainWindow):
         jobs.job_cancelled.connect(self._on_jobs_job_cancelled)
         jobs.warning_raised.connect(self._on_jobs_warning_raised)
         jobs.warnings_changed.connect(self._on_jobs_warnings_changed)
+        state.advice_changed.connect(self._on_jobs_warnings_changed)
 
     # ------------------------------------------------------------------ layout persistence
     def _restore_layout(self) -> None:
@@ -360,9 +361,10 @@ class MainWindow(QMainWindow):
         self.status_message.setText(text)
 
     def show_warnings(self) -> WarningsDialog:
-        """Open (or raise) the list of the jobs' warnings."""
+        """Open (or raise) the warnings panel: the jobs' warnings and the results' advice, with their fixes."""
         if self.warnings_dialog is None:
-            self.warnings_dialog = WarningsDialog(self.jobs, self)
+            self.warnings_dialog = WarningsDialog(self.jobs, self.state, self)
+            self.warnings_dialog.advice_chosen.connect(self.controller.apply_advice)
         self.warnings_dialog.show()
         self.warnings_dialog.raise_()
         return self.warnings_dialog
@@ -391,13 +393,13 @@ class MainWindow(QMainWindow):
         self.show_status("Cancelled")
 
     def _on_jobs_warning_raised(self, message: str) -> None:
-        self.statusBar().showMessage(message, 20_000)
+        # the status line, not a timed overlay: a later "Cancelled" or "Analysis done" replaces it at once
+        self.show_status("⚠ " + gui_words(message).split("\n")[0])
 
     def _on_jobs_warnings_changed(self) -> None:
-        warnings = self.jobs.warnings
-        n = len(warnings)
+        n = warning_count(self.jobs, self.state)
         self.warning_button.setText(f"⚠ {n} warning{'s' if n != 1 else ''}")
-        self.warning_button.setToolTip("\n\n".join(warnings[-10:]) + "\n\nClick for the full list.")
+        self.warning_button.setToolTip("Click to list the warnings and what fixes them")
         self.warning_button.setVisible(n > 0)
 
     def report(self, exc: BaseException) -> None:
