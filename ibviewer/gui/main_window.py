@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 FIGURE_TARGETS = {"infoplane": "Information plane", "grid": "Layer grid", "words": "Word experiment",
                   "probes": "Layer probes", "window": "Whole window"}  # fmt: skip
 LAYERS_TAB, WORDS_TAB, PROBES_TAB = 0, 1, 2
+CONTROLS_MAX_MIN_WIDTH = 400  # px: the Controls dock's minimum width at most (wider content scrolls)
 
 
 class MainWindow(QMainWindow):
@@ -122,9 +123,10 @@ class MainWindow(QMainWindow):
         self._on_state_settings_changed()
         self.resize(1500, 920)
         self.main_splitter.setSizes([560, 940])
-        self.left_splitter.setSizes([430, self.timeline.maximumHeight(), 340])  # plane, timeline, neighbours
+        self.left_splitter.setSizes([400, self.timeline.maximumHeight(), 370])  # plane, timeline, neighbours
         if persist_layout:
             self._restore_layout()
+        self.fit_to_screen()
 
     # ------------------------------------------------------------------ building
     def _build_views(self) -> None:
@@ -162,7 +164,8 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(self.controls.sizeHint().width() + 24)  # labels and values readable
+        # labels and values readable, but never so wide that the window outgrows the screen beside the plane
+        scroll.setMinimumWidth(min(self.controls.sizeHint().width() + 24, CONTROLS_MAX_MIN_WIDTH))
         self.controls_dock = QDockWidget("Controls", self)
         self.controls_dock.setObjectName("controlsDock")
         self.controls_dock.setWidget(scroll)
@@ -170,6 +173,8 @@ class MainWindow(QMainWindow):
         # closed at first so the information plane keeps its width; View > Controls (Ctrl+K) opens it
         # and the window's saved layout remembers the choice
         self.controls_dock.hide()
+        # opening or closing Controls: the central views give the dock its room, the window never grows past the screen
+        self.controls_dock.visibilityChanged.connect(self._on_controls_dock_visibility_changed)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -219,6 +224,23 @@ class MainWindow(QMainWindow):
         jobs.warning_raised.connect(self._on_jobs_warning_raised)
         jobs.warnings_changed.connect(self._on_jobs_warnings_changed)
         state.advice_changed.connect(self._on_jobs_warnings_changed)
+
+    def fit_to_screen(self) -> None:
+        """Shrink the window to its screen's available area (a dock or a restored geometry may have grown it)."""
+        screen = self.screen()
+        if screen is None or self.isMaximized() or self.isFullScreen():
+            return
+        area = screen.availableGeometry()
+        frame_extra = self.frameGeometry().width() - self.width()
+        width = min(self.width(), area.width() - frame_extra)
+        height = min(self.height(), area.height() - (self.frameGeometry().height() - self.height()))
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, self.minimumSizeHint().width()), max(height, self.minimumSizeHint().height()))
+        if self.frameGeometry().right() > area.right():
+            self.move(max(area.left(), area.right() - self.frameGeometry().width() + 1), self.y())
+
+    def _on_controls_dock_visibility_changed(self, visible: bool) -> None:
+        QTimer.singleShot(0, self.fit_to_screen)  # after the dock's layout has settled
 
     # ------------------------------------------------------------------ layout persistence
     def _restore_layout(self) -> None:

@@ -176,3 +176,30 @@ def test_the_play_button_draws_with_glyphs_the_font_has_and_the_epoch_label_is_o
 
     assert "between epochs <b>5</b> and <b>20</b>" in grid_title(state, position=1.5)
     assert "at epoch <b>20</b>" in grid_title(state)
+
+
+def test_opening_controls_never_makes_the_window_wider_than_the_screen_and_the_plane_stays_in_view(qtbot, window):
+    area = window.screen().availableGeometry()
+    window.resize(min(1500, area.width() - 40), min(900, area.height() - 40))
+    _settle(qtbot, window)
+    toggle = window.controls_dock.toggleViewAction()
+    toggle.trigger()  # View > Controls (Ctrl+K)
+    qtbot.waitUntil(lambda: window.controls_dock.isVisible())
+    _settle(qtbot, window)
+    assert window.minimumSizeHint().width() <= area.width()  # the docks' and views' minimum sizes fit the screen
+    assert window.frameGeometry().width() <= area.width()
+    from PySide6.QtCore import QPoint
+
+    plane = window.info_view
+    left, right = plane.mapTo(window, QPoint(0, 0)).x(), plane.mapTo(window, QPoint(plane.width(), 0)).x()
+    assert plane.width() >= 300 and 0 <= left and right <= window.width()  # the whole plane inside the window
+    toggle.trigger()
+    _settle(qtbot, window)
+    assert window.frameGeometry().width() <= area.width()
+
+
+def test_fit_to_screen_shrinks_a_window_grown_past_the_screen(qtbot, window):
+    area = window.screen().availableGeometry()
+    window.resize(area.width() + 200, area.height())
+    window.fit_to_screen()
+    assert window.frameGeometry().width() <= area.width()

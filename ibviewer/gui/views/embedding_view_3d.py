@@ -23,7 +23,7 @@ import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QCursor, QImage
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QToolButton, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from ibviewer.core.config import COLOR_MODES
 from ibviewer.gui.playback import EpochPlayback, draw_playback_frame, full_coords
@@ -300,11 +300,13 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
             "Shift+click / Shift+drag: add to the selection · Esc: clear"
         )
         hint.setStyleSheet("color: #707070;")
+        hint.setToolTip(hint.text())
+        # clipped when the tab is narrow instead of making the whole window wider than the screen
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.link_cameras)
         row.addWidget(reset)
         row.addSpacing(12)
-        row.addWidget(hint)
-        row.addStretch(1)
+        row.addWidget(hint, 1)
         layout.addWidget(bar)
 
         self.figure, self.title, self.legend, self.grid = figure_frame(self, "No run open")
