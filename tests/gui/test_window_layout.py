@@ -203,3 +203,35 @@ def test_fit_to_screen_shrinks_a_window_grown_past_the_screen(qtbot, window):
     window.resize(area.width() + 200, area.height())
     window.fit_to_screen()
     assert window.frameGeometry().width() <= area.width()
+
+
+def test_the_colour_bar_is_shown_after_opening_a_second_run_in_the_window(qtbot, window, digits_run, archive_run):
+    for path in (digits_run, archive_run, digits_run):
+        with qtbot.waitSignal(window.idle, timeout=240_000):
+            window.open_path(path)
+        assert window.state.infoplane is not None, window.last_error
+        _settle(qtbot, window)
+        assert window.info_view.colorbar.isVisible()
+        bar = window.info_view.colorbar.sceneBoundingRect()
+        assert bar.right() <= window.info_view.canvas.viewport().width() + 1  # in view, not pushed out
+
+
+def test_the_layer_grid_takes_its_shape_from_the_panel_count_and_the_figures_aspect(qtbot):
+    from ibviewer.core.figure_layout import grid_shape
+    from ibviewer.gui.views.embedding_view import EmbeddingGridView
+
+    views = {}
+    make_state(dims=2, attach=lambda s: views.setdefault("grid", EmbeddingGridView(s)))
+    grid = views["grid"]
+    qtbot.addWidget(grid)
+    shapes = {}
+    for size in ((1300, 450), (420, 1000)):
+        grid.resize(*size)
+        _settle(qtbot, grid)
+        shapes[size] = grid.panel_grid.shape
+        assert shapes[size] == grid_shape(3, grid.panel_grid.aspect())
+        n_rows, n_cols = shapes[size]
+        rows = {grid.grid.getItemPosition(grid.grid.indexOf(p))[0] for p in grid.panels.values()}
+        cols = {grid.grid.getItemPosition(grid.grid.indexOf(p))[1] for p in grid.panels.values()}
+        assert rows == set(range(n_rows)) and cols == set(range(n_cols))  # no empty row or column
+    assert shapes[(1300, 450)] == (1, 3) and shapes[(420, 1000)][0] == 3  # wide: a row; tall: a column
