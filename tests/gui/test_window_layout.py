@@ -235,3 +235,24 @@ def test_the_layer_grid_takes_its_shape_from_the_panel_count_and_the_figures_asp
         cols = {grid.grid.getItemPosition(grid.grid.indexOf(p))[1] for p in grid.panels.values()}
         assert rows == set(range(n_rows)) and cols == set(range(n_cols))  # no empty row or column
     assert shapes[(1300, 450)] == (1, 3) and shapes[(420, 1000)][0] == 3  # wide: a row; tall: a column
+
+
+def test_the_word_tab_never_asks_for_more_width_than_a_screen_beside_the_plane(qtbot):
+    from ibviewer.core.config import AnalysisSettings
+    from ibviewer.core.pipeline import run_word_experiment
+    from ibviewer.gui.views.info_plane_view import InfoPlaneView
+    from ibviewer.gui.views.word_view import WordView
+    from tests.gui.synthetic import QUERY_WORDS, make_word_state
+
+    state = make_word_state()
+    view = WordView(state)
+    qtbot.addWidget(view)
+    experiment = run_word_experiment(state.activations, state.dataset.words, QUERY_WORDS, AnalysisSettings(method="pca"))
+    state.set_word_experiment(experiment)
+    view.resize(900, 700)
+    _settle(qtbot, view)
+    assert len(view.title.text()) > 100  # the long title ("16 query words and their ... nearest words ...") wraps
+    plane = InfoPlaneView(state)
+    qtbot.addWidget(plane)
+    # word_lm's window was 1742 px wide on a 1600 px screen: the word title alone asked for 1113 px
+    assert view.minimumSizeHint().width() + plane.minimumSizeHint().width() + 40 <= 1600

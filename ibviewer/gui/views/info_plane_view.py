@@ -27,6 +27,7 @@ HOVER_TOLERANCE_PX = 8.0
 
 
 N_COLOR_STEPS = 24
+PLANE_MIN_WIDTH = 320  # px: left axis, a readable data area and the colour bar
 COLORBAR_AXIS_PX = 62  # tick values and the "Epochs" label beside them, never over the bar
 
 
@@ -67,7 +68,8 @@ class InfoPlaneView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.canvas = pg.GraphicsLayoutWidget(self)  # what "Export figure > information plane" renders
-        self.canvas.setMinimumSize(240, 200)  # the plot rescales down to this; the title wraps
+        # the plot rescales down to this (axes, data and the colour bar still readable); the title wraps
+        self.canvas.setMinimumSize(PLANE_MIN_WIDTH, 200)
         layout.addWidget(self.canvas)
         self.viewbox = _InfoPlaneViewBox(self)
         self.plot = self.canvas.addPlot(row=0, col=0, viewBox=self.viewbox)

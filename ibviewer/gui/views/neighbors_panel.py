@@ -129,7 +129,8 @@ class NeighborsPanel(QWidget):
         self.overlap_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.overlap_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.overlap_table.verticalHeader().setDefaultSectionSize(ROW_THUMB_PX + 2)
-        overlap_layout.addWidget(self.overlap_table, 1)
+        overlap_layout.addWidget(self.overlap_table, 0)
+        overlap_layout.addStretch(1)  # title and table at the top, next to the list's first rows
         body.addWidget(self.overlap_box, 2)
         layout.addLayout(body, 1)
 
@@ -206,7 +207,7 @@ class NeighborsPanel(QWidget):
                 font = QFont()
                 font.setBold(True)
                 name_item.setFont(font)
-                name_item.setText(f"{other} (clicked)")
+                name_item.setToolTip("the layer you clicked in")  # bold: a "(clicked)" suffix gets cut off here
             shade = int(255 - 90 * shared / max(neighbors.k, 1))
             value_item.setBackground(QColor(shade, 255 - (255 - shade) // 3, shade))
             self.overlap_table.setItem(i, 0, name_item)

@@ -38,6 +38,7 @@ def figure_frame(
     title_label = QLabel(title, figure)
     title_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     title_label.setStyleSheet("font-size: 12pt; color: #202020;")
+    title_label.setWordWrap(True)  # a long title wraps: it must never make the figure wider than its tab
     if legend is None:
         legend = QLabel(figure)
         legend.setWordWrap(True)
