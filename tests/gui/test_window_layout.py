@@ -251,7 +251,7 @@ def test_the_word_tab_never_asks_for_more_width_than_a_screen_beside_the_plane(q
     state.set_word_experiment(experiment)
     view.resize(900, 700)
     _settle(qtbot, view)
-    assert len(view.title.text()) > 100  # the long title ("16 query words and their ... nearest words ...") wraps
+    assert len(view.title.text()) > 100  # the long title ("16 query words and their ... nearest words ...")
     plane = InfoPlaneView(state)
     qtbot.addWidget(plane)
     # word_lm's window was 1742 px wide on a 1600 px screen: the word title alone asked for 1113 px

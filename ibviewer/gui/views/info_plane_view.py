@@ -16,9 +16,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QCursor, QResizeEvent
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
-from ibviewer.core.figure_layout import EpochScale
 from ibviewer.gui.state import AppState
-from ibviewer.gui.widgets.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
+from ibviewer.gui.widgets.style import EpochScale, PassiveScatter, epoch_colormap, make_pen, nearest_point
 
 __all__ = ["InfoPlaneView"]
 

@@ -172,6 +172,8 @@ class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
 
     def screen_anchors(self) -> tuple[np.ndarray, tuple[float, float]]:
         """Points in viewbox pixels (x right, y down) and the viewbox size."""
+        if any(self.viewbox.autoRangeEnabled()):
+            self.viewbox.updateAutoRange()  # pyqtgraph ranges lazily: a panel laid out at once may still show [0, 1]
         rect = self.viewbox.viewRect()
         size = self.viewbox.boundingRect()
         w, h = float(size.width()), float(size.height())
@@ -433,8 +435,9 @@ class WordView(QWidget):
         )
         self.title.setText(
             f"<b>Word experiment</b>: {len(experiment.query_words)} query words and their {experiment.n_neighbors} "
-            f"nearest words in {experiment.layer_for_synonyms} ({experiment.metric}) · epoch {experiment.epoch} · "
-            f"{experiment.n_selected} words · {experiment.embeddings.describe()}"
+            f"nearest words in {experiment.layer_for_synonyms} ({experiment.metric}) · epoch {experiment.epoch}<br>"
+            f"<span style='font-size:9pt; color:#505050'>{experiment.n_selected} words · "
+            f"{experiment.embeddings.describe()}</span>"
         )
         for panel in self.panels.values():
             panel.schedule_relabel()

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ibviewer.core.config import METHODS
 from ibviewer.core.figure_layout import grid_shape
@@ -38,7 +38,9 @@ def figure_frame(
     title_label = QLabel(title, figure)
     title_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
     title_label.setStyleSheet("font-size: 12pt; color: #202020;")
-    title_label.setWordWrap(True)  # a long title wraps: it must never make the figure wider than its tab
+    # a long title must never make the figure wider than its tab: it asks for no width (clipped at worst);
+    # titles break their own lines (a word-wrapped label's height-for-width re-lays the panels out late)
+    title_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     if legend is None:
         legend = QLabel(figure)
         legend.setWordWrap(True)
