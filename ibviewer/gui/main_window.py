@@ -142,6 +142,7 @@ class MainWindow(QMainWindow):
 
     def _build_layout(self) -> None:
         self.left_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.left_splitter.setChildrenCollapsible(False)  # dragging never hides the plane or the neighbours entirely
         for widget, stretch in ((self.info_view, 3), (self.timeline, 0), (self.neighbors_panel, 2)):
             self.left_splitter.addWidget(widget)
             self.left_splitter.setStretchFactor(self.left_splitter.count() - 1, stretch)
