@@ -22,7 +22,7 @@ from ibviewer.errors import IBViewerError
 from ibviewer.gui.controller import AnalysisController
 from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
 from ibviewer.gui.dialogs.open_dialog import RUN_FILE_FILTER
-from ibviewer.gui.export import DATA_KINDS
+from ibviewer.gui.export import DATA_KINDS, default_export_name, export_path
 from ibviewer.gui.session import SESSION_SUFFIX
 from ibviewer.gui.settings import app_settings, recent_runs
 from ibviewer.gui.state import AppState
@@ -215,9 +215,10 @@ class Menus(QObject):
 
     # -- exporting -----------------------------------------------------------------------
     def _default_export_name(self, stem: str, suffix: str) -> str:
-        folder = Path(str(app_settings().value("export/last_dir", str(Path.home()))))
-        name = getattr(self.state.run, "name", "ibviewer")
-        return str(folder / f"{name}_{stem}.{suffix}")
+        """"<run>_<figure>_e<epoch>.<ext>" in the folder of the last export (at first: the working folder)."""
+        folder = Path(str(app_settings().value("export/last_dir", str(Path.cwd()))))
+        name = str(getattr(self.state.run, "name", "") or "ibviewer")
+        return str(folder / default_export_name(name, stem, self.state.epoch, suffix))
 
     def _on_export_figure_action_triggered(self) -> None:
         host = self.host
@@ -229,8 +230,8 @@ class Menus(QObject):
         path, _ = QFileDialog.getSaveFileName(
             host.window(), "Export Figure", self._default_export_name(stem, fmt), f"{fmt.upper()} (*.{fmt})"
         )
-        if path and not path.lower().endswith(f".{fmt}"):
-            path += f".{fmt}"
+        if path:
+            path = str(export_path(path, fmt)[0])  # a format typed in the name wins over the dialog's
         self._save(path, lambda: host.export_figure(target, path, scale))
 
     def _on_export_data_action_triggered(self) -> None:
