@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         parents=parents,
         help="write the information plane, embeddings, probes and neighbours of a run to a folder",
         description=(
-            "Writes DIR/infoplane.csv|png|svg, DIR/embeddings.csv, DIR/layers_e<epoch>.png, DIR/probes.csv and, "
+            "Writes DIR/infoplane.csv|png|svg, DIR/embeddings.csv|json, DIR/layers_e<epoch>.png, DIR/probes.csv|json and, "
             "with --select, DIR/neighbors.csv (formats: docs/outputs.md), and DIR/ibviewer-outputs.json listing "
             "them with the settings. Outputs of an earlier analysis in DIR are replaced or removed; other files "
             "are never touched unless --overwrite."
@@ -114,9 +114,9 @@ def _planned_outputs(what: set[str], epochs: list[int], select: int | None) -> l
     if "infoplane" in what:
         names += ["infoplane.csv", "infoplane.png", "infoplane.svg"]
     if "probes" in what:
-        names.append("probes.csv")
+        names += ["probes.csv", "probes.json"]
     if "embeddings" in what:
-        names += ["embeddings.csv", *(f"layers_e{epoch}.png" for epoch in epochs)]
+        names += ["embeddings.csv", "embeddings.json", *(f"layers_e{epoch}.png" for epoch in epochs)]
     if select is not None:
         names.append("neighbors.csv")
     return names
@@ -186,6 +186,7 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
 
     from ibviewer.core.layer_names import layer_labels, pooling_note
     from ibviewer.core.naming import SampleNames
+    from ibviewer.core.output_meta import sidecar_path
     from ibviewer.core.pipeline import find_neighbors
     from ibviewer.core.writers import write_embeddings_csv, write_infoplane_csv, write_neighbors_csv, write_probes_csv
 
@@ -201,7 +202,7 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
         plot_information_plane(result.infoplane, figures, layer_labels=labels, note=note)
         written += [write_infoplane_csv(result.infoplane, out / "infoplane.csv"), *figures]
     if result.probes is not None:
-        written.append(write_probes_csv(result.probes, out / "probes.csv"))
+        written += [write_probes_csv(result.probes, out / "probes.csv"), sidecar_path(out / "probes.csv")]
         for epoch in epochs:
             print(f"epoch {epoch}: {result.probes.pruning_note(epoch)}")
     if acts is None:
@@ -211,7 +212,7 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
         from ibviewer.core.layer_figure import plot_layer_grid
 
         panels = [result.embeddings.get(epoch, layer) for epoch in epochs for layer in acts.layer_names]
-        written.append(write_embeddings_csv(out / "embeddings.csv", panels, acts, names))
+        written += [write_embeddings_csv(out / "embeddings.csv", panels, acts, names), sidecar_path(out / "embeddings.csv")]
         for epoch in epochs:
             path = out / f"layers_e{epoch}.png"
             plot_layer_grid(
