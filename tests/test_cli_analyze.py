@@ -78,7 +78,7 @@ def test_analyze_an_activations_archive(tmp_path, rng):
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [(["--what", "pictures"], "--what"), (["--epochs", "999"], "not saved"), (["--select", "99999"], "--select"),
-     (["--select", "7", "--max-samples", "600"], "not among the 600 samples")],
+     (["--select", "7", "--max-samples", "600"], "not among the 600 samples"), (["--words"], "--words needs a text run")],
 )
 def test_analyze_bad_options_are_one_line_errors(tmp_path, ib12_checkpoints, capsys, extra, needle):
     folder, spec = ib12_checkpoints

@@ -45,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
     parser.add_argument("--what", default=",".join(WHAT), help=f"comma-separated subset of {','.join(WHAT)}")
     parser.add_argument("--epochs", default="last", help="epochs to embed and probe: last, all, or a comma-separated list")
     parser.add_argument("--select", type=int, default=None, metavar="INDEX", help="write the neighbours of this sample (dataset index)")
+    parser.add_argument(
+        "--words", action="store_true",
+        help="text runs: write DIR/words.csv, the word experiment's same-group neighbour share per layer for the last "
+        "epoch and for the untrained first epoch (the control), with the run's query words",
+    )  # fmt: skip
     add_run_arguments(parser)
     add_estimator_arguments(parser, jobs=True)
     add_embedding_arguments(parser)
@@ -101,6 +106,8 @@ def _check_options(args: argparse.Namespace, settings, run, request) -> None:  #
     from ibviewer.core.neighbors import MAX_K
     from ibviewer.errors import IBViewerError
 
+    if args.words and (run.dataset is None or run.dataset.words is None or not run.extra.get("query_words")):
+        raise IBViewerError(f"--words needs a text run with query words (run.json extra.query_words); {run.name} has none.")
     if args.jobs < 1:
         raise IBViewerError(f"--jobs {args.jobs} must be at least 1.")
     if args.select is not None:
@@ -109,8 +116,8 @@ def _check_options(args: argparse.Namespace, settings, run, request) -> None:  #
             raise IBViewerError(f"--k {settings.k} is more than the {MAX_K} neighbours ibviewer finds; choose a smaller --k.")
 
 
-def _planned_outputs(what: set[str], epochs: list[int], select: int | None) -> list[str]:
-    names = []
+def _planned_outputs(what: set[str], epochs: list[int], select: int | None, words: bool = False) -> list[str]:
+    names = ["words.csv"] if words else []
     if "infoplane" in what:
         names += ["infoplane.csv", "infoplane.png", "infoplane.svg"]
     if "probes" in what:
@@ -141,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         for folder in _output_folders(Path(args.out).expanduser(), [run_.name for run_ in opened])
     ]
     for output, run_epochs in zip(outputs, epochs):
-        output.prepare(_planned_outputs(what, run_epochs, args.select))
+        output.prepare(_planned_outputs(what, run_epochs, args.select, args.words))
     progress = TextProgress()
     analyses = analyze_runs(
         list(zip(requests, opened)), settings, epochs=epochs, stages=frozenset(what), n_jobs=args.jobs,
@@ -152,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         if len(analyses) > 1:
             print(f"{analysis.run.name}:")
         files = _write_outputs(output.folder, analysis, settings, args.select)
+        if args.words:
+            files.append(_write_word_shares(output.folder, analysis.run, request))
         record = {
             "command": "analyze", "run": request.to_dict(), "what": sorted(what), "epochs": run_epochs,
             "select": args.select, "settings": settings.to_dict(),
@@ -225,3 +234,18 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
         neighbors = find_neighbors(acts, epochs[-1], int(rows[0]), k=settings.k, metric=settings.metric)
         written.append(write_neighbors_csv(out / "neighbors.csv", neighbors, acts, names))
     return written
+
+
+def _write_word_shares(out: Path, run, request) -> Path:  # noqa: ANN001
+    """The word experiment's control for the run's query words, as ``words.csv``; prints its summary."""
+    from ibviewer.core.pipeline import extract
+    from ibviewer.core.word_control import write_word_shares_csv
+    from ibviewer.core.words import word_shares
+    from ibviewer.errors import IBViewerError
+
+    acts = extract(run, request)
+    control = word_shares(acts, run.dataset.words, [str(w) for w in run.extra["query_words"]])
+    if control is None:
+        raise IBViewerError(f"{run.name} has a single saved epoch: no untrained network to compare the word groups with.")
+    print(control.summary())
+    return write_word_shares_csv(control, out / "words.csv")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -20,7 +21,9 @@ from ibviewer.core.neighbors import Metric, NeighborIndex, exact_knn
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import ActivationSet, IntArray
 
-__all__ = ["WordControl", "choose_groups", "group_share", "chance_share", "word_control", "SHARE_K"]
+__all__ = ["WordControl", "choose_groups", "group_share", "chance_share", "word_control", "write_word_shares_csv", "SHARE_K"]
+
+WORD_SHARE_COLUMNS = ("layer", "chosen", "share", "control_share", "chance", "control_chance", "k", "epoch", "control_epoch")
 
 #: nearest selected words per word in the share
 SHARE_K = 10
@@ -140,3 +143,15 @@ def word_control(
         control_share=shares(control_selected, control_groups, control_epoch), chance=chance_share(groups),
         control_chance=chance_share(control_groups),
     )  # fmt: skip
+
+
+def write_word_shares_csv(control: WordControl, path: str | Path) -> Path:
+    """Write ``words.csv``: one row per layer (`WORD_SHARE_COLUMNS`), atomically; returns the path."""
+    from ibviewer.core.writers import write_csv
+
+    rows = [
+        [row["layer"], int(bool(row["chosen"])), f"{row['share']:.6f}", f"{row['control_share']:.6f}",
+         f"{control.chance:.6f}", f"{control.control_chance:.6f}", control.k, control.epoch, control.control_epoch]
+        for row in control.rows()
+    ]  # fmt: skip
+    return write_csv(path, WORD_SHARE_COLUMNS, rows)

@@ -27,7 +27,7 @@ from ibviewer.core.types import ActivationSet, IntArray
 from ibviewer.core.word_control import WordControl, choose_groups, word_control
 from ibviewer.errors import EstimatorError
 
-__all__ = ["WordExperiment", "word_experiment", "DEFAULT_NEIGHBORS"]
+__all__ = ["WordExperiment", "word_experiment", "word_shares", "DEFAULT_NEIGHBORS"]
 
 DEFAULT_NEIGHBORS = WORD_NEIGHBORS  # synonyms per query word by dims (defined with the settings)
 
@@ -210,3 +210,28 @@ def word_experiment(
         metric=metric,
         control=control,
     )
+
+
+def word_shares(
+    acts: ActivationSet,
+    words: Sequence[str],
+    query_words: Sequence[str],
+    *,
+    n_neighbors: int = DEFAULT_NEIGHBORS[2],
+    layer_for_synonyms: str | None = None,
+    metric: Metric = "cosine",
+    epoch: int | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> WordControl | None:
+    """The word experiment's numbers without its embeddings: each layer's same-group share, trained and untrained.
+
+    What ``ibviewer analyze --words`` writes; the same groups and shares as `word_experiment`
+    with the same words, ``n_neighbors``, layer and metric. None when ``epoch`` is the first saved epoch.
+    """
+    query_rows = _find_queries(_sample_words(acts, words), query_words)
+    (epoch_value,) = select_epochs(acts, epoch)
+    layer = layer_for_synonyms if layer_for_synonyms is not None else acts.layer_names[-1]
+    select_layers(acts, [layer])
+    k = min(int(n_neighbors), acts.n_samples - 1)
+    selected, groups = choose_groups(acts, query_rows, layer, epoch_value, k, metric, progress)
+    return word_control(acts, query_rows, selected, groups, layer, epoch_value, k, metric, progress=progress)

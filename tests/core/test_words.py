@@ -82,3 +82,22 @@ def test_the_control_shows_grouping_by_construction_and_what_training_adds():
     assert "groups chosen here" in control.summary() and [r["chosen"] for r in control.rows()] == [False, True]
     # one saved epoch: no untrained network to compare with
     assert word_experiment(acts, words, ["w0"], n_neighbors=5, method="pca", epoch=0).control is None
+
+
+def test_word_shares_are_the_experiments_control_and_write_words_csv(tmp_path):
+    import csv
+
+    from ibviewer.core.word_control import write_word_shares_csv
+    from ibviewer.core.words import word_shares
+
+    acts, words = word_acts()
+    two = ActivationSet(acts.layers, (0, 3), {k: np.concatenate([v[:, ::-1], v]) for k, v in acts.values.items()},
+                        acts.labels, acts.sample_idx, key="w2")  # fmt: skip
+    experiment = word_experiment(two, words, ["cat0", "car0"], n_neighbors=20, method="pca")
+    control = word_shares(two, words, ["cat0", "car0"], n_neighbors=20)
+    np.testing.assert_array_equal(control.share, experiment.control.share)
+    np.testing.assert_array_equal(control.control_share, experiment.control.control_share)
+    with write_word_shares_csv(control, tmp_path / "words.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["layer"] for r in rows] == ["emb", "out"] and [r["chosen"] for r in rows] == ["0", "1"]
+    assert float(rows[1]["share"]) == pytest.approx(control.share[1], abs=1e-6) and rows[0]["control_epoch"] == "0"
