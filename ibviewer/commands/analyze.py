@@ -22,6 +22,8 @@ from ibviewer.commands.options import (
 )
 
 WHAT = ("infoplane", "embeddings", "probes")
+#: what several runs analysed together add in DIR beside their subfolders
+RUNS_OUTPUTS = ("infoplane_runs.csv", "infoplane_runs.json", "infoplane_runs.png", "infoplane_runs.svg")
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -42,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "each into its own subfolder of DIR named after the run",
     )  # fmt: skip
     add_output_arguments(parser)
+    parser.add_argument(
+        "--combine", choices=("compare", "average"), default="compare",
+        help="several runs: also write DIR/infoplane_runs.csv|json|png|svg, their planes side by side (compare, the "
+        "default: different setups) or averaged per layer and epoch with the spread over runs (average: seeds of one setup)",
+    )  # fmt: skip
     parser.add_argument("--what", default=",".join(WHAT), help=f"comma-separated subset of {','.join(WHAT)}")
     parser.add_argument("--epochs", default="last", help="epochs to embed and probe: last, all, or a comma-separated list")
     parser.add_argument("--select", type=int, default=None, metavar="INDEX", help="write the neighbours of this sample (dataset index)")
@@ -149,6 +156,9 @@ def run(args: argparse.Namespace) -> int:
     ]
     for output, run_epochs in zip(outputs, epochs):
         output.prepare(_planned_outputs(what, run_epochs, args.select, args.words))
+    combined_out = OutputFolder(args.out, overwrite=args.overwrite) if len(opened) > 1 and "infoplane" in what else None
+    if combined_out is not None:
+        combined_out.prepare(list(RUNS_OUTPUTS))
     progress = TextProgress()
     analyses = analyze_runs(
         list(zip(requests, opened)), settings, epochs=epochs, stages=frozenset(what), n_jobs=args.jobs,
@@ -166,6 +176,11 @@ def run(args: argparse.Namespace) -> int:
             "select": args.select, "settings": settings.to_dict(),
         }  # fmt: skip
         output.finish(files, record)
+        written += files
+    if combined_out is not None:
+        files = _write_combined(combined_out.folder, analyses, [o.folder.name for o in outputs], args.combine)
+        combined_out.finish(files, {"command": "analyze", "combine": args.combine, "runs": [o.folder.name for o in outputs],
+                                    "settings": settings.to_dict()})  # fmt: skip
         written += files
     progress.update(1.0, "done")
     for path in written:
@@ -249,3 +264,17 @@ def _write_word_shares(out: Path, run, request) -> Path:  # noqa: ANN001
         raise IBViewerError(f"{run.name} has a single saved epoch: no untrained network to compare the word groups with.")
     print(control.summary())
     return write_word_shares_csv(control, out / "words.csv")
+
+
+def _write_combined(out: Path, analyses, names: list[str], mode: str) -> list[Path]:  # noqa: ANN001
+    """The runs' planes together (`ibviewer.core.multirun`), beside the per-run folders; prints what was combined."""
+    from ibviewer.core.layer_names import layer_labels
+    from ibviewer.core.multirun import combine_planes, plot_runs, write_runs_csv
+    from ibviewer.core.output_meta import sidecar_path
+
+    combined = combine_planes(names, [analysis.result.infoplane for analysis in analyses], mode)
+    print(combined.describe())
+    csv_path = write_runs_csv(combined, out / "infoplane_runs.csv")
+    figures = plot_runs(combined, [out / "infoplane_runs.png", out / "infoplane_runs.svg"],
+                        layer_labels=layer_labels(analyses[0].run.layers))  # fmt: skip
+    return [csv_path, sidecar_path(csv_path), *figures]
