@@ -19,10 +19,13 @@ from typing import Literal
 
 import numpy as np
 
+from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.core.information import InformationPlane
+from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.errors import IBViewerError
 
-__all__ = ["RunPlanes", "CombineMode", "combine_planes", "runs_rows", "write_runs_csv", "plot_runs", "COMBINE_MODES"]
+__all__ = ["RunPlanes", "CombineMode", "combine_planes", "runs_rows", "write_runs_csv", "plot_runs", "plane_of_run",
+           "COMBINE_MODES"]
 
 CombineMode = Literal["compare", "average"]
 COMBINE_MODES: tuple[str, ...] = ("compare", "average")
@@ -227,3 +230,22 @@ def plot_runs(combined: RunPlanes, paths: Sequence[str | Path], layer_labels: Ma
             figure.savefig(buffer, format=fmt, dpi=150, metadata=metadata)
             written.append(write_output(target, buffer.getvalue()))
     return written
+
+
+def plane_of_run(
+    request: RunRequest, settings: AnalysisSettings, *, progress: Progress = NULL_PROGRESS
+) -> tuple[str, InformationPlane]:
+    """Open a run and estimate its information plane with ``settings``: (its name, the plane).
+
+    What the GUI's File > Add Run computes for each added run (the same pipeline as the
+    shown run's plane, so the planes are comparable).
+    """
+    from ibviewer.core.pipeline import open_and_extract, run_analysis
+    from ibviewer.core.progress import SubProgress
+
+    opened = open_and_extract(request, progress=SubProgress(progress, 0.0, 0.6))
+    result = run_analysis(
+        opened.activations, settings, epochs=opened.activations.epochs[-1:], stages={"infoplane"},
+        cache_dir=request.cache_dir, use_cache=request.use_cache, progress=SubProgress(progress, 0.6, 1.0),
+    )  # fmt: skip
+    return opened.run.name, result.infoplane

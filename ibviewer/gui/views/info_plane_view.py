@@ -16,7 +16,9 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
+from ibviewer.gui.added_runs import AddedRuns
 from ibviewer.gui.state import AppState
+from ibviewer.gui.views.runs_overlay import draw_runs
 from ibviewer.gui.widgets.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
 
 __all__ = ["InfoPlaneView"]
@@ -91,6 +93,8 @@ class InfoPlaneView(QWidget):
         self.point_items: list[pg.ScatterPlotItem] = []
         self.show_band = state.settings.kde_band  # the kde estimator's lower..upper bound band (Controls > kde)
         self.band: pg.ErrorBarItem | None = None
+        self.added_runs: AddedRuns | None = None  # other runs drawn in this plane (File > Add Run)
+        self.run_items: list[pg.GraphicsObject] = []
 
         state.run_changed.connect(self._on_state_run_changed)
         state.result_changed.connect(self._on_state_result_changed)
@@ -113,7 +117,7 @@ class InfoPlaneView(QWidget):
                 self.plot.removeItem(item)
         if self.legend is not None:
             self.legend.clear()
-        self.epoch_lines, self.point_items = [], []
+        self.epoch_lines, self.point_items, self.run_items = [], [], []
         self.band = None
         self.colorbar.hide()
         self._points = np.zeros((0, 2))
@@ -199,10 +203,18 @@ class InfoPlaneView(QWidget):
         self.colorbar.show()
 
         name = getattr(self.state.run, "name", "")
-        self.plot.setTitle(f"Information plane · {plane.label()}" + (f" · {name}" if name else ""), size="10pt")
+        combined = self.added_runs.combined() if self.added_runs is not None else None
+        self.run_items = draw_runs(self.plot, self.legend, combined)
+        runs = f" · {combined.describe()}" if combined is not None else (f" · {name}" if name else "")
+        self.plot.setTitle(f"Information plane · {plane.label()}{runs}", size="10pt")
         self.plot.addItem(self._marker)
         self.plot.addItem(self._marker_points)
         self.update_marker()
+
+    def set_added_runs(self, added: AddedRuns) -> None:
+        """Draw the runs of ``added`` too, redrawing whenever they change."""
+        self.added_runs = added
+        added.changed.connect(self.redraw)
 
     def _on_state_settings_changed(self) -> None:
         if self.show_band != self.state.settings.kde_band:
