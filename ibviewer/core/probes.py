@@ -218,14 +218,23 @@ def _epochs_text(epochs: list[int]) -> str:
     return f"epoch {epochs[0]}" if len(epochs) == 1 else f"epochs {', '.join(map(str, epochs))}"
 
 
-def _stratified_cap(labels: IntArray, max_samples: int, seed: int) -> IntArray:
-    """A seeded subset of at most ``max_samples`` rows keeping class proportions."""
+def _stratified_cap(labels: IntArray, max_samples: int, seed: int, held_out: np.ndarray | None = None) -> IntArray:
+    """A seeded subset of at most ``max_samples`` rows keeping class proportions (and the held-out share).
+
+    With ``held_out`` (bool per row) the subset is stratified on (class, held out) together: a
+    cap drawn like the run's own split (same seed, same stratification) would otherwise keep
+    only training samples.
+    """
     n = len(labels)
     if n <= max_samples:
         return np.arange(n)
     from sklearn.model_selection import train_test_split
 
-    keep, _ = train_test_split(np.arange(n), train_size=max_samples, random_state=seed, stratify=labels)
+    strata = np.asarray(labels)
+    if held_out is not None:
+        joint = strata * 2 + held_out.astype(np.int64)
+        strata = joint if np.unique(joint, return_counts=True)[1].min() >= 2 else strata
+    keep, _ = train_test_split(np.arange(n), train_size=max_samples, random_state=seed, stratify=strata)
     return np.sort(keep)
 
 
@@ -318,7 +327,8 @@ def run_probes(
         raise EstimatorError(f"test_fraction must lie in (0, 1) and n_bootstrap be at least 1, got {test_fraction}, {n_bootstrap}.")
     chosen_epochs = select_epochs(acts, epochs)
     chosen_layers = select_layers(acts, layers)
-    rows = _stratified_cap(acts.labels, max_samples, seed)
+    held_out = None if acts.test_indices is None else np.isin(acts.sample_idx, acts.test_indices)
+    rows = _stratified_cap(acts.labels, max_samples, seed, held_out)
     y = np.asarray(acts.labels)[rows]
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:

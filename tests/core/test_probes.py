@@ -156,3 +156,14 @@ def test_archive_test_indices_reach_the_probes(tmp_path):
     np.savez(path, labels=labels, **{"act/a": np.zeros((100, 3), np.float32)}, test_indices=np.array([100]))
     with pytest.raises(Exception, match="test_indices"):
         open_run(path)
+
+
+def test_the_sample_cap_keeps_the_held_out_share_even_when_the_split_was_drawn_like_the_cap():
+    """A run split by train_test_split(seed 0, stratified), as the bundled samples are: the cap must not keep only training rows."""
+    from sklearn.model_selection import train_test_split
+
+    labels = np.repeat(np.arange(2), 500)
+    _, test_idx = train_test_split(np.arange(1000), test_size=0.2, random_state=0, stratify=labels)
+    acts = make_acts(labels)
+    capped = run_probes(replace(acts, test_indices=test_idx), max_samples=500, use_cache=False)
+    assert capped.split == "run" and capped.n_test == 100 and capped.n_samples == 500
