@@ -16,9 +16,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
-from ibviewer.gui.added_runs import AddedRuns
 from ibviewer.gui.state import AppState
-from ibviewer.gui.views.runs_overlay import draw_runs
+from ibviewer.gui.widgets.runs_overlay import RunsSource, draw_runs
 from ibviewer.gui.widgets.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
 
 __all__ = ["InfoPlaneView"]
@@ -93,7 +92,7 @@ class InfoPlaneView(QWidget):
         self.point_items: list[pg.ScatterPlotItem] = []
         self.show_band = state.settings.kde_band  # the kde estimator's lower..upper bound band (Controls > kde)
         self.band: pg.ErrorBarItem | None = None
-        self.added_runs: AddedRuns | None = None  # other runs drawn in this plane (File > Add Run)
+        self.added_runs: RunsSource | None = None  # other runs drawn in this plane (File > Add Run)
         self.run_items: list[pg.GraphicsObject] = []
 
         state.run_changed.connect(self._on_state_run_changed)
@@ -211,7 +210,7 @@ class InfoPlaneView(QWidget):
         self.plot.addItem(self._marker_points)
         self.update_marker()
 
-    def set_added_runs(self, added: AddedRuns) -> None:
+    def set_added_runs(self, added: RunsSource) -> None:
         """Draw the runs of ``added`` too, redrawing whenever they change."""
         self.added_runs = added
         added.changed.connect(self.redraw)

@@ -7,7 +7,7 @@ marked, one legend entry per run. "average": per layer the mean trajectory over 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,9 +17,19 @@ from PySide6.QtGui import QColor
 from ibviewer.gui.widgets.style import PassiveScatter, class_colors, make_pen
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import SignalInstance
+
     from ibviewer.core.multirun import RunPlanes
 
-__all__ = ["draw_runs"]
+__all__ = ["draw_runs", "RunsSource"]
+
+
+class RunsSource(Protocol):
+    """What the plane view reads of the added runs (`ibviewer.gui.added_runs.AddedRuns`)."""
+
+    changed: SignalInstance
+
+    def combined(self) -> RunPlanes | None: ...
 
 
 def draw_runs(plot: pg.PlotItem, legend: pg.LegendItem | None, combined: RunPlanes | None) -> list[pg.GraphicsObject]:
