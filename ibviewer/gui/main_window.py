@@ -60,6 +60,7 @@ from ibviewer.gui.state import AppState
 from ibviewer.gui.views.controls_panel import ControlsPanel
 from ibviewer.gui.views.embedding_view import EmbeddingGridView
 from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
+from ibviewer.gui.added_runs import AddedRuns
 from ibviewer.gui.views.info_plane_view import InfoPlaneView
 from ibviewer.gui.views.neighbors_panel import NeighborsPanel
 from ibviewer.gui.views.probe_panel import ProbePanel
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobHub(self)
         self.playback = EpochPlayback(self.state, self)
         self.controller = AnalysisController(self.state, self.jobs, self.playback, open_defaults, self)
+        self.added_runs = AddedRuns(self.state, self.jobs, open_defaults, self)
 
         self._build_views()
         self._build_layout()
@@ -132,6 +134,7 @@ class MainWindow(QMainWindow):
     def _build_views(self) -> None:
         state = self.state
         self.info_view = InfoPlaneView(state)
+        self.info_view.set_added_runs(self.added_runs)
         self.timeline = TimelinePanel(state, self.playback)
         self.neighbors_panel = NeighborsPanel(state)
         self.embedding_view = EmbeddingGridView(state, self.playback)
@@ -279,6 +282,10 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, **options: Any) -> None:
         """Open a run in the background; ``options`` override the launch defaults (model, dataset, ...)."""
         self.controller.open_path(path, **options)
+
+    def add_run(self, path: str | Path) -> None:
+        """Draw another run in the information plane beside the shown one (File > Add Run to the Plane)."""
+        self.added_runs.add(path)
 
     def open_with_dialogs(self, path: str) -> None:
         """Open ``path``, asking for the model factory and dataset when the file needs them."""

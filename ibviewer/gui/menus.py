@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMenuBar, QMes
 from ibviewer import __version__
 from ibviewer.core.config import METHODS
 from ibviewer.errors import IBViewerError
+from ibviewer.gui.added_runs import AddedRuns, add_runs_menu
 from ibviewer.gui.controller import AnalysisController
 from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
 from ibviewer.gui.dialogs.open_dialog import RUN_FILE_FILTER
@@ -32,6 +33,8 @@ __all__ = ["Menus", "MenuHost"]
 
 class MenuHost(Protocol):
     """What the menus ask of the window."""
+
+    added_runs: AddedRuns  # other runs drawn in the information plane
 
     def window(self) -> QWidget: ...  # the parent of the dialogs
 
@@ -100,6 +103,7 @@ class Menus(QObject):
         menu.addAction(self.open_action)
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
+        self.runs_menu = add_runs_menu(menu, parent, self.host.added_runs, self.host.report)
         menu.addSeparator()
         self.open_session_action = self._action(parent, "Open &Session…", self._on_open_session_action_triggered,
                                                 "Ctrl+Shift+O")  # fmt: skip

@@ -369,14 +369,8 @@ class AppState(QObject):
 
 def _merge_probes(old: ProbeResult, new: ProbeResult) -> ProbeResult:
     """``old`` with the epochs of ``new`` added (``new`` wins where both have an epoch)."""
+    from ibviewer.core.probes import join_probes
+
     if tuple(old.layers) != tuple(new.layers):
         return new
-    rows = {int(e): (old.linear_acc[i], old.knn_acc[i]) for i, e in enumerate(old.epochs)}
-    rows.update({int(e): (new.linear_acc[i], new.knn_acc[i]) for i, e in enumerate(new.epochs)})
-    epochs = tuple(sorted(rows))
-    return replace(
-        new,
-        epochs=epochs,
-        linear_acc=np.stack([np.asarray(rows[e][0], dtype=np.float64) for e in epochs]),
-        knn_acc=np.stack([np.asarray(rows[e][1], dtype=np.float64) for e in epochs]),
-    )
+    return join_probes([old, new])

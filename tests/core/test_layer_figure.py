@@ -12,7 +12,7 @@ from tests.core.embedding.data import layered_acts
 
 def test_layer_grid_outputs(tmp_path):
     acts = layered_acts(n_layers=3)
-    probes = run_probes(acts, cv=3)
+    probes = run_probes(acts)
     for dims in (2, 3):
         result = embed_layers(acts, method="pca", dims=dims)
         png = plot_layer_grid(result, acts.labels, ["a", "b", "c", "d"], probes=probes, path=tmp_path / f"g{dims}.png")

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QCursor, QResizeEvent
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
 from ibviewer.gui.state import AppState
+from ibviewer.gui.widgets.runs_overlay import RunsSource, draw_runs
 from ibviewer.gui.widgets.style import EpochScale, PassiveScatter, epoch_colormap, make_pen, nearest_point
 
 __all__ = ["InfoPlaneView"]
@@ -98,6 +99,8 @@ class InfoPlaneView(QWidget):
         self.point_items: list[pg.ScatterPlotItem] = []
         self.show_band = state.settings.kde_band  # the kde estimator's lower..upper bound band (Controls > kde)
         self.band: pg.ErrorBarItem | None = None
+        self.added_runs: RunsSource | None = None  # other runs drawn in this plane (File > Add Run)
+        self.run_items: list[pg.GraphicsObject] = []
 
         state.run_changed.connect(self._on_state_run_changed)
         state.result_changed.connect(self._on_state_result_changed)
@@ -120,7 +123,7 @@ class InfoPlaneView(QWidget):
                 self.plot.removeItem(item)
         if self.legend is not None:
             self.legend.clear()
-        self.epoch_lines, self.point_items = [], []
+        self.epoch_lines, self.point_items, self.run_items = [], [], []
         self.band = None
         self.colorbar.hide()
         self._points = np.zeros((0, 2))
@@ -207,7 +210,10 @@ class InfoPlaneView(QWidget):
         self.colorbar.show()
 
         name = getattr(self.state.run, "name", "")
-        self.plot.setTitle(f"Information plane · {plane.label()}" + (f" · {name}" if name else ""), size="10pt")
+        combined = self.added_runs.combined() if self.added_runs is not None else None
+        self.run_items = draw_runs(self.plot, self.legend, combined)
+        runs = f" · {combined.describe()}" if combined is not None else (f" · {name}" if name else "")
+        self.plot.setTitle(f"Information plane · {plane.label()}{runs}", size="10pt")
         self._fit_title()
         self.plot.addItem(self._marker)
         self.plot.addItem(self._marker_points)
@@ -227,6 +233,11 @@ class InfoPlaneView(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self._fit_title()
+
+    def set_added_runs(self, added: RunsSource) -> None:
+        """Draw the runs of ``added`` too, redrawing whenever they change."""
+        self.added_runs = added
+        added.changed.connect(self.redraw)
 
     def _on_state_settings_changed(self) -> None:
         if self.show_band != self.state.settings.kde_band:

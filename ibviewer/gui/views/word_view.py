@@ -438,6 +438,7 @@ class WordView(QWidget):
             f"nearest words in {experiment.layer_for_synonyms} ({experiment.metric}) · epoch {experiment.epoch}<br>"
             f"<span style='font-size:9pt; color:#505050'>{experiment.n_selected} words · "
             f"{experiment.embeddings.describe()}</span>"
+            + control_text(experiment)
         )
         for panel in self.panels.values():
             panel.schedule_relabel()
@@ -481,3 +482,20 @@ class WordView(QWidget):
     def _on_state_hover_changed(self, row: int) -> None:
         for panel in self.panels.values():
             panel.schedule_relabel()
+
+
+def control_text(experiment: WordExperiment) -> str:
+    """The control line of the title: each layer's same-group share, trained vs the untrained network."""
+    control = experiment.control
+    if control is None:
+        return "<br><i>No control: this is the first saved epoch (no untrained network to compare with).</i>"
+    cells = " · ".join(
+        f"{'<u>' if layer == control.chosen_layer else ''}{layer}{'</u>' if layer == control.chosen_layer else ''} "
+        f"<b>{control.share[j]:.2f}</b> (untrained {control.control_share[j]:.2f})"
+        for j, layer in enumerate(control.layers)
+    )
+    return (
+        f"<br>Same-group share of the {control.k} nearest words: {cells} · chance {control.chance:.3f}. "
+        f"Groups were chosen in <u>{control.chosen_layer}</u> (close there by construction); the untrained network "
+        f"(epoch {control.control_epoch}) is the control."
+    )
