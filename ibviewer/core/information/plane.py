@@ -44,8 +44,21 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Bumped whenever a change alters cached numbers (2: per-cell outputs, x_variable, layer notes).
-_CACHE_VERSION = 2
+# Bumped whenever a change alters cached numbers (2: per-cell outputs, x_variable, layer notes;
+# 3: shuffled-label null, binning's resolved ranges).
+_CACHE_VERSION = 3
+
+#: Seeded label permutations behind the shuffled-label null of I(T;Y) in every cell.
+NULL_PERMUTATIONS = 5
+NULL_SEED = 0
+#: A cell is near the ceiling when I(X;T) >= log2(N) - this: 2**I(X;T) > N / 2 effective states,
+#: fewer than two samples per occupied state on average, where a plug-in entropy has no samples
+#: left to estimate the distribution with (I(T;Y) then follows from sample identity, see the null).
+NEAR_CEILING_BITS = 1.0
+#: I(T;Y) of a deeper layer above an earlier one by more than this many standard deviations of the
+#: two cells' shuffled-label nulls (and more than DPI_FLOOR_BITS) violates the data-processing inequality.
+DPI_SIGMAS = 3.0
+DPI_FLOOR_BITS = 0.01
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +98,10 @@ class InformationPlane:
         ``entropy_t``, ``entropy_x``, ``kernel_width``, ``kernel_width_x``); empty for the others.
     layer_notes : dict of str to tuple of str
         The estimator's texts per layer (renyi: ``kernel``, e.g. "tensor 16x4x4").
+    i_ty_null, i_ty_null_sd : ndarray of float64 or None
+        (n_epochs, n_layers): mean and standard deviation of I(T;Y) over
+        :data:`NULL_PERMUTATIONS` seeded permutations of the labels (the shuffled-label null:
+        what the estimator reports when the labels say nothing about T); None only for old caches.
     """
 
     estimator: str
@@ -103,10 +120,46 @@ class InformationPlane:
     x_variable: str = "sample"
     cell_outputs: dict[str, np.ndarray] = field(default_factory=dict)
     layer_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    i_ty_null: np.ndarray | None = None
+    i_ty_null_sd: np.ndarray | None = None
 
     @property
     def has_bounds(self) -> bool:
         return self.i_xt_lower is not None
+
+    @property
+    def has_null(self) -> bool:
+        return self.i_ty_null is not None and self.i_ty_null_sd is not None
+
+    @property
+    def near_ceiling(self) -> np.ndarray:
+        """(n_epochs, n_layers) bool: I(X;T) within :data:`NEAR_CEILING_BITS` of log2(N), or saturated."""
+        flags = self.i_xt >= self.log2_n - NEAR_CEILING_BITS
+        return flags | self.saturated if self.saturated is not None else flags
+
+    @property
+    def dpi_violation(self) -> np.ndarray:
+        """(n_epochs, n_layers) bool: I(T;Y) above that of an earlier layer beyond the estimator's noise.
+
+        A network is a Markov chain X -> T1 -> T2 -> ... -> Y^, so the true I(T_k;Y) cannot grow
+        with depth (the data-processing inequality). Noise: :data:`DPI_SIGMAS` standard deviations
+        of the difference of two cells, each cell's sd taken from its shuffled-label null, and at
+        least :data:`DPI_FLOOR_BITS`. Layers are taken in the plane's order (network order).
+        """
+        flags = np.zeros(self.i_ty.shape, dtype=bool)
+        sd = self.i_ty_null_sd if self.i_ty_null_sd is not None else np.zeros(self.i_ty.shape)
+        for k in range(1, len(self.layers)):
+            for j in range(k):
+                noise = np.maximum(DPI_SIGMAS * np.hypot(sd[:, k], sd[:, j]), DPI_FLOOR_BITS)
+                flags[:, k] |= self.i_ty[:, k] - self.i_ty[:, j] > noise
+        return flags
+
+    def value_ranges(self) -> dict[str, tuple[float, float]] | None:
+        """Per layer, the numeric range the bins spanned (binning; None for other estimators)."""
+        low, high = self.cell_outputs.get("range_low"), self.cell_outputs.get("range_high")
+        if low is None or high is None:
+            return None
+        return {name: (float(low[-1, k]), float(high[-1, k])) for k, name in enumerate(self.layers)}
 
     @property
     def uses_inputs(self) -> bool:
@@ -125,6 +178,9 @@ class InformationPlane:
         columns = ["epoch", "layer", "estimator", "params", "i_xt", "i_ty"]
         if self.has_bounds:
             columns += ["i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"]
+        if self.has_null:
+            columns += ["i_ty_null", "i_ty_null_sd"]
+        columns += ["near_ceiling", "dpi_violation"]
         if self.uses_inputs:
             columns.append("x_variable")
         return columns + list(self.layer_notes) + list(self.cell_outputs)
@@ -132,6 +188,7 @@ class InformationPlane:
     def to_rows(self) -> list[dict[str, Any]]:
         """One dict per (epoch, layer), in the column order of :func:`write_infoplane_csv`."""
         params_text = json.dumps(self.params, sort_keys=True)
+        near_ceiling, dpi_violation = self.near_ceiling, self.dpi_violation
         rows = []
         for e, epoch in enumerate(self.epochs):
             for k, layer in enumerate(self.layers):
@@ -150,6 +207,9 @@ class InformationPlane:
                         i_ty_lower=float(self.i_ty_lower[e, k]),
                         i_ty_upper=float(self.i_ty[e, k]),
                     )
+                if self.i_ty_null is not None and self.i_ty_null_sd is not None:
+                    row.update(i_ty_null=float(self.i_ty_null[e, k]), i_ty_null_sd=float(self.i_ty_null_sd[e, k]))
+                row.update(near_ceiling=int(near_ceiling[e, k]), dpi_violation=int(dpi_violation[e, k]))
                 if self.uses_inputs:
                     row["x_variable"] = self.x_variable
                 for name, notes in self.layer_notes.items():
@@ -164,9 +224,12 @@ def write_infoplane_csv(plane: InformationPlane, path: str | Path) -> Path:
     """Write ``plane`` as CSV, one row per (epoch, layer); return the path.
 
     Columns: epoch, layer, estimator, params (JSON), i_xt, i_ty; for kde also i_xt_lower,
-    i_xt_upper, i_ty_lower, i_ty_upper; for renyi also x_variable ("input" or "sample"),
+    i_xt_upper, i_ty_lower, i_ty_upper; i_ty_null, i_ty_null_sd (the shuffled-label null);
+    near_ceiling, dpi_violation (0/1 flags); for renyi also x_variable ("input" or "sample"),
     kernel (what the kernel ran over), entropy_t, entropy_x (S_α of T and X), kernel_width,
-    kernel_width_x (sigma of T and X; "nan" without inputs). Values in bits, full precision.
+    kernel_width_x (sigma of T and X; "nan" without inputs); for binning range_low, range_high
+    (the range the bins spanned) and out_of_range (fraction of values outside it). Values in
+    bits, full precision.
     """
     rows = plane.to_rows()
     columns = plane.columns()
@@ -197,7 +260,15 @@ def _estimate_cell(
     }
     cell.update({name: float(getattr(fitted, name + "_")) for name in fitted.cell_outputs})
     cell.update({name: str(getattr(fitted, name + "_")) for name in fitted.layer_notes})
+    null = fitted.null_i_ty(t, _null_labelings(y_ids), n_classes)
+    cell["i_ty_null"], cell["i_ty_null_sd"] = float(null.mean()), float(null.std(ddof=1))
     return cell
+
+
+def _null_labelings(y_ids: IntArray) -> list[IntArray]:
+    """The :data:`NULL_PERMUTATIONS` seeded permutations of the labels (the same for every cell)."""
+    rng = np.random.default_rng(NULL_SEED)
+    return [rng.permutation(y_ids) for _ in range(NULL_PERMUTATIONS)]
 
 
 def compute_information_plane(
@@ -421,6 +492,8 @@ class PlaneSetup:
             n_saturated = int(saturated[:, k].sum())
             if n_saturated:
                 messages.append(_saturation_message(self.estimator, name, n_saturated, n_epochs, log2_n))
+        if "out_of_range" in spec.cell_outputs and not isinstance(self.full_params.get("value_range"), str):
+            messages += _range_messages(layer_names, grid("out_of_range"), self.full_params["value_range"])
         first = results[0, 0]
         return InformationPlane(
             estimator=self.estimator,
@@ -442,7 +515,24 @@ class PlaneSetup:
             layer_notes={
                 name: tuple(results[n_epochs - 1, k][name] for k in range(len(layer_names))) for name in spec.layer_notes
             },
+            i_ty_null=_frozen(grid("i_ty_null")),
+            i_ty_null_sd=_frozen(grid("i_ty_null_sd")),
         )
+
+
+def _range_messages(layers: Sequence[str], outside: np.ndarray, value_range: Sequence[float]) -> list[str]:
+    """A warning per layer with values outside a fixed range (they share the end bins)."""
+    messages = []
+    for k, name in enumerate(layers):
+        n_epochs = int((outside[:, k] > 0).sum())
+        if n_epochs:
+            messages.append(
+                f"Layer {name!r} has values outside the fixed range [{value_range[0]:g}, {value_range[1]:g}] in "
+                f"{n_epochs} of {outside.shape[0]} epochs (up to {100 * outside[:, k].max():.1g}% of its values): "
+                "they all share the end bins, which looks like compression; bin each layer over its own range "
+                "(value_range='auto' or 'layer', --range-per-layer, or leave --range out)."
+            )
+    return messages
 
 
 def _select_layers(acts: ActivationSet, layers: Sequence[str] | None) -> list[str]:
@@ -483,6 +573,8 @@ def _plane_to_cache(cache: DiskCache, key: str, plane: InformationPlane) -> None
     if plane.i_xt_lower is not None and plane.i_ty_lower is not None:
         arrays.update(i_xt_lower=plane.i_xt_lower, i_ty_lower=plane.i_ty_lower)
     arrays.update({f"cell_{name}": values for name, values in plane.cell_outputs.items()})
+    if plane.i_ty_null is not None and plane.i_ty_null_sd is not None:
+        arrays.update(i_ty_null=plane.i_ty_null, i_ty_null_sd=plane.i_ty_null_sd)
     meta = {
         "estimator": plane.estimator,
         "params": plane.params,
@@ -517,6 +609,8 @@ def _plane_from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> In
             x_variable=str(meta["x_variable"]),
             cell_outputs={name[5:]: _frozen(values) for name, values in arrays.items() if name.startswith("cell_")},
             layer_notes={str(name): tuple(str(n) for n in notes) for name, notes in meta["layer_notes"].items()},
+            i_ty_null=_frozen(arrays["i_ty_null"]),
+            i_ty_null_sd=_frozen(arrays["i_ty_null_sd"]),
         )
     except (KeyError, TypeError, ValueError) as exc:  # an entry from another version: recompute
         logger.warning("ignoring incompatible information-plane cache entry (%s)", exc)
