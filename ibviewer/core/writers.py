@@ -162,7 +162,7 @@ def write_neighbors_csv(
 OUTPUT_MANIFEST = "ibviewer-outputs.json"
 OUTPUT_FORMAT = "ibviewer-outputs"
 #: Only files named like this are ever replaced or removed as ibviewer's own.
-_OUTPUT_NAME = re.compile(r"^(infoplane\.(csv|png|svg|pdf)|embeddings\.csv|probes\.csv|neighbors\.csv|layers_e-?\d+\.(png|svg|pdf))$")
+_OUTPUT_NAME = re.compile(r"^(infoplane\.(csv|json|png|svg|pdf)|embeddings\.csv|probes\.csv|neighbors\.csv|layers_e-?\d+\.(png|svg|pdf))$")
 
 
 class OutputFolder:
