@@ -102,3 +102,34 @@ def test_the_plane_records_each_layers_range_and_warns_about_values_outside_a_fi
         fixed = compute_information_plane(acts, "binning", value_range=(-1, 1), cache_dir=tmp_path)
     assert fixed.i_xt[:, 1] == pytest.approx([0.0, 0.0], abs=1e-12)  # all values share the top bin
     assert (fixed.cell_outputs["out_of_range"][:, 1] == 1.0).all() and (fixed.cell_outputs["out_of_range"][:, 0] == 0).all()
+
+
+def test_the_csv_stays_a_plain_table_and_its_json_sidecar_says_how_the_plane_was_made(tmp_path):
+    import csv
+    import json
+
+    from ibviewer.core.information import write_infoplane_csv
+
+    rng = np.random.default_rng(3)
+    n = 300
+    labels = rng.integers(0, 3, n)
+    relu = np.round(np.maximum(rng.normal(size=(2, n, 2)) * 3, 0))
+    tanh = np.round(np.tanh(rng.normal(size=(2, n, 2))), 1)
+    acts = _acts({"tanh": tanh, "relu": relu}, labels, "sidecar")
+    acts = ActivationSet(acts.layers, acts.epochs, acts.values, labels, np.arange(n) * 3 + 1, key="sidecar")
+    plane = compute_information_plane(acts, "binning", n_bins=10, cache_dir=tmp_path)
+    path = write_infoplane_csv(plane, tmp_path / "out" / "infoplane.csv")
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and float(rows[3]["i_ty_null"]) == plane.i_ty_null[1, 1]
+    assert float(rows[1]["range_high"]) == float(acts.values["relu"].max()) and rows[0]["range_low"] == "-1.0"
+    meta = json.loads((tmp_path / "out" / "infoplane.json").read_text())
+    assert meta["csv"] == "infoplane.csv" and meta["n_samples"] == n
+    assert meta["sample_indices"] == [int(i) for i in np.arange(n) * 3 + 1]
+    assert meta["estimator"] == "binning" and meta["params"] == {"n_bins": 10, "bin_width": None, "value_range": "auto"}
+    assert meta["value_ranges"] == {"tanh": [-1.0, 1.0], "relu": [0.0, float(acts.values["relu"].max())]}
+    assert meta["chain"] == ["X", "tanh", "relu", "Y"] and meta["epochs"] == [0, 1]
+    assert meta["null"]["permutations"] == NULL_PERMUTATIONS and meta["ceilings"]["i_xt"] == pytest.approx(math.log2(n))
+    # a cached plane keeps the indices
+    again = compute_information_plane(acts, "binning", n_bins=10, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.sample_idx, np.arange(n) * 3 + 1)
