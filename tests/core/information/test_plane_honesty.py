@@ -133,3 +133,19 @@ def test_the_csv_stays_a_plain_table_and_its_json_sidecar_says_how_the_plane_was
     # a cached plane keeps the indices
     again = compute_information_plane(acts, "binning", n_bins=10, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.sample_idx, np.arange(n) * 3 + 1)
+
+
+@pytest.mark.parametrize("alpha", [2.0, 1.01])
+def test_renyis_null_in_one_pass_equals_one_fit_per_shuffled_labelling(alpha):
+    from ibviewer.core.information import make_estimator
+    from ibviewer.core.information.plane import _null_labelings
+
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, 200)
+    t = rng.normal(size=(200, 5)) + labels[:, None]
+    fitted = make_estimator("renyi", alpha=alpha, device="cpu").fit(t, labels)
+    labelings = _null_labelings(labels)
+    null = fitted.null_i_ty(t, labelings, 3)
+    separate = [make_estimator("renyi", alpha=alpha, device="cpu").fit(t, ids).i_ty_ for ids in labelings]
+    np.testing.assert_allclose(null, separate, atol=1e-9)
+    assert null.max() < fitted.i_ty_  # shuffled labels: below the real I(T;Y), yet far from 0 for renyi
