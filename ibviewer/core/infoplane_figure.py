@@ -185,9 +185,10 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None, labels: Mapping[
         details += "; lines: upper bounds, dashed: lower bounds, band between"
     if note:
         details += f"; {note}"
-    details += "\n" + chain_caption(plane.layers, labels)
+
     axes.set_title(f"Information plane: {plane.label()}\n", fontsize=10)
     axes.text(0.5, 1.015, details, transform=axes.transAxes, ha="center", va="bottom", fontsize=7.5, color="0.3")
+    figure.supxlabel(chain_caption(plane.layers, labels).replace(": ", ":\n", 1), fontsize=7.5, color="0.3")
 
     handles = [
         Line2D([], [], linestyle="none", marker=_LAYER_MARKERS[k % len(_LAYER_MARKERS)], color="0.3",

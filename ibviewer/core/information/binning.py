@@ -277,7 +277,7 @@ class BinningMIEstimator(_PluginEstimator):
         if value_range == "layer":
             where = "each layer's [min, max]"
         elif value_range == "auto":
-            where = "[-1, 1], layers outside it on their [min, max]"
+            where = "[-1, 1] or the layer's range"
         else:
             where = f"[{_fmt(value_range[0])}, {_fmt(value_range[1])}]"
         return f"binning: {size} on {where}"

@@ -34,7 +34,7 @@ def test_plane_matches_cell_by_cell_estimates(rng):
     fractions = [f for f, _ in progress.updates]
     assert len(fractions) == 1 + 12 and fractions == sorted(fractions) and fractions[-1] == 1.0
     assert "epoch 20, layer h2 (12/12)" in progress.updates[-1][1]
-    assert plane.label() == "binning: 8 bins on [-1, 1], layers outside it on their [min, max]"
+    assert plane.label() == "binning: 8 bins on [-1, 1] or the layer's range"
 
 
 def test_plane_per_layer_range_spans_all_epochs(rng):

@@ -82,7 +82,7 @@ def test_public_entry_point_is_lazy_exported():
 @pytest.mark.parametrize(
     "estimator, params, text",
     [
-        ("binning", {}, "binning: 30 bins on [-1, 1], layers outside it on their [min, max]"),
+        ("binning", {}, "binning: 30 bins on [-1, 1] or the layer's range"),
         ("binning", {"value_range": (-1, 1)}, "binning: 30 bins on [-1, 1]"),
         ("binning", {"bin_width": 0.25, "value_range": "layer"}, "binning: bin width 0.25 on each layer's [min, max]"),
         ("binning", {"n_bins": 8, "value_range": (0, 2.5)}, "binning: 8 bins on [0, 2.5]"),
