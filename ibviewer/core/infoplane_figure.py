@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ibviewer.core.information import InformationPlane
+from ibviewer.core.information.plane_data import chain_caption
 from ibviewer.core.writers import PLAIN_TEXT, write_output
 from ibviewer.errors import IBViewerError
 
@@ -201,7 +202,7 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None, labels: Mapping[
         handles.append(Patch(color="0.5", alpha=0.35, label="shuffled labels (null ± 2 sd)"))
     if near.any():
         handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="#d62728",
-                              label=f"within 1 bit of log2(N)"))  # fmt: skip
+                              label="within 1 bit of log2(N)"))  # fmt: skip
     if dpi.any():
         handles.append(Line2D([], [], linestyle="none", marker="x", color="black", label="I(T;Y) above an earlier layer's"))
     axes.legend(handles=handles, title="Layers, X → T1 → … → Ŷ", fontsize=7, title_fontsize=8, loc="lower right",
@@ -209,22 +210,6 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None, labels: Mapping[
     colorbar = figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes)
     colorbar.set_label("Epochs")
     return figure
-
-
-def chain_caption(layers: Sequence[str], labels: Mapping[str, str] | None = None) -> str:
-    """The network as a Markov chain, and why the plane's lines should descend along it.
-
-    E.g. ``"X → net.1 → net.3 → Ŷ: each layer sees only the one before, so I(T;Y) cannot grow
-    along the chain (data-processing inequality)"``.
-    """
-    labels = labels or {}
-    names = [labels.get(name, name) for name in layers]
-    if len(names) > 6:
-        names = [*names[:3], "…", *names[-2:]]
-    return (
-        f"{' → '.join(['X', *names, 'Ŷ'])}: each layer sees only the one before, so I(T;Y) cannot grow "
-        "along the chain (data-processing inequality)"
-    )
 
 
 def _colormap():

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ __all__ = [
     "write_infoplane_csv",
     "metadata_path",
     "plane_metadata",
+    "chain_caption",
     "NULL_PERMUTATIONS",
     "NULL_SEED",
     "NEAR_CEILING_BITS",
@@ -142,6 +144,10 @@ class InformationPlane:
                 noise = np.maximum(DPI_SIGMAS * np.hypot(sd[:, k], sd[:, j]), DPI_FLOOR_BITS)
                 flags[:, k] |= self.i_ty[:, k] - self.i_ty[:, j] > noise
         return flags
+
+    def chain_caption(self, labels: Mapping[str, str] | None = None) -> str:
+        """The network as a Markov chain and why the lines should descend (see :func:`chain_caption`)."""
+        return chain_caption(self.layers, labels)
 
     def value_ranges(self) -> dict[str, tuple[float, float]] | None:
         """Per layer, the numeric range the bins spanned (binning; None for other estimators)."""
@@ -341,3 +347,18 @@ def _plane_from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> In
         logger.warning("ignoring incompatible information-plane cache entry (%s)", exc)
         return None
 
+
+def chain_caption(layers: Sequence[str], labels: Mapping[str, str] | None = None) -> str:
+    """The network as a Markov chain, and why the plane's lines should descend along it.
+
+    E.g. ``"X → net.1 → net.3 → Ŷ: each layer sees only the one before, so I(T;Y) cannot grow
+    along the chain (data-processing inequality)"``.
+    """
+    labels = labels or {}
+    names = [labels.get(name, name) for name in layers]
+    if len(names) > 6:
+        names = [*names[:3], "…", *names[-2:]]
+    return (
+        f"{' → '.join(['X', *names, 'Ŷ'])}: each layer sees only the one before, so I(T;Y) cannot grow "
+        "along the chain (data-processing inequality)"
+    )

@@ -19,7 +19,6 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QCursor
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
-from ibviewer.core.infoplane_figure import chain_caption
 from ibviewer.gui.state import AppState
 from ibviewer.gui.widgets.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
 
@@ -223,7 +222,7 @@ class InfoPlaneView(QWidget):
 
         name = getattr(self.state.run, "name", "")
         self.plot.setTitle(f"Information plane · {plane.label()}" + (f" · {name}" if name else ""), size="10pt")
-        self.chain.setText(chain_caption(plane.layers))
+        self.chain.setText(plane.chain_caption())
         for item in (self.null_low, self.null_high, self.null_band):
             self.plot.addItem(item)
         self.plot.addItem(self._marker)
