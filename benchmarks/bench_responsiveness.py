@@ -166,7 +166,7 @@ def measure(method: str, idle_s: float, trace: bool, niceness: int | None) -> tu
     from ibviewer.gui.views.style import configure_pyqtgraph
     from ibviewer.gui import workers
     from ibviewer.gui.workers import reserve_gui_core
-    from ibviewer.samples import DEFAULT_SAMPLE, sample_path
+    from ibviewer.samples import sample_path
 
     if niceness is not None:
         workers.WORKER_NICENESS = niceness  # read by each worker thread as it starts
@@ -185,7 +185,7 @@ def measure(method: str, idle_s: float, trace: bool, niceness: int | None) -> tu
 
     finished = [False]
     window.idle.connect(lambda: finished.__setitem__(0, True))
-    window.open_path(sample_path(DEFAULT_SAMPLE))
+    window.open_path(sample_path("digits_mlp"))  # the numbers in docs/performance.md
     started = time.perf_counter()
     analysis = beat(window.status_message.text, lambda: finished[0], "open", trace)
     elapsed = time.perf_counter() - started

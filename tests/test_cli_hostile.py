@@ -236,8 +236,8 @@ def test_out_keeps_a_manifest_removes_stale_outputs_and_never_replaces_foreign_f
     code, _, err = _analyze(capsys, folder, out, "--what", "infoplane,embeddings", "--epochs", "all")
     assert code == 0, err
     manifest = json.loads((out / "ibviewer-outputs.json").read_text())
-    assert set(manifest["files"]) == {"infoplane.csv", "infoplane.png", "infoplane.svg", "embeddings.csv",
-                                      "embeddings.json", "layers_e0.png", "layers_e1.png"}  # fmt: skip
+    assert set(manifest["files"]) == {"infoplane.csv", "infoplane.json", "infoplane.png", "infoplane.svg",
+                                      "embeddings.csv", "embeddings.json", "layers_e0.png", "layers_e1.png"}  # fmt: skip
     assert manifest["settings"]["method"] == "pca" and manifest["run"]["max_samples"] == 300
     (out / "notes.txt").write_text("mine")
     code, _, err = _analyze(capsys, folder, out, "--what", "infoplane,embeddings", "--epochs", "last")

@@ -45,8 +45,12 @@ def test_json_is_exactly_one_object(five_bits, capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     result = json.loads(out)
-    assert set(result) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "x_variable", "unit"}
+    assert set(result) == {
+        "estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "x_variable", "unit",
+        "range_low", "range_high", "out_of_range",
+    }  # fmt: skip
     assert result["estimator"] == "binning" and result["unit"] == "bits"
+    assert (result["range_low"], result["range_high"]) == (-1.0, 1.0)  # 0/1 bits stay inside the published range
     assert result["i_xt"] == pytest.approx(5.0, abs=1e-9) and result["i_ty"] == pytest.approx(1.0, abs=1e-9)
     assert result["h_y"] == pytest.approx(1.0) and result["log2_n"] == pytest.approx(12.0)
 

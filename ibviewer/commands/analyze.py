@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         parents=parents,
         help="write the information plane, embeddings, probes and neighbours of a run to a folder",
         description=(
-            "Writes DIR/infoplane.csv|png|svg, DIR/embeddings.csv|json, DIR/layers_e<epoch>.png, DIR/probes.csv|json and, "
+            "Writes DIR/infoplane.csv|json|png|svg, DIR/embeddings.csv|json, DIR/layers_e<epoch>.png, DIR/probes.csv|json and, "
             "with --select, DIR/neighbors.csv (formats: docs/outputs.md), and DIR/ibviewer-outputs.json listing "
             "them with the settings. Outputs of an earlier analysis in DIR are replaced or removed; other files "
             "are never touched unless --overwrite."
@@ -126,7 +126,7 @@ def _check_options(args: argparse.Namespace, settings, run, request) -> None:  #
 def _planned_outputs(what: set[str], epochs: list[int], select: int | None, words: bool = False) -> list[str]:
     names = ["words.csv"] if words else []
     if "infoplane" in what:
-        names += ["infoplane.csv", "infoplane.png", "infoplane.svg"]
+        names += ["infoplane.csv", "infoplane.json", "infoplane.png", "infoplane.svg"]
     if "probes" in what:
         names += ["probes.csv", "probes.json"]
     if "embeddings" in what:
@@ -224,7 +224,10 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
 
         figures = [out / "infoplane.png", out / "infoplane.svg"]
         plot_information_plane(result.infoplane, figures, layer_labels=labels, note=note)
-        written += [write_infoplane_csv(result.infoplane, out / "infoplane.csv"), *figures]
+        from ibviewer.core.information.plane_data import metadata_path
+
+        csv_path = write_infoplane_csv(result.infoplane, out / "infoplane.csv")
+        written += [csv_path, metadata_path(csv_path), *figures]
     if result.probes is not None:
         written += [write_probes_csv(result.probes, out / "probes.csv"), sidecar_path(out / "probes.csv")]
         for epoch in epochs:

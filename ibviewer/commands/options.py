@@ -112,8 +112,12 @@ def add_estimator_arguments(parser: argparse.ArgumentParser, jobs: bool = False)
     group.add_argument("--bin-width", type=float, default=None, metavar="W", help="bin width instead of --bins (binning)")
     ranges = group.add_mutually_exclusive_group()
     low, high = _DEFAULTS.bin_range
-    ranges.add_argument("--range", type=float, nargs=2, metavar=("LO", "HI"), help=f"binning range (default {low:g} {high:g})")
-    ranges.add_argument("--range-per-layer", action="store_true", help="bin each layer over its own min..max (binning; ReLU layers)")
+    ranges.add_argument(
+        "--range", type=float, nargs=2, metavar=("LO", "HI"),
+        help=f"binning: one fixed range for every layer (default: {low:g} {high:g} for layers inside it, "
+        "each layer's own min..max for layers that leave it)",
+    )  # fmt: skip
+    ranges.add_argument("--range-per-layer", action="store_true", help="bin each layer over its own min..max (binning)")
     group.add_argument("--noise-var", type=float, default=None, metavar="V", help=f"kde noise variance (default {_DEFAULTS.noise_var:g})")
     group.add_argument("--alpha", type=float, default=None, metavar="A", help=f"renyi: order of the entropy (default {_DEFAULTS.alpha:g}; 2 needs no eigendecomposition)")
     group.add_argument(
@@ -260,6 +264,8 @@ def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:
         if chosen not in estimators:
             raise EstimatorError(f"{option} does not apply to --estimator {chosen}; it is for {' or '.join(estimators)}.")
         changes[field] = tuple(value) if attr == "range" else value
+        if attr == "range":
+            changes["range_mode"] = "fixed"
     if getattr(args, "range_per_layer", False):
         if chosen != "binning":
             raise EstimatorError(f"--range-per-layer does not apply to --estimator {chosen}; it is for binning.")

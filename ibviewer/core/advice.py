@@ -51,19 +51,46 @@ class Advice:
 def plane_advice(plane: InformationPlane, settings: AnalysisSettings) -> list[Advice]:
     """Advice about an information plane computed with ``settings``, from its flags.
 
-    Today: layers whose I(X;T) sits at the ceiling log2(N) in some epoch (``plane.saturated``),
-    with the wide-layer estimator as the fix when another estimator was used.
+    - layers at or near the ceiling log2(N) in some epoch (``plane.near_ceiling``, which holds
+      ``plane.saturated``): the wide-layer estimator as the fix when another estimator was used;
+    - binned values outside a fixed range (``out_of_range``): each layer's own range as the fix;
+    - I(T;Y) rising with depth beyond the noise (``plane.dpi_violation``): information only,
+      no setting makes an estimate obey the data-processing inequality.
     """
     advice: list[Advice] = []
-    if plane.saturated is not None and plane.saturated.any():
-        layers = [name for k, name in enumerate(plane.layers) if plane.saturated[:, k].any()]
-        shown = ", ".join(layers[:4]) + (" ..." if len(layers) > 4 else "")
+    near = plane.near_ceiling
+    if near.any():
+        layers = [name for k, name in enumerate(plane.layers) if near[:, k].any()]
         message = (
-            f"I(X;T) sits at its ceiling log2(N) = {plane.log2_n:.2f} bits in {shown}: every sample is resolved on "
-            "its own, so these points say nothing about compression."
+            f"I(X;T) sits at or within 1 bit of its ceiling log2(N) = {plane.log2_n:.2f} bits in {_names(layers)}: "
+            "fewer than two samples share a state on average, so every sample is almost resolved on its own and "
+            "these points say nothing about compression; their I(T;Y) is no higher than with shuffled labels "
+            "(the grey band)."
         )
         if settings.estimator != WIDE_LAYER_ESTIMATOR:
             advice.append(Advice(message, "Use the Rényi estimator (made for wide layers)", {"estimator": WIDE_LAYER_ESTIMATOR}))
         else:
             advice.append(Advice(message))
+    outside = plane.cell_outputs.get("out_of_range")
+    if outside is not None and settings.estimator == "binning" and settings.range_mode == "fixed" and outside.any():
+        layers = [name for k, name in enumerate(plane.layers) if outside[:, k].any()]
+        low, high = settings.bin_range
+        message = (
+            f"{_names(layers)} {'has' if len(layers) == 1 else 'have'} values outside the fixed range "
+            f"[{low:g}, {high:g}]: they all share the end bins, which looks like compression but is not."
+        )
+        advice.append(Advice(message, "Bin each layer over its own range", {"range_mode": "auto"}))
+    dpi = plane.dpi_violation
+    if dpi.any():
+        layers = [name for k, name in enumerate(plane.layers) if dpi[:, k].any()]
+        advice.append(Advice(
+            f"I(T;Y) of {_names(layers)} exceeds that of an earlier layer by more than the estimator's noise in "
+            f"{int(dpi.any(axis=1).sum())} of {len(plane.epochs)} epochs. A network is a chain X → T1 → T2 → … → Ŷ, "
+            "so a deeper layer cannot know more about the label (data-processing inequality): the estimator "
+            "resolves these layers differently, so compare their positions with care."
+        ))  # fmt: skip
     return advice
+
+
+def _names(layers: list[str]) -> str:
+    return ", ".join(layers[:4]) + (" ..." if len(layers) > 4 else "")

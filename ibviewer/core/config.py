@@ -55,7 +55,13 @@ WIDTH_RULES: dict[str, str] = {
     "median": "median distance between samples (× 0.35)",
     "silverman": "Silverman's rule (× 1)",
 }
-RANGE_MODES: dict[str, str] = {"fixed": "[-1, 1] (tanh layers)", "layer": "each layer's [min, max]"}
+#: Binning's range: "auto" keeps the published [-1, 1] for layers inside it and takes the layer's own
+#: [min, max] for layers that leave it (ReLU), so no value silently shares an end bin.
+RANGE_MODES: dict[str, str] = {
+    "auto": "[-1, 1] where the layer stays inside it, else the layer's [min, max]",
+    "fixed": "a fixed range for every layer (default [-1, 1])",
+    "layer": "each layer's [min, max]",
+}
 METHODS: dict[str, str] = {"tsne": "t-SNE", "umap": "UMAP", "pca": "PCA"}
 ALIGNMENTS: dict[str, str] = {
     "init": "initialise from the previous panel",
@@ -136,7 +142,7 @@ class AnalysisSettings:
     estimator: str = "binning"
     n_bins: int = 30
     bin_width: float | None = None  # when set, replaces n_bins (binning only)
-    range_mode: str = "fixed"
+    range_mode: str = "auto"
     bin_range: tuple[float, float] = (-1.0, 1.0)  # the fixed range (binning, range_mode "fixed")
     noise_var: float = 1e-3
     kde_band: bool = True  # draw the kde lower..upper band (display only)
@@ -212,7 +218,7 @@ class AnalysisSettings:
         """Keyword arguments of ``compute_information_plane`` for the chosen estimator."""
         if self.estimator == "binning":
             size: dict[str, Any] = {"n_bins": self.n_bins} if self.bin_width is None else {"bin_width": self.bin_width}
-            value_range: Any = "layer" if self.range_mode == "layer" else self.bin_range
+            value_range: Any = self.bin_range if self.range_mode == "fixed" else self.range_mode
             return {**size, "value_range": value_range}
         if self.estimator == "adaptive":
             return {"n_bins": self.n_bins}

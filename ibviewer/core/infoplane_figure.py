@@ -10,10 +10,11 @@ import numpy as np
 
 from ibviewer.core.figure_layout import EpochScale
 from ibviewer.core.information import InformationPlane
+from ibviewer.core.information.plane_data import chain_caption
 from ibviewer.core.writers import PLAIN_TEXT, write_output
 from ibviewer.errors import IBViewerError
 
-__all__ = ["plot_information_plane", "FIGURE_FORMATS"]
+__all__ = ["plot_information_plane", "chain_caption", "FIGURE_FORMATS"]
 
 FIGURE_FORMATS = (".png", ".svg", ".pdf")
 # gnuplot has no green, so the highlighted epoch stands out against every epoch colour
@@ -32,10 +33,15 @@ def plot_information_plane(
 
     One line per epoch joins the layers (in network order), coloured by epoch with an
     "Epochs" colour bar (on a log scale when the epochs span more than two orders of
-    magnitude, as log-spaced saves do); each layer has its own marker. The axes run from 0 to the ceilings
-    log2(N) (I(X;T)) and H(Y) (I(T;Y)), which are drawn as dashed lines. For kde the band
-    between the lower and upper bounds is shaded for every epoch. The estimator and its
-    settings are the title.
+    magnitude, as log-spaced saves do); each layer has its own marker, and the legend lists the
+    layers in chain order X -> T1 -> ... -> Y^ (a caption says why: by the data-processing
+    inequality I(T;Y) cannot grow along the chain, so each epoch's line should descend). The
+    axes run from 0 to the ceilings log2(N) (I(X;T)) and H(Y) (I(T;Y)), which are drawn as
+    dashed lines. A grey band is the shuffled-label null of I(T;Y) (mean ± 2 sd per cell): a
+    point inside it carries no more label information than random labels. Cells near the
+    ceiling are ringed in red; cells violating the data-processing inequality get a cross. For
+    kde the band between the lower and upper bounds is shaded for every epoch. The estimator
+    and its settings are the title.
 
     Parameters
     ----------
@@ -131,6 +137,20 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None, labels: Mapping[
             axes.fill(xs, ys, color=colour, alpha=0.12, linewidth=0)
             axes.plot(plane.i_xt_lower[e], plane.i_ty_lower[e], color=colour, alpha=0.6, linewidth=0.6, linestyle="--")
         axes.plot(plane.i_xt[e], plane.i_ty[e], color=colour, alpha=line_alpha, linewidth=0.9, zorder=2)
+    null_alpha = min(0.25, 3.0 / len(plane.epochs))
+    if plane.i_ty_null is not None and plane.i_ty_null_sd is not None:
+        for e in range(len(plane.epochs)):
+            order = np.argsort(plane.i_xt[e], kind="stable")
+            low_band = np.clip(plane.i_ty_null[e] - 2 * plane.i_ty_null_sd[e], 0.0, None)[order]
+            axes.fill_between(plane.i_xt[e][order], low_band, (plane.i_ty_null[e] + 2 * plane.i_ty_null_sd[e])[order],
+                              color="0.5", alpha=null_alpha, linewidth=0, zorder=1)  # fmt: skip
+            axes.scatter(plane.i_xt[e], plane.i_ty_null[e], color="0.5", s=4, marker="_", zorder=1)
+    near, dpi = plane.near_ceiling, plane.dpi_violation
+    if near.any():
+        axes.scatter(plane.i_xt[near], plane.i_ty[near], s=70, facecolors="none", edgecolors="#d62728", linewidths=0.8,
+                     zorder=4)  # fmt: skip
+    if dpi.any():
+        axes.scatter(plane.i_xt[dpi], plane.i_ty[dpi], s=40, marker="x", color="black", linewidths=0.8, zorder=4)
     for k, name in enumerate(plane.layers):
         marker = _LAYER_MARKERS[k % len(_LAYER_MARKERS)]
         axes.scatter(
@@ -167,15 +187,26 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None, labels: Mapping[
         details += "; lines: upper bounds, dashed: lower bounds, band between"
     if note:
         details += f"; {note}"
+
     axes.set_title(f"Information plane: {plane.label()}\n", fontsize=10)
     axes.text(0.5, 1.015, details, transform=axes.transAxes, ha="center", va="bottom", fontsize=7.5, color="0.3")
+    figure.supxlabel(chain_caption(plane.layers, labels).replace(": ", ":\n", 1), fontsize=7.5, color="0.3")
 
     handles = [
         Line2D([], [], linestyle="none", marker=_LAYER_MARKERS[k % len(_LAYER_MARKERS)], color="0.3",
-               label=labels.get(name, name))
+               label=f"T{k + 1}: {labels.get(name, name)}")
         for k, name in enumerate(plane.layers)
     ]
-    axes.legend(handles=handles, title="Layers", fontsize=7, title_fontsize=8, loc="lower right",
+    if plane.i_ty_null is not None:
+        from matplotlib.patches import Patch
+
+        handles.append(Patch(color="0.5", alpha=0.35, label="shuffled labels (null ± 2 sd)"))
+    if near.any():
+        handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="#d62728",
+                              label="within 1 bit of log2(N)"))  # fmt: skip
+    if dpi.any():
+        handles.append(Line2D([], [], linestyle="none", marker="x", color="black", label="I(T;Y) above an earlier layer's"))
+    axes.legend(handles=handles, title="Layers, X → T1 → … → Ŷ", fontsize=7, title_fontsize=8, loc="lower right",
                 bbox_to_anchor=(1.0, 0.06), frameon=False)
     colorbar = figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes)
     colorbar.set_label("Epochs")

@@ -317,7 +317,7 @@ def _finish(state: _RunState, cache: DiskCache, stages: frozenset[str] | set[str
     if state.setup is not None:
         if state.plane is None:
             assert state.cells is not None
-            state.plane = state.setup.assemble(run.run.epochs, state.cells, len(run.labels))
+            state.plane = state.setup.assemble(run.run.epochs, state.cells, len(run.labels), run.sample_idx)
             state.setup.store(cache, state.plane)
         result.infoplane = state.plane
         for message in state.plane.warnings:

@@ -188,7 +188,7 @@ OUTPUT_MANIFEST = "ibviewer-outputs.json"
 OUTPUT_FORMAT = "ibviewer-outputs"
 #: Only files named like this are ever replaced or removed as ibviewer's own.
 _OUTPUT_NAME = re.compile(
-    r"^(infoplane(_runs)?\.(csv|png|svg|pdf)|infoplane_runs\.json|(embeddings|probes)\.(csv|json)|(neighbors|words)\.csv|layers_e-?\d+\.(png|svg|pdf))$"
+    r"^(infoplane(_runs)?\.(csv|json|png|svg|pdf)|(embeddings|probes)\.(csv|json)|(neighbors|words)\.csv|layers_e-?\d+\.(png|svg|pdf))$"
 )
 
 

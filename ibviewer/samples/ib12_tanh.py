@@ -73,8 +73,12 @@ def describe_phases(plane: dict[str, Any]) -> list[dict[str, Any]]:
 
     Fitting ends at ``fit_epoch``, the first epoch where I(T;Y) is halfway from its
     first to its last value; ``peak_epoch`` is where I(X;T) is largest from then on;
-    compression is the drop of I(X;T) from that peak to the last epoch.
+    compression is the drop of I(X;T) from that peak to the last epoch. A layer whose peak
+    lies within ``NEAR_CEILING_BITS`` of log2(N) is ``near_ceiling``: its drop is not counted
+    as compression (fewer than two samples share a bin there, see docs/information.md).
     """
+    from ibviewer.core.information.plane_data import NEAR_CEILING_BITS
+
     epochs = np.asarray(plane["epochs"])
     phases = []
     for k, layer in enumerate(plane["layers"]):
@@ -83,6 +87,7 @@ def describe_phases(plane: dict[str, Any]) -> list[dict[str, Any]]:
         fit_index = int(np.argmax(i_ty >= halfway - 1e-9)) if i_ty[-1] > i_ty[0] else 0
         peak_index = fit_index + int(np.argmax(i_xt[fit_index:]))
         drop = float(i_xt[peak_index] - i_xt[-1])
+        near_ceiling = bool(i_xt[peak_index] >= plane["log2_n"] - NEAR_CEILING_BITS)
         phases.append(
             {
                 "layer": layer,
@@ -93,8 +98,9 @@ def describe_phases(plane: dict[str, Any]) -> list[dict[str, Any]]:
                 "i_xt_peak": float(i_xt[peak_index]),
                 "i_xt_last": float(i_xt[-1]),
                 "compression_bits": drop,
-                "compresses": drop >= COMPRESSION_BITS,
+                "compresses": drop >= COMPRESSION_BITS and not near_ceiling,
                 "saturated": bool(np.all(i_xt >= plane["log2_n"] - 0.05)),
+                "near_ceiling": near_ceiling,
             }
         )
     return phases
@@ -138,7 +144,8 @@ def write_card(run_dir: Path, settings: dict[str, Any]) -> None:
     rows = "\n".join(
         f"| `{p['layer']}` | {p['i_ty_first']:.2f} → {p['i_ty_last']:.2f} | {p['fit_epoch']} | "
         f"{p['i_xt_peak']:.2f} (epoch {p['peak_epoch']}) | {p['i_xt_last']:.2f} | {p['compression_bits']:.2f}"
-        f"{' (saturated: every input has its own bin)' if p['saturated'] else ''} |"
+        f"{' (saturated: every input has its own bin)' if p['saturated'] else ''}"
+        f"{' (near the ceiling: within 1 bit of log2 N, not compression)' if p['near_ceiling'] and not p['saturated'] else ''} |"
         for p in phases
     )
     if compressing:
@@ -146,7 +153,8 @@ def write_card(run_dir: Path, settings: dict[str, Any]) -> None:
             f"**Fitting** (I(T;Y) rising) is seen in {', '.join(f'`{n}`' for n in fitting) or 'no layer'}; "
             f"**compression** (I(X;T) falling by at least {COMPRESSION_BITS} bits after fitting while I(T;Y) "
             f"stays) is seen in {', '.join(f'`{n}`' for n in compressing)} only. The other layers do not compress "
-            "at this bin size."
+            "at this bin size, or sit within 1 bit of the ceiling log2(N), where a drop is no evidence (the app "
+            "rings those points and draws the shuffled-label null beside them)."
         )
     else:
         verdict = (

@@ -27,7 +27,7 @@ def test_every_analysis_option_reaches_the_settings():
         "--pca-dims", "30", "--max-points", "500", "--k", "7", "--metric", "cosine",
     )  # fmt: skip
     assert settings_from_args(args) == AnalysisSettings(
-        n_bins=12, bin_range=(-2.0, 3.0), method="umap", dims=3, seed=4, n_neighbors=20, alignment="aligned_umap",
+        n_bins=12, bin_range=(-2.0, 3.0), range_mode="fixed", method="umap", dims=3, seed=4, n_neighbors=20, alignment="aligned_umap",
         preprocessing="l2", pca_dims=30, max_points=500, k=7, metric="cosine",
     )  # fmt: skip
     assert settings_from_args(_parse("gui", "--range-per-layer", "--bin-width", "0.2")).estimator_params() == {

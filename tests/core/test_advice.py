@@ -29,3 +29,31 @@ def test_a_saturated_layer_gets_the_wide_layer_estimator_as_one_click_and_a_coar
     assert "--" not in advice[0].message + advice[0].action  # the GUI's words, not flags
     only_coarse = compute_information_plane(_acts({"coarse": coarse}, labels), "binning", cache_dir=tmp_path)
     assert plane_advice(only_coarse, settings) == []
+
+
+def test_a_layer_near_the_ceiling_and_values_outside_a_fixed_range_get_one_click_fixes_and_a_dpi_violation_is_told(tmp_path):
+    n = 4096
+    index = np.arange(n)
+    labels = index % 2
+    near = np.where(index < 200, index // 2 * 2, index)[:, None] / n  # 11.95 of 12 bits, inside [-1, 1]
+    settings = AnalysisSettings(range_mode="fixed", n_bins=30, bin_width=1 / n)
+    plane = compute_information_plane(_acts({"near": near}, labels), "binning", cache_dir=tmp_path,
+                                      **settings.estimator_params())  # fmt: skip
+    assert not plane.saturated.any()
+    (advice,) = plane_advice(plane, settings)
+    assert "near" in advice.message and advice.apply(settings).estimator == "renyi"
+
+    relu = 2.0 + labels[:, None] + index[:, None] % 3  # all above 1: one bin under [-1, 1]
+    blind = (index[:, None] // 2) % 2 * 0.5
+    with pytest.warns(UserWarning, match="outside the fixed range"):
+        plane = compute_information_plane(_acts({"blind": blind, "relu": relu}, labels), "binning",
+                                          cache_dir=tmp_path, **AnalysisSettings(range_mode="fixed").estimator_params())  # fmt: skip
+    fixed = AnalysisSettings(range_mode="fixed")
+    assert [a.changes for a in plane_advice(plane, fixed)] == [{"range_mode": "auto"}]
+    assert plane_advice(plane, fixed)[0].apply(fixed).estimator_params()["value_range"] == "auto"
+    fixed_range = AnalysisSettings(range_mode="auto")
+    plane = compute_information_plane(_acts({"blind": blind, "relu": relu}, labels), "binning", cache_dir=tmp_path,
+                                      **fixed_range.estimator_params())  # fmt: skip
+    (dpi,) = plane_advice(plane, fixed_range)
+    assert "relu" in dpi.message and "data-processing inequality" in dpi.message and not dpi.changes
+    assert "--" not in dpi.message

@@ -13,7 +13,10 @@ def test_settings_diff_names_only_what_depends_on_the_change():
     assert settings_diff(base, base.with_changes(perplexity=50.0)) == {"embeddings"}
     assert settings_diff(base, base.with_changes(n_bins=12)) == {"infoplane"}
     assert settings_diff(base, base.with_changes(range_mode="layer")) == {"infoplane"}
-    assert settings_diff(base, base.with_changes(bin_range=(-2.0, 2.0))) == {"infoplane"}
+    assert settings_diff(base, base.with_changes(range_mode="fixed")) == {"infoplane"}
+    assert settings_diff(base, base.with_changes(bin_range=(-2.0, 2.0))) == set()  # "auto" takes no fixed range
+    fixed = base.with_changes(range_mode="fixed")
+    assert settings_diff(fixed, fixed.with_changes(bin_range=(-2.0, 2.0))) == {"infoplane"}
     assert settings_diff(base, base.with_changes(estimator="kde")) == {"infoplane"}
     assert settings_diff(base, base.with_changes(dims=3)) == {"embeddings"}
     assert settings_diff(base, base.with_changes(max_points=500)) == {"embeddings"}
@@ -37,8 +40,9 @@ def test_settings_diff_names_only_what_depends_on_the_change():
 def test_settings_map_onto_the_core_arguments():
     s = AnalysisSettings(n_bins=12, range_mode="layer", method="umap", n_neighbors=20, pca_dims=50)
     assert s.estimator_params() == {"n_bins": 12, "value_range": "layer"}
-    assert AnalysisSettings(bin_width=0.1).estimator_params() == {"bin_width": 0.1, "value_range": (-1.0, 1.0)}
-    assert AnalysisSettings(bin_range=[0, 4]).estimator_params()["value_range"] == (0.0, 4.0)
+    assert AnalysisSettings(bin_width=0.1).estimator_params() == {"bin_width": 0.1, "value_range": "auto"}
+    fixed = AnalysisSettings(range_mode="fixed", bin_range=[0, 4])
+    assert fixed.estimator_params()["value_range"] == (0.0, 4.0)
     assert AnalysisSettings(estimator="kde", noise_var=0.01).estimator_params() == {"noise_var": 0.01}
     params = s.embedding_params()
     assert params["n_neighbors"] == 20 and "perplexity" not in params and params["pca_dims"] == 50

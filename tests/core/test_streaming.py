@@ -94,15 +94,17 @@ def test_a_cached_plane_needs_no_checkpoint_at_all(ib12_checkpoints, tmp_path):
             return super().run_tasks(tasks, progress)
 
     executor = Counting()
-    first = stream_analysis([run], AnalysisSettings(), executor, stages={"infoplane"}, cache_dir=request.cache_dir)
+    fixed = AnalysisSettings(range_mode="fixed")  # one pass: no range to learn first
+    first = stream_analysis([run], fixed, executor, stages={"infoplane"}, cache_dir=request.cache_dir)
     assert len(executor.tasks) == 3
     executor.tasks.clear()
-    again = stream_analysis([run], AnalysisSettings(), executor, stages={"infoplane", "probes"}, cache_dir=request.cache_dir)
+    again = stream_analysis([run], fixed, executor, stages={"infoplane", "probes"}, cache_dir=request.cache_dir)
     assert [(t.epoch, t.cells, t.probe_seed) for t in executor.tasks] == [(20, None, 0)]  # only the probed epoch
     np.testing.assert_array_equal(first[0].infoplane.i_xt, again[0].infoplane.i_xt)
 
 
-def test_a_per_layer_range_takes_a_first_pass_of_extremes_only(ib12_checkpoints):
+@pytest.mark.parametrize("range_mode", ["layer", "auto"])
+def test_a_per_layer_range_takes_a_first_pass_of_extremes_only(ib12_checkpoints, range_mode):
     request = _request(ib12_checkpoints, use_cache=False)
     run = StreamedRun.prepare(request, open_request(request), (20,))
     seen = []
@@ -112,7 +114,7 @@ def test_a_per_layer_range_takes_a_first_pass_of_extremes_only(ib12_checkpoints)
             seen.append([(t.extremes, t.cells is not None) for t in tasks])
             return super().run_tasks(tasks, progress)
 
-    stream_analysis([run], AnalysisSettings(range_mode="layer"), Recording(), stages={"infoplane"}, use_cache=False)
+    stream_analysis([run], AnalysisSettings(range_mode=range_mode), Recording(), stages={"infoplane"}, use_cache=False)
     assert seen == [[(True, False)] * 3, [(False, True)] * 3]
 
 

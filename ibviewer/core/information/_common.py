@@ -7,7 +7,9 @@ its name.
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
@@ -99,6 +101,15 @@ class MIEstimator:
 
     def _fit_checked(self, t: np.ndarray, y_ids: IntArray, n_classes: int, inputs: Any = None) -> Self:  # pragma: no cover
         raise NotImplementedError
+
+    def null_i_ty(self, t: np.ndarray, labelings: Sequence[IntArray], n_classes: int) -> np.ndarray:
+        """I(T;Y) of the fitted ``t`` under each of ``labelings`` (permuted label ids), in bits.
+
+        The shuffled-label null: what the estimator reports when the labels carry nothing about
+        T. The default fits a copy once per labeling (X left out: I(T;Y) does not depend on it);
+        estimators that can reuse their fit override it.
+        """
+        return np.array([copy.copy(self)._fit_checked(t, ids, n_classes, None).i_ty_ for ids in labelings])
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:
@@ -219,15 +230,15 @@ def _check_positive_float(name: str, value: Any) -> float:
     return number
 
 
-def _check_range(value: Any) -> tuple[float, float] | Literal["layer"]:
+def _check_range(value: Any) -> tuple[float, float] | Literal["auto", "layer"]:
     if isinstance(value, str):
-        if value == "layer":
-            return "layer"
-        raise EstimatorError(f"value_range must be (low, high) or 'layer', got {value!r}.")
+        if value in ("auto", "layer"):
+            return value  # type: ignore[return-value]
+        raise EstimatorError(f"value_range must be (low, high), 'auto' or 'layer', got {value!r}.")
     try:
         low, high = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise EstimatorError(f"value_range must be (low, high) or 'layer', got {value!r}.") from None
+        raise EstimatorError(f"value_range must be (low, high), 'auto' or 'layer', got {value!r}.") from None
     if not (math.isfinite(low) and math.isfinite(high)) or not low < high:
         raise EstimatorError(f"value_range needs finite low < high, got ({low:g}, {high:g}).")
     return low, high

@@ -15,7 +15,7 @@ union of the spectra of the per-class blocks of ``K_T / N``, each much smaller t
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -88,7 +88,9 @@ def quadratic_entropies(
     Blocks: rows [s, e) against columns [s, N); the part right of the diagonal block stands
     for its mirror image too, so it is counted twice. ``z_x`` None skips S(X,T) unless
     ``squared_x``, the whole N x N matrix K_X^2 computed once for a plane, is given (then its
-    blocks are read instead of recomputed); ``y_ids`` None skips S(T,Y).
+    blocks are read instead of recomputed); ``y_ids`` None skips S(T,Y). ``y_ids`` of shape
+    (L, N), L labelings (the shuffled-label null), gives S(T,Y) for each, as an array, in the
+    same pass.
     """
     import torch
 
@@ -97,11 +99,16 @@ def quadratic_entropies(
     left_t, right_t = _augmented(z_t)
     left_x, right_x = _augmented(z_x) if z_x is not None else (None, None)
     onehot_t = None
+    n_labelings = 1
     if y_ids is not None:
-        labels = torch.as_tensor(y_ids, device=device)
-        onehot_t = torch.zeros((n_classes, n), dtype=z_t.dtype, device=device)
-        onehot_t[labels, torch.arange(n, device=device)] = 1.0
-    totals = {"t": 0.0, "xt": 0.0, "ty": 0.0}
+        ids = np.atleast_2d(np.asarray(y_ids))
+        n_labelings = ids.shape[0]
+        # labeling l's class c is row l * n_classes + c
+        rows = torch.as_tensor((ids + n_classes * np.arange(n_labelings)[:, None]).reshape(-1), device=device)
+        onehot_t = torch.zeros((n_labelings * n_classes, n), dtype=z_t.dtype, device=device)
+        onehot_t[rows, torch.arange(n, device=device).repeat(n_labelings)] = 1.0
+    totals = {"t": 0.0, "xt": 0.0}
+    totals_ty = np.zeros(n_labelings)
     buffer_t = torch.empty(chunk * n, dtype=z_t.dtype, device=device)
     with_x = z_x is not None or squared_x is not None
     buffer_x = torch.empty(chunk * n, dtype=z_t.dtype, device=device) if with_x else None
@@ -122,7 +129,8 @@ def quadratic_entropies(
                 # sum over same-class pairs: sum_c (1_c^T block 1_c), through the one-hot rows
                 per_class = onehot_t[:, start:stop] @ squared
                 same = per_class * onehot_t[:, start:]
-                totals["ty"] += float(both_sides(same, width))
+                per_row = same.sum(dim=1) + same[:, width:].sum(dim=1)
+                totals_ty += per_row.view(n_labelings, n_classes).sum(dim=1).cpu().numpy()
             if buffer_x is not None:
                 joint = buffer_x[: shape[0] * shape[1]].view(shape)
                 if squared_x is not None:
@@ -134,7 +142,9 @@ def quadratic_entropies(
     norm = 2.0 * math.log2(n)  # tr(A^2) = total / N^2
     s_t = norm - math.log2(totals["t"])
     s_xt = norm - math.log2(totals["xt"]) if with_x else None
-    s_ty = norm - math.log2(totals["ty"]) if y_ids is not None else None
+    s_ty: Any = None
+    if y_ids is not None:
+        s_ty = norm - np.log2(totals_ty) if np.ndim(y_ids) == 2 else norm - math.log2(float(totals_ty[0]))
     return s_t, s_xt, s_ty
 
 

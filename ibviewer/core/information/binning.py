@@ -8,6 +8,7 @@ vectorised, with no loop over rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -89,11 +90,12 @@ def _row_codes(bin_idx: np.ndarray, n_levels: int) -> tuple[IntArray, int]:
 
 def _plugin_mi(
     bin_idx: np.ndarray, n_levels: int, y_ids: IntArray, n_classes: int
-) -> tuple[float, float, float, int]:
-    """(I(X;T), I(T;Y), H(Y), number of distinct rows) of discretised T, in bits.
+) -> tuple[float, float, float, int, IntArray]:
+    """(I(X;T), I(T;Y), H(Y), number of distinct rows, row codes) of discretised T, in bits.
 
     X is uniform over the samples and T a deterministic function of X, so I(X;T) = H(T);
     I(T;Y) = H(T) + H(Y) - H(T,Y), counted through the joint code ``t_code * n_classes + y``.
+    The codes (``code * n_classes`` fits int64) serve :func:`_plugin_i_ty` for other labelings.
     """
     n = bin_idx.shape[0]
     code, size = _row_codes(bin_idx, n_levels)
@@ -102,10 +104,14 @@ def _plugin_mi(
     counts_t = _run_lengths(np.sort(code))
     h_t = _entropy_bits(counts_t, n)
     h_y = _entropy_bits(np.bincount(y_ids, minlength=n_classes), n)
-    h_ty = _entropy_bits(_run_lengths(np.sort(code * n_classes + y_ids)), n)
-    i_ty = h_t + h_y - h_ty
+    return h_t, _plugin_i_ty(code, h_t, y_ids, n_classes, h_y), h_y, int(counts_t.shape[0]), code
+
+
+def _plugin_i_ty(code: IntArray, h_t: float, y_ids: IntArray, n_classes: int, h_y: float) -> float:
+    """I(T;Y) = H(T) + H(Y) - H(T,Y) of row codes ``code`` (entropy ``h_t``) and labels ``y_ids``."""
+    h_ty = _entropy_bits(_run_lengths(np.sort(code * n_classes + y_ids)), code.shape[0])
     # clip: rounding can leave -1e-16 where the true value is 0
-    return h_t, max(i_ty, 0.0), h_y, int(counts_t.shape[0])
+    return max(h_t + h_y - h_ty, 0.0)
 
 
 def _digitize(values: np.ndarray, edges: np.ndarray) -> IntArray:
@@ -158,10 +164,18 @@ class _PluginEstimator(MIEstimator):
         n = bin_idx.shape[0]
         # transform gives indices 0..len(edges_) for both binning flavours
         n_levels = self.edges_.shape[0] + 1
-        self.i_xt_, self.i_ty_, self.h_y_, self.n_distinct_ = _plugin_mi(bin_idx, n_levels, y_ids, n_classes)
+        self.i_xt_, self.i_ty_, self.h_y_, self.n_distinct_, self._codes = _plugin_mi(bin_idx, n_levels, y_ids, n_classes)
         self.log2_n_ = math.log2(n)
         self.saturated_ = self.n_distinct_ == n
         return self
+
+    def null_i_ty(self, t: np.ndarray, labelings: Sequence[IntArray], n_classes: int) -> np.ndarray:
+        """I(T;Y) under each labeling, counted from the fitted bins (no second binning)."""
+        n = self._codes.shape[0]
+        return np.array([
+            _plugin_i_ty(self._codes, self.i_xt_, ids, n_classes, _entropy_bits(np.bincount(ids, minlength=n_classes), n))
+            for ids in labelings
+        ])  # fmt: skip
 
 
 class BinningMIEstimator(_PluginEstimator):
@@ -179,15 +193,22 @@ class BinningMIEstimator(_PluginEstimator):
         edge. Default 30 unless ``bin_width`` is given; give one or the other.
     bin_width : float, optional
         Edges at ``low, low + w, low + 2w, ...`` up to the first edge >= ``high``.
-    value_range : (float, float) or "layer", default=(-1.0, 1.0)
-        Fixed edges on [low, high] (the original setting for tanh layers), or ``"layer"``:
-        the layer's min and max (over all epochs in :func:`compute_information_plane`;
-        over ``t`` in :meth:`fit`), needed for ReLU layers whose values leave [-1, 1].
+    value_range : (float, float), "auto" or "layer", default="auto"
+        Fixed edges on [low, high]; ``"layer"``: the layer's min and max (over all epochs in
+        :func:`compute_information_plane`; over ``t`` in :meth:`fit`); ``"auto"``: the
+        published [-1, 1] (Shwartz-Ziv & Tishby's setting for tanh layers) when every value
+        of the layer lies inside it, the layer's own min and max otherwise (ReLU layers, whose
+        values above 1 would all share the top bin of a fixed [-1, 1]).
 
     Attributes
     ----------
     edges_ : ndarray of float32
         The bin edges used.
+    range_low_, range_high_ : float
+        The numeric range the edges span (what ``value_range`` resolved to).
+    out_of_range_ : float
+        Fraction of the activation values outside [range_low_, range_high_] (0 unless a fixed
+        range is too narrow: those values share the end bins).
     i_xt_, i_ty_ : float
         I(X;T) and I(T;Y) in bits.
     h_y_, log2_n_ : float
@@ -223,12 +244,13 @@ class BinningMIEstimator(_PluginEstimator):
 
     name = "binning"
     saturation_fix = "use fewer bins (n_bins / --bins) or a larger bin width (bin_width / --bin-width)"
+    cell_outputs = ("range_low", "range_high", "out_of_range")
 
     def __init__(
         self,
         n_bins: int | None = None,
         bin_width: float | None = None,
-        value_range: tuple[float, float] | Literal["layer"] = (-1.0, 1.0),
+        value_range: tuple[float, float] | Literal["auto", "layer"] = "auto",
     ) -> None:
         self.n_bins = n_bins
         self.bin_width = bin_width
@@ -244,7 +266,7 @@ class BinningMIEstimator(_PluginEstimator):
         return {
             "n_bins": n_bins,
             "bin_width": bin_width,
-            "value_range": value_range if value_range == "layer" else list(value_range),
+            "value_range": value_range if isinstance(value_range, str) else list(value_range),
         }
 
     @classmethod
@@ -252,17 +274,22 @@ class BinningMIEstimator(_PluginEstimator):
         """E.g. ``"binning: 30 bins on [-1, 1]"``."""
         size = f"{params['n_bins']} bins" if params.get("bin_width") is None else f"bin width {_fmt(params['bin_width'])}"
         value_range = params.get("value_range")
-        where = "each layer's [min, max]" if value_range == "layer" else f"[{_fmt(value_range[0])}, {_fmt(value_range[1])}]"
+        if value_range == "layer":
+            where = "each layer's [min, max]"
+        elif value_range == "auto":
+            where = "[-1, 1] or the layer's range"
+        else:
+            where = f"[{_fmt(value_range[0])}, {_fmt(value_range[1])}]"
         return f"binning: {size} on {where}"
 
     @classmethod
     def layer_params(
         cls, params: dict[str, Any], values: np.ndarray, shape: tuple[int, ...] | None = None
     ) -> dict[str, Any]:
-        """With ``value_range="layer"``: the layer's min and max over all epochs of ``values``."""
-        if params["value_range"] != "layer":
+        """With ``value_range`` "layer" or "auto": the range resolved from the layer's values over all epochs."""
+        if not isinstance(params["value_range"], str):
             return params
-        return {**params, "value_range": _layer_range(values)}
+        return {**params, "value_range": _resolved_range(params["value_range"], values)}
 
     def _uniform_edges(self, low: float, high: float) -> FloatArray:
         """float32 bin edges for values in [low, high] under these settings."""
@@ -282,9 +309,11 @@ class BinningMIEstimator(_PluginEstimator):
 
     def _edges_for_data(self, t: np.ndarray) -> FloatArray:
         value_range = self.get_params()["value_range"]
-        if value_range == "layer":
-            return self._uniform_edges(float(t.min()), float(t.max()))
-        return self._uniform_edges(*value_range)
+        low, high = _resolved_range(value_range, t) if isinstance(value_range, str) else value_range
+        self.range_low_, self.range_high_ = float(low), float(high)
+        outside = np.count_nonzero(t < low) + np.count_nonzero(t > high)
+        self.out_of_range_ = outside / t.size
+        return self._uniform_edges(low, high)
 
     def transform(self, t: np.ndarray) -> IntArray:
         """Bin indices, (n_samples, n_units) int64, of ``t`` under the fitted edges."""
@@ -322,8 +351,9 @@ class AdaptiveBinningMIEstimator(_PluginEstimator):
     mass of ReLU zeros no longer decide which fine distinctions survive; the estimate is still
     a plug-in entropy, biased low by about ``(K - 1) / (2 N ln 2)`` bits for ``K`` occupied
     bins. Because edges move with every epoch, numbers are comparable across epochs only as
-    "information at a fixed number of bins". Ties: repeated quantiles are merged, so a layer
-    with few distinct values gets fewer bins. Units: bits.
+    "information at a fixed number of bins". A layer with no more distinct values than
+    ``n_bins`` (all units pooled) gets one bin per distinct value, so nothing is merged;
+    otherwise repeated quantiles are merged. Units: bits.
 
     References
     ----------
@@ -354,10 +384,13 @@ class AdaptiveBinningMIEstimator(_PluginEstimator):
         params = self.get_params()
         n_bins = params["n_bins"]
         values = t.reshape(-1)
+        levels = np.unique(values)
+        if levels.size <= n_bins:
+            # no more distinct values than bins: each value its own bin (quantiles would merge rare ones)
+            return levels[1:]
         if params["strategy"] == "mass":
             inner = np.quantile(values, np.arange(1, n_bins) / n_bins)
         else:
-            levels = np.unique(values)
             inner = levels[(np.arange(1, n_bins) * levels.size) // n_bins]
         return np.unique(inner)
 
@@ -366,9 +399,19 @@ class AdaptiveBinningMIEstimator(_PluginEstimator):
         return np.searchsorted(self.edges_, np.asarray(t), side="right").astype(np.int64, copy=False)
 
 
-def _layer_range(values: np.ndarray) -> list[float]:
-    """[min, max] of a layer over all epochs, widened when the layer is constant."""
+#: The range "auto" keeps for layers that stay inside it (the published setting for tanh layers).
+PUBLISHED_RANGE = (-1.0, 1.0)
+
+
+def _resolved_range(mode: str, values: np.ndarray) -> list[float]:
+    """The numeric range of ``value_range`` "layer" or "auto" for a layer's values (any shape).
+
+    "layer": [min, max], widened when the layer is constant; "auto": :data:`PUBLISHED_RANGE`
+    when min and max lie inside it, else as "layer".
+    """
     low, high = float(values.min()), float(values.max())
+    if mode == "auto" and PUBLISHED_RANGE[0] <= low and high <= PUBLISHED_RANGE[1]:
+        return list(PUBLISHED_RANGE)
     if not high > low:
         high = low + 1.0  # constant layer: any range puts it in one bin
     return [low, high]

@@ -7,28 +7,29 @@ caches the finished plane on disk; :func:`write_infoplane_csv` writes it.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import logging
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ibviewer.core.cache import DiskCache, atomic_write_text, hash_arrays, hash_json
+from ibviewer.core.cache import DiskCache, hash_arrays, hash_json
 from ibviewer.core.information._common import MIEstimator, _check_x, _label_ids
-from ibviewer.core.information.registry import (
-    ESTIMATORS,
-    EstimatorName,
-    _saturation_message,
-    describe_estimator,
-    make_estimator,
+from ibviewer.core.information.plane_data import (
+    NULL_PERMUTATIONS,
+    NULL_SEED,
+    InformationPlane,
+    _frozen,
+    _frozen_flags,
+    _frozen_ids,
+    _plane_from_cache,
+    _plane_to_cache,
+    write_infoplane_csv,
 )
+from ibviewer.core.information.registry import EstimatorName, _saturation_message, make_estimator
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.types import ActivationSet, IntArray
 from ibviewer.errors import ActivationError, EstimatorError
@@ -42,143 +43,9 @@ __all__ = [
     "write_infoplane_csv",
 ]
 
-logger = logging.getLogger(__name__)
-
-# Bumped whenever a change alters cached numbers (2: per-cell outputs, x_variable, layer notes).
-_CACHE_VERSION = 2
-
-
-@dataclass(frozen=True, eq=False)
-class InformationPlane:
-    """I(X;T) and I(T;Y) for every (epoch, layer) cell, in bits.
-
-    Attributes
-    ----------
-    estimator : str
-        Registry name ("binning", "adaptive", "kde", "renyi").
-    params : dict
-        The estimator's settings (JSON-ready; without ``device`` and ``chunk_size``).
-    epochs : tuple of int
-        Rows of the arrays.
-    layers : tuple of str
-        Columns of the arrays, in network order.
-    i_xt, i_ty : ndarray of float64, (n_epochs, n_layers)
-        Estimates; for kde the upper bounds.
-    i_xt_lower, i_ty_lower : ndarray of float64 or None
-        For kde the lower bounds, (n_epochs, n_layers); None otherwise.
-    h_y : float
-        Ceiling of I(T;Y): the entropy of the labels (for renyi their Rényi α-entropy).
-    log2_n : float
-        Ceiling of I(X;T): log2 of the number of samples.
-    n_samples : int
-        Samples the estimates are made from.
-    warnings : tuple of str
-        Actionable warnings raised while computing (e.g. layers at log2(N)).
-    saturated : ndarray of bool or None
-        (n_epochs, n_layers): the estimator's ``saturated_`` per cell (I(X;T) at log2(N), every
-        sample resolved on its own); None only for planes cached by older versions.
-    x_variable : {"sample", "input"}
-        What X was: the sample itself (I(X;T) = H(T), every estimator without inputs) or the
-        inputs carried by the activations (``ActivationSet.inputs``; renyi).
-    cell_outputs : dict of str to ndarray
-        The estimator's extra numbers per cell, (n_epochs, n_layers) each (renyi:
-        ``entropy_t``, ``entropy_x``, ``kernel_width``, ``kernel_width_x``); empty for the others.
-    layer_notes : dict of str to tuple of str
-        The estimator's texts per layer (renyi: ``kernel``, e.g. "tensor 16x4x4").
-    """
-
-    estimator: str
-    params: dict[str, Any]
-    epochs: tuple[int, ...]
-    layers: tuple[str, ...]
-    i_xt: np.ndarray
-    i_ty: np.ndarray
-    i_xt_lower: np.ndarray | None
-    i_ty_lower: np.ndarray | None
-    h_y: float
-    log2_n: float
-    n_samples: int
-    warnings: tuple[str, ...] = ()
-    saturated: np.ndarray | None = None
-    x_variable: str = "sample"
-    cell_outputs: dict[str, np.ndarray] = field(default_factory=dict)
-    layer_notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def has_bounds(self) -> bool:
-        return self.i_xt_lower is not None
-
-    @property
-    def uses_inputs(self) -> bool:
-        """True for estimators that can take the inputs as X (their CSV says which X was used)."""
-        return ESTIMATORS.get(self.estimator, MIEstimator).uses_inputs
-
-    def label(self) -> str:
-        """One line naming the estimator and its settings (used in figure titles)."""
-        text = describe_estimator(self.estimator, self.params)
-        if self.uses_inputs:
-            text += "; X = input" if self.x_variable == "input" else "; X = sample, I(X;T) = S(T)"
-        return text
-
-    def columns(self) -> list[str]:
-        """The CSV columns, in order (see :func:`write_infoplane_csv`)."""
-        columns = ["epoch", "layer", "estimator", "params", "i_xt", "i_ty"]
-        if self.has_bounds:
-            columns += ["i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"]
-        if self.uses_inputs:
-            columns.append("x_variable")
-        return columns + list(self.layer_notes) + list(self.cell_outputs)
-
-    def to_rows(self) -> list[dict[str, Any]]:
-        """One dict per (epoch, layer), in the column order of :func:`write_infoplane_csv`."""
-        params_text = json.dumps(self.params, sort_keys=True)
-        rows = []
-        for e, epoch in enumerate(self.epochs):
-            for k, layer in enumerate(self.layers):
-                row: dict[str, Any] = {
-                    "epoch": int(epoch),
-                    "layer": layer,
-                    "estimator": self.estimator,
-                    "params": params_text,
-                    "i_xt": float(self.i_xt[e, k]),
-                    "i_ty": float(self.i_ty[e, k]),
-                }
-                if self.i_xt_lower is not None and self.i_ty_lower is not None:
-                    row.update(
-                        i_xt_lower=float(self.i_xt_lower[e, k]),
-                        i_xt_upper=float(self.i_xt[e, k]),
-                        i_ty_lower=float(self.i_ty_lower[e, k]),
-                        i_ty_upper=float(self.i_ty[e, k]),
-                    )
-                if self.uses_inputs:
-                    row["x_variable"] = self.x_variable
-                for name, notes in self.layer_notes.items():
-                    row[name] = notes[k]
-                for name, values in self.cell_outputs.items():
-                    row[name] = float(values[e, k])
-                rows.append(row)
-        return rows
-
-
-def write_infoplane_csv(plane: InformationPlane, path: str | Path) -> Path:
-    """Write ``plane`` as CSV, one row per (epoch, layer); return the path.
-
-    Columns: epoch, layer, estimator, params (JSON), i_xt, i_ty; for kde also i_xt_lower,
-    i_xt_upper, i_ty_lower, i_ty_upper; for renyi also x_variable ("input" or "sample"),
-    kernel (what the kernel ran over), entropy_t, entropy_x (S_α of T and X), kernel_width,
-    kernel_width_x (sigma of T and X; "nan" without inputs). Values in bits, full precision.
-    """
-    rows = plane.to_rows()
-    columns = plane.columns()
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: repr(value) if isinstance(value, float) else value for key, value in row.items()})
-    path = Path(path)
-    atomic_write_text(path, buffer.getvalue())
-    return path
-
+# Bumped whenever a change alters cached numbers (2: per-cell outputs, x_variable, layer notes;
+# 3: shuffled-label null, binning's resolved ranges).
+_CACHE_VERSION = 3
 
 def _estimate_cell(
     t: np.ndarray, y_ids: IntArray, n_classes: int, estimator: str, params: dict[str, Any], inputs: Any
@@ -197,7 +64,15 @@ def _estimate_cell(
     }
     cell.update({name: float(getattr(fitted, name + "_")) for name in fitted.cell_outputs})
     cell.update({name: str(getattr(fitted, name + "_")) for name in fitted.layer_notes})
+    null = fitted.null_i_ty(t, _null_labelings(y_ids), n_classes)
+    cell["i_ty_null"], cell["i_ty_null_sd"] = float(null.mean()), float(null.std(ddof=1))
     return cell
+
+
+def _null_labelings(y_ids: IntArray) -> list[IntArray]:
+    """The :data:`NULL_PERMUTATIONS` seeded permutations of the labels (the same for every cell)."""
+    rng = np.random.default_rng(NULL_SEED)
+    return [rng.permutation(y_ids) for _ in range(NULL_PERMUTATIONS)]
 
 
 def compute_information_plane(
@@ -313,7 +188,7 @@ def compute_information_plane(
                 f"epoch {acts.epochs[e]}, layer {layer_names[k]} ({done}/{len(cells)})",
             )
             progress.check_cancelled()
-    plane = setup.assemble(acts.epochs, results, n_samples)
+    plane = setup.assemble(acts.epochs, results, n_samples, acts.sample_idx)
     setup.store(cache, plane)
     for message in plane.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
@@ -404,9 +279,16 @@ class PlaneSetup:
         _plane_to_cache(cache, self.key, plane)
 
     def assemble(
-        self, epochs: Sequence[int], results: dict[tuple[int, int], dict[str, Any]], n_samples: int
+        self,
+        epochs: Sequence[int],
+        results: dict[tuple[int, int], dict[str, Any]],
+        n_samples: int,
+        sample_idx: np.ndarray | None = None,
     ) -> InformationPlane:
-        """The plane from its cells' results (``results[e, k]``, dicts of :func:`estimate_cells`)."""
+        """The plane from its cells' results (``results[e, k]``, dicts of :func:`estimate_cells`).
+
+        ``sample_idx``: the samples' indices in the dataset (recorded with the plane).
+        """
         n_epochs, layer_names, spec = len(epochs), self.layers, self.spec
 
         def grid(name: str) -> np.ndarray:
@@ -421,6 +303,8 @@ class PlaneSetup:
             n_saturated = int(saturated[:, k].sum())
             if n_saturated:
                 messages.append(_saturation_message(self.estimator, name, n_saturated, n_epochs, log2_n))
+        if "out_of_range" in spec.cell_outputs and not isinstance(self.full_params.get("value_range"), str):
+            messages += _range_messages(layer_names, grid("out_of_range"), self.full_params["value_range"])
         first = results[0, 0]
         return InformationPlane(
             estimator=self.estimator,
@@ -442,7 +326,25 @@ class PlaneSetup:
             layer_notes={
                 name: tuple(results[n_epochs - 1, k][name] for k in range(len(layer_names))) for name in spec.layer_notes
             },
+            i_ty_null=_frozen(grid("i_ty_null")),
+            i_ty_null_sd=_frozen(grid("i_ty_null_sd")),
+            sample_idx=None if sample_idx is None else _frozen_ids(sample_idx),
         )
+
+
+def _range_messages(layers: Sequence[str], outside: np.ndarray, value_range: Sequence[float]) -> list[str]:
+    """A warning per layer with values outside a fixed range (they share the end bins)."""
+    messages = []
+    for k, name in enumerate(layers):
+        n_epochs = int((outside[:, k] > 0).sum())
+        if n_epochs:
+            messages.append(
+                f"Layer {name!r} has values outside the fixed range [{value_range[0]:g}, {value_range[1]:g}] in "
+                f"{n_epochs} of {outside.shape[0]} epochs (up to {100 * outside[:, k].max():.1g}% of its values): "
+                "they all share the end bins, which looks like compression; bin each layer over its own range "
+                "(value_range='auto' or 'layer', --range-per-layer, or leave --range out)."
+            )
+    return messages
 
 
 def _select_layers(acts: ActivationSet, layers: Sequence[str] | None) -> list[str]:
@@ -464,60 +366,3 @@ def _select_layers(acts: ActivationSet, layers: Sequence[str] | None) -> list[st
 
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array = np.ascontiguousarray(array, dtype=np.float64)
-    array.setflags(write=False)
-    return array
-
-
-def _frozen_flags(array: np.ndarray) -> np.ndarray:
-    flags = np.ascontiguousarray(array, dtype=bool)
-    flags.setflags(write=False)
-    return flags
-
-
-def _plane_to_cache(cache: DiskCache, key: str, plane: InformationPlane) -> None:
-    arrays = {"i_xt": plane.i_xt, "i_ty": plane.i_ty}
-    if plane.saturated is not None:
-        arrays["saturated"] = plane.saturated
-    if plane.i_xt_lower is not None and plane.i_ty_lower is not None:
-        arrays.update(i_xt_lower=plane.i_xt_lower, i_ty_lower=plane.i_ty_lower)
-    arrays.update({f"cell_{name}": values for name, values in plane.cell_outputs.items()})
-    meta = {
-        "estimator": plane.estimator,
-        "params": plane.params,
-        "epochs": list(plane.epochs),
-        "layers": list(plane.layers),
-        "h_y": plane.h_y,
-        "log2_n": plane.log2_n,
-        "n_samples": plane.n_samples,
-        "warnings": list(plane.warnings),
-        "x_variable": plane.x_variable,
-        "layer_notes": {name: list(notes) for name, notes in plane.layer_notes.items()},
-    }
-    cache.put(key, arrays, meta)
-
-
-def _plane_from_cache(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> InformationPlane | None:
-    try:
-        return InformationPlane(
-            estimator=str(meta["estimator"]),
-            params=dict(meta["params"]),
-            epochs=tuple(int(e) for e in meta["epochs"]),
-            layers=tuple(str(name) for name in meta["layers"]),
-            i_xt=_frozen(arrays["i_xt"]),
-            i_ty=_frozen(arrays["i_ty"]),
-            i_xt_lower=_frozen(arrays["i_xt_lower"]) if "i_xt_lower" in arrays else None,
-            i_ty_lower=_frozen(arrays["i_ty_lower"]) if "i_ty_lower" in arrays else None,
-            h_y=float(meta["h_y"]),
-            log2_n=float(meta["log2_n"]),
-            n_samples=int(meta["n_samples"]),
-            warnings=tuple(str(m) for m in meta.get("warnings", ())),
-            saturated=_frozen_flags(arrays["saturated"]),
-            x_variable=str(meta["x_variable"]),
-            cell_outputs={name[5:]: _frozen(values) for name, values in arrays.items() if name.startswith("cell_")},
-            layer_notes={str(name): tuple(str(n) for n in notes) for name, notes in meta["layer_notes"].items()},
-        )
-    except (KeyError, TypeError, ValueError) as exc:  # an entry from another version: recompute
-        logger.warning("ignoring incompatible information-plane cache entry (%s)", exc)
-        return None

@@ -141,7 +141,9 @@ class ControlsPanel(QWidget):
         width_row = QHBoxLayout()
         width_row.addWidget(self.use_bin_width)
         width_row.addWidget(self.bin_width, 1)
-        self.range_mode = _combo(box, RANGE_MODES, "Bin edges over a fixed range (tanh) or each layer's own range (ReLU)")
+        self.range_mode = _combo(
+            box, RANGE_MODES, "Bin range: auto ([-1, 1] for layers inside it, else the layer's own), fixed, or each layer's own"
+        )
         self.noise_var = QDoubleSpinBox(box)
         self.noise_var.setDecimals(6)
         self.noise_var.setRange(1e-6, 100.0)

@@ -2,8 +2,11 @@
 
 Drawn as in Shwartz-Ziv & Tishby (2017): one line per epoch joining the layers, every
 point coloured by its epoch with an "Epochs" colour bar, the ceilings log2(N) and H(Y)
-as dashed lines, each layer's trajectory as a faint grey line. Hover shows the values;
-clicking a point selects its epoch in `AppState`.
+as dashed lines, each layer's trajectory as a faint grey line. The legend names the layers
+in chain order (X -> T1 -> ... -> Y^, with a caption on the data-processing inequality);
+the selected epoch carries the shuffled-label null of I(T;Y) as a grey band (mean ± 2 sd),
+and cells near the ceiling are ringed. Hover shows the values; clicking a point selects its
+epoch in `AppState`.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class InfoPlaneView(QWidget):
         self.canvas.addItem(self.colorbar, row=0, col=1)
         self.epoch_scale = EpochScale.for_epochs([0, 1])
         self.colorbar.hide()
+        self.chain = self.canvas.addLabel("", row=1, col=0, colspan=2, size="8pt", color="#505050")
         self.legend: pg.LegendItem | None = None
         self.message = pg.TextItem("", color="#707070", anchor=(0.5, 0.5))
         self.plot.addItem(self.message, ignoreBounds=True)
@@ -95,6 +99,14 @@ class InfoPlaneView(QWidget):
             size=12, pen=make_pen(QColor("#d62728"), 2.0), brush=pg.mkBrush(255, 255, 255, 0), pxMode=True
         )
         self._marker_points.setZValue(21)
+        # the selected epoch's shuffled-label null of I(T;Y): mean ± 2 sd along the epoch's line
+        self.null_low, self.null_high = pg.PlotCurveItem(), pg.PlotCurveItem()
+        self.null_band = pg.FillBetweenItem(self.null_low, self.null_high, brush=pg.mkBrush(128, 128, 128, 70))
+        self.null_band.setZValue(-4)
+        self.near_ceiling = PassiveScatter(
+            size=13, pen=make_pen(QColor("#d62728"), 1.2), brush=pg.mkBrush(255, 255, 255, 0), pxMode=True
+        )
+        self.near_ceiling.setZValue(6)
         self.epoch_lines: list[pg.PlotDataItem] = []
         self.point_items: list[pg.ScatterPlotItem] = []
         self.show_band = state.settings.kde_band  # the kde estimator's lower..upper bound band (Controls > kde)
@@ -129,6 +141,7 @@ class InfoPlaneView(QWidget):
         self._points = np.zeros((0, 2))
         self._cells = []
         self.plot.setTitle("")
+        self.chain.setText("")
 
     def redraw(self) -> None:
         """Draw the state's information plane (or a waiting message)."""
@@ -187,7 +200,16 @@ class InfoPlaneView(QWidget):
             self.plot.addItem(points)
             self.point_items.append(points)
             sample = PassiveScatter(symbol=symbol, size=8, brush=pg.mkBrush(200, 200, 200), pen=pg.mkPen(60, 60, 60))
-            self.legend.addItem(sample, layer)
+            self.legend.addItem(sample, f"T{k + 1}: {layer}")  # chain order X -> T1 -> ... -> Y^
+        if plane.has_null:
+            self.legend.addItem(pg.BarGraphItem(x=[0], height=[1], width=1, brush=pg.mkBrush(128, 128, 128, 110),
+                                                pen=None), "shuffled labels (± 2 sd)")  # fmt: skip
+        near = np.asarray(plane.near_ceiling)
+        self.near_ceiling.setData(x=i_xt[near], y=i_ty[near])
+        if near.any():
+            self.legend.addItem(PassiveScatter(size=10, pen=make_pen(QColor("#d62728"), 1.2), brush=pg.mkBrush(0, 0, 0, 0)),
+                                "within 1 bit of log₂N")  # fmt: skip
+        self.plot.addItem(self.near_ceiling)
         self._points = np.column_stack([i_xt.ravel(), i_ty.ravel()])
         self._cells = [(e, k) for e in range(n_epochs) for k in range(n_layers)]
 
@@ -215,6 +237,9 @@ class InfoPlaneView(QWidget):
         runs = f" · {combined.describe()}" if combined is not None else (f" · {name}" if name else "")
         self.plot.setTitle(f"Information plane · {plane.label()}{runs}", size="10pt")
         self._fit_title()
+        self.chain.setText(plane.chain_caption())
+        for item in (self.null_low, self.null_high, self.null_band):
+            self.plot.addItem(item)
         self.plot.addItem(self._marker)
         self.plot.addItem(self._marker_points)
         self.update_marker()
@@ -255,11 +280,18 @@ class InfoPlaneView(QWidget):
         if plane is None or self.state.epoch not in plane.epochs:
             self._marker.setData([], [])
             self._marker_points.clear()
+            self.null_low.setData([], [])
+            self.null_high.setData([], [])
             return
         e = list(plane.epochs).index(self.state.epoch)
         x, y = np.asarray(plane.i_xt)[e], np.asarray(plane.i_ty)[e]
         self._marker.setData(x, y)
         self._marker_points.setData(x=x, y=y)
+        if plane.i_ty_null is not None and plane.i_ty_null_sd is not None:
+            order = np.argsort(x, kind="stable")
+            mean, sd = np.asarray(plane.i_ty_null)[e][order], np.asarray(plane.i_ty_null_sd)[e][order]
+            self.null_low.setData(x[order], np.clip(mean - 2 * sd, 0.0, None))
+            self.null_high.setData(x[order], mean + 2 * sd)
 
     # -- gestures ------------------------------------------------------------------
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
@@ -293,6 +325,12 @@ class InfoPlaneView(QWidget):
         )
         if plane.i_xt_lower is not None:
             text += f"\nlower bounds: {plane.i_xt_lower[e, k]:.3f}, {plane.i_ty_lower[e, k]:.3f} bits"
+        if plane.i_ty_null is not None and plane.i_ty_null_sd is not None:
+            text += f"\nshuffled labels: I(T;Y) = {plane.i_ty_null[e, k]:.3f} ± {plane.i_ty_null_sd[e, k]:.3f} bits"
+        if plane.near_ceiling[e, k]:
+            text += "\nwithin 1 bit of log₂N: says nothing about compression"
+        if plane.dpi_violation[e, k]:
+            text += "\nmore label information than an earlier layer (beyond noise)"
         QToolTip.showText(QCursor.pos(), text + "\nclick to show this epoch", self.canvas)
 
     # -- state slots -----------------------------------------------------------------

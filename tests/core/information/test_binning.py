@@ -159,5 +159,38 @@ def test_per_layer_range_spans_every_epoch_and_widens_a_constant_layer(rng):
     assert BinningMIEstimator.layer_params(params, values)["value_range"] == [float(values.min()), 9.5]
     assert BinningMIEstimator.layer_params(params, np.full((2, 5, 1), 0.25))["value_range"] == [0.25, 1.25]
     assert params["value_range"] == "layer"  # not changed in place
-    fixed = BinningMIEstimator().get_params()
+    fixed = BinningMIEstimator(value_range=(-1, 1)).get_params()
     assert BinningMIEstimator.layer_params(fixed, values) is fixed
+
+
+def test_the_default_range_keeps_minus_one_to_one_inside_it_and_takes_the_layer_range_outside(rng):
+    # a ReLU-like layer whose values all exceed 1: fixed [-1, 1] bins put every sample in the top bin
+    y = rng.integers(0, 4, 1000)
+    t = 1.5 + y[:, None] + rng.uniform(0, 0.2, (1000, 2))
+    fixed = BinningMIEstimator(value_range=(-1, 1)).fit(t, y)
+    assert fixed.i_xt_ == pytest.approx(0.0, abs=1e-12) and fixed.out_of_range_ == 1.0
+    default = BinningMIEstimator().fit(t, y)
+    assert default.get_params()["value_range"] == "auto"
+    assert (default.range_low_, default.range_high_) == (float(t.min()), float(t.max()))
+    assert default.out_of_range_ == 0.0
+    assert default.i_ty_ == pytest.approx(default.h_y_, abs=1e-9)  # the four groups lie in separate bins
+    assert default.i_xt_ > 2.0
+    # a tanh-like layer inside [-1, 1] keeps the published edges
+    inside = BinningMIEstimator().fit(np.tanh(rng.normal(size=(500, 3))), rng.integers(0, 2, 500))
+    assert (inside.range_low_, inside.range_high_) == (-1.0, 1.0)
+    np.testing.assert_array_equal(inside.edges_, np.linspace(-1, 1, 30).astype(np.float32))
+    params = BinningMIEstimator().get_params()
+    assert BinningMIEstimator.layer_params(params, np.full((2, 3, 1), 0.5))["value_range"] == [-1.0, 1.0]
+    assert BinningMIEstimator.layer_params(params, np.full((2, 3, 1), 2.0))["value_range"] == [2.0, 3.0]
+
+
+def test_adaptive_gives_every_distinct_value_its_own_bin_when_they_are_no_more_than_the_bins(bits):
+    # a 13-valued popcount layer over all 4096 12-bit inputs: H = entropy of Binomial(12, 1/2)
+    popcount = bits.sum(axis=1, keepdims=True).astype(np.float64)
+    expected = binomial_entropy(12)
+    assert expected == pytest.approx(2.8385, abs=1e-4)
+    fitted = AdaptiveBinningMIEstimator(n_bins=30).fit(popcount, parity(bits))
+    assert fitted.i_xt_ == pytest.approx(expected, abs=1e-12)
+    assert fitted.n_distinct_ == 13
+    # exactly as many distinct values as bins: still one each
+    assert AdaptiveBinningMIEstimator(n_bins=13).fit(popcount, parity(bits)).i_xt_ == pytest.approx(expected, abs=1e-12)

@@ -106,4 +106,7 @@ def test_every_estimator_fits_to_the_contract(bits, estimator):
     assert set(params) == set(inspect.signature(cls.__init__).parameters) - {"self"}
     assert cls.runtime_params <= set(params)
     assert cls.describe(params).startswith(f"{estimator}: ")
-    assert cls.layer_params(params, t[None]) == params  # default settings need nothing per layer
+    if estimator == "binning":  # the default range depends on the layer's values: [-1, 1] for these bits
+        assert cls.layer_params(params, t[None]) == {**params, "value_range": [-1.0, 1.0]}
+    else:  # default settings need nothing per layer
+        assert cls.layer_params(params, t[None]) == params

@@ -34,7 +34,7 @@ def test_plane_matches_cell_by_cell_estimates(rng):
     fractions = [f for f, _ in progress.updates]
     assert len(fractions) == 1 + 12 and fractions == sorted(fractions) and fractions[-1] == 1.0
     assert "epoch 20, layer h2 (12/12)" in progress.updates[-1][1]
-    assert plane.label() == "binning: 8 bins on [-1, 1]"
+    assert plane.label() == "binning: 8 bins on [-1, 1] or the layer's range"
 
 
 def test_plane_per_layer_range_spans_all_epochs(rng):
@@ -58,7 +58,8 @@ def test_plane_kde_has_bounds_and_csv_columns(rng, tmp_path):
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == [
-        "epoch", "layer", "estimator", "params", "i_xt", "i_ty", "i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"
+        "epoch", "layer", "estimator", "params", "i_xt", "i_ty", "i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper",
+        "i_ty_null", "i_ty_null_sd", "near_ceiling", "dpi_violation",
     ]
     assert len(rows) == 6 and rows[0]["estimator"] == "kde" and rows[0]["params"] == '{"noise_var": 0.05}'
     assert float(rows[4]["i_xt_upper"]) == plane.i_xt[1, 1] and float(rows[4]["i_ty_lower"]) == plane.i_ty_lower[1, 1]
@@ -69,7 +70,9 @@ def test_plane_csv_for_binning(rng, tmp_path):
     path = write_infoplane_csv(plane, tmp_path / "sub" / "plane.csv")
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["epoch", "layer", "estimator", "params", "i_xt", "i_ty"]
+    assert list(rows[0]) == [
+        "epoch", "layer", "estimator", "params", "i_xt", "i_ty", "i_ty_null", "i_ty_null_sd", "near_ceiling", "dpi_violation"
+    ]
     assert [(r["epoch"], r["layer"]) for r in rows[:4]] == [("0", "h0"), ("0", "h1"), ("0", "h2"), ("1", "h0")]
     assert float(rows[5]["i_ty"]) == plane.i_ty[1, 2]
 

@@ -57,7 +57,8 @@ def test_renyi_csv_says_which_x_and_which_kernel(rng, tmp_path):
     with path.open() as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == [
-        "epoch", "layer", "estimator", "params", "i_xt", "i_ty", "x_variable", "kernel",
+        "epoch", "layer", "estimator", "params", "i_xt", "i_ty", "i_ty_null", "i_ty_null_sd", "near_ceiling",
+        "dpi_violation", "x_variable", "kernel",
         "entropy_t", "entropy_x", "kernel_width", "kernel_width_x",
     ]  # fmt: skip
     assert [(r["layer"], r["kernel"], r["x_variable"]) for r in rows[:3]] == [

@@ -58,12 +58,18 @@ def test_saturated_entry_matches_the_warning_and_the_estimator(rng, estimator, p
 def test_result_keys(bits):
     y = parity(bits[:, :3])
     plain = mutual_information(bits[:, :5], y)
-    assert set(plain) == {"estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "x_variable", "unit"}
+    assert set(plain) == {
+        "estimator", "params", "i_xt", "i_ty", "h_y", "log2_n", "saturated", "x_variable", "unit",
+        "range_low", "range_high", "out_of_range",  # binning: the range its bins spanned
+    }  # fmt: skip
     assert plain["x_variable"] == "sample"
-    assert plain["unit"] == "bits" and plain["params"] == {"n_bins": 30, "bin_width": None, "value_range": [-1.0, 1.0]}
+    assert plain["unit"] == "bits" and plain["params"] == {"n_bins": 30, "bin_width": None, "value_range": "auto"}
+    assert (plain["range_low"], plain["range_high"], plain["out_of_range"]) == (-1.0, 1.0, 0.0)
     assert plain["saturated"] is False
     kde = mutual_information(bits[:512, :5], y[:512], "kde", noise_var=0.01)
-    assert set(kde) == set(plain) | {"i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"}
+    assert set(kde) == set(plain) - {"range_low", "range_high", "out_of_range"} | {
+        "i_xt_lower", "i_xt_upper", "i_ty_lower", "i_ty_upper"
+    }
     assert kde["i_xt"] == kde["i_xt_upper"] and kde["i_ty"] == kde["i_ty_upper"]
 
 
@@ -76,7 +82,8 @@ def test_public_entry_point_is_lazy_exported():
 @pytest.mark.parametrize(
     "estimator, params, text",
     [
-        ("binning", {}, "binning: 30 bins on [-1, 1]"),
+        ("binning", {}, "binning: 30 bins on [-1, 1] or the layer's range"),
+        ("binning", {"value_range": (-1, 1)}, "binning: 30 bins on [-1, 1]"),
         ("binning", {"bin_width": 0.25, "value_range": "layer"}, "binning: bin width 0.25 on each layer's [min, max]"),
         ("binning", {"n_bins": 8, "value_range": (0, 2.5)}, "binning: 8 bins on [0, 2.5]"),
         ("adaptive", {}, "adaptive: 30 equal-mass bins per epoch and layer"),
@@ -106,7 +113,7 @@ def test_describe_estimator_keeps_an_unknown_name():
         ("binning", {"n_bins": 10, "bin_width": 0.1}, "either n_bins or bin_width"),
         ("binning", {"bin_width": -1.0}, "bin_width must be a positive"),
         ("binning", {"value_range": (1.0, -1.0)}, "low < high"),
-        ("binning", {"value_range": "auto"}, "or 'layer'"),
+        ("binning", {"value_range": "every"}, "'auto' or 'layer'"),
         ("adaptive", {"strategy": "median"}, "'mass' or 'levels'"),
         ("adaptive", {"n_bins": 0}, "n_bins must be an integer >= 1"),
         ("kde", {"noise_var": 0.0}, "noise_var must be a positive"),
