@@ -92,6 +92,7 @@ class AnalysisController(QObject):
         self._neighbor_cache = NeighborCache()
         self._resume_playback = False
         self._closing = False
+        self._warm_up_waits = False
         self._neighbor_timer = QTimer(self)  # debounces k / metric edits
         self._neighbor_timer.setSingleShot(True)
         self._neighbor_timer.setInterval(NEIGHBOR_DEBOUNCE_MS)
@@ -345,9 +346,26 @@ class AnalysisController(QObject):
             self.analyse_epoch()  # probes (and embeddings when missing) where playback stopped
 
     # -- jobs ----------------------------------------------------------------------------
-    def start_warm_up(self) -> None:
-        """Load the heavy libraries in the background (see `ibviewer.core.pipeline.warm_up`); never "busy"."""
+    def start_warm_up(self, when_idle: bool = False) -> None:
+        """Load the heavy libraries in the background (see `ibviewer.core.pipeline.warm_up`); never "busy".
+
+        ``when_idle``: once no user job runs (after the first view is complete), so that the
+        warm-up's imports and test fits never compete with opening and analysing the first run
+        (on 2 cores they cost a cached launch seconds); the analysis imports what it needs itself.
+        """
+        if when_idle and self.jobs.is_busy():
+            if not self._warm_up_waits:
+                self._warm_up_waits = True
+                self.jobs.idle.connect(self._on_jobs_idle)
+            return
         self.jobs.submit(WARM_UP, warm_up, self.state.settings.method, background=True, on_finished=self._on_warm_up_finished)
+
+    def _on_jobs_idle(self) -> None:
+        if self._warm_up_waits:
+            self._warm_up_waits = False
+            self.jobs.idle.disconnect(self._on_jobs_idle)
+            if not self._closing:
+                self.start_warm_up()
 
     def _on_warm_up_finished(self, _result: object) -> None:
         reserve_gui_core()  # the libraries are loaded now: cap their thread pools

@@ -240,9 +240,9 @@ class MainWindow(QMainWindow):
         settings.setValue("window/left_splitter", self.left_splitter.saveState())
         settings.sync()
 
-    def start_warm_up(self) -> None:
+    def start_warm_up(self, when_idle: bool = False) -> None:
         """Load the heavy libraries in the background (see `AnalysisController.start_warm_up`)."""
-        self.controller.start_warm_up()
+        self.controller.start_warm_up(when_idle)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.persist_layout:

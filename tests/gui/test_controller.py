@@ -178,3 +178,13 @@ def test_probe_every_epoch_is_kept_when_the_epoch_changes(window, qtbot, digits_
     assert state.probes.epochs == epochs  # not overwritten by one epoch's probes
     np.testing.assert_array_equal(state.probes.linear_acc, every.linear_acc)
     assert window.probe_panel.epoch_plot.isVisible() and window.probe_panel.shown_epoch == epochs[0]
+
+
+def test_the_warm_up_waits_until_the_first_view_is_complete(window, qtbot, digits_run, monkeypatch):
+    seen = []  # what the window had when the warm-up started (it runs in a worker thread)
+    monkeypatch.setattr("ibviewer.gui.controller.warm_up", lambda method, progress: seen.append(window.state.missing_results()))
+    window.open_path(digits_run)
+    window.start_warm_up(when_idle=True)
+    assert not window.jobs.is_running("warm-up")  # opening the run comes first
+    qtbot.waitUntil(lambda: bool(seen), timeout=120_000)
+    assert seen == [[]]  # every panel was final before the libraries were warmed up
