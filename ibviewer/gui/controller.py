@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ibviewer.core.config import AnalysisSettings, RunRequest, settings_diff
+from ibviewer.core.config import METHODS, AnalysisSettings, RunRequest, settings_diff
 from ibviewer.core.pipeline import (
     NeighborCache,
     Neighborhood,
@@ -98,7 +98,8 @@ class AnalysisController(QObject):
         self._neighbor_timer.setInterval(NEIGHBOR_DEBOUNCE_MS)
         self._neighbor_timer.timeout.connect(self.query_neighbors)
 
-        playback.hold_for_embeddings = True  # play starts once the keyframe epochs are embedded
+        # play starts at once: preview (PCA) frames first, the chosen method's keyframes as they finish
+        playback.hold_for_embeddings = False
         state.settings_changed.connect(self._on_state_settings_changed)
         state.epoch_changed.connect(self._on_state_epoch_changed)
         state.focus_changed.connect(self._on_state_focus_changed)
@@ -206,6 +207,7 @@ class AnalysisController(QObject):
             state.clear_probes()
         if "embeddings" in stages:
             self._stop_playback_embedding()
+            self.playback.clear_frames()
             state.clear_embeddings()
         self.start_analysis(frozenset(stages))
 
@@ -321,17 +323,38 @@ class AnalysisController(QObject):
         faithfulness = settings.method != "pca" or settings.color_by == "faithfulness"
         self.jobs.submit(
             PLAYBACK, embed_keyframes, state.activations, settings, self.playback.keyframes, faithfulness=faithfulness,
-            on_partial=self._on_analysis_partial, on_finished=self._on_playback_finished, **self.cache_options(),
+            preview=not self.playback.frames, on_partial=self._on_playback_partial,
+            on_finished=self._on_playback_finished, **self.cache_options(),
         )  # fmt: skip
         self.status_changed.emit(f"Embedding {self.playback_note()} for playback…")
+
+    def _on_playback_partial(self, result: object) -> None:
+        """Preview (PCA) keyframes go to playback's frames, the chosen method's to the state; say how many are ready."""
+        state, playback = self.state, self.playback
+        method = getattr(result, "method", None)
+        coords = getattr(result, "coords", None)
+        if method == "pca" and state.settings.method != "pca" and not hasattr(result, "iteration"):
+            if coords is not None and len(coords) == state.n_samples:
+                playback.add_frame(result.epoch, result.layer, coords)  # type: ignore[attr-defined]
+            return
+        self._on_analysis_partial(result)
+        if hasattr(result, "iteration"):
+            return  # a snapshot of a running optimisation
+        total = len(playback.keyframes) * len(state.layer_names)
+        ready = playback.ready_keyframes()
+        title = METHODS.get(state.settings.method, state.settings.method)
+        if playback.frames and ready < total:
+            self.status_changed.emit(f"Playing PCA frames; {title} keyframes: {ready} of {total} panels ready")
+        else:
+            self.status_changed.emit(f"{title} keyframes for playback: {ready} of {total} panels ready")
 
     def _stop_playback_embedding(self) -> None:
         self._resume_playback = False
         self.jobs.cancel(PLAYBACK)
 
     def _on_playback_embeddings_needed(self, epochs: tuple[int, ...]) -> None:
-        log.info("playback: embedding epochs %s first", list(epochs))
-        self._resume_playback = True
+        log.info("playback: embedding epochs %s while it plays", list(epochs))
+        self._resume_playback = self.playback.hold_for_embeddings  # otherwise it plays already
         if not self.jobs.is_running(PLAYBACK):
             self.embed_playback_epochs()
 
@@ -376,6 +399,7 @@ class AnalysisController(QObject):
     def _on_jobs_job_stopped(self, slot: str, *_args: object) -> None:
         if slot == PLAYBACK:
             self._resume_playback = False  # failed or cancelled: do not start playing later
+            self.playback.pause()  # nor go on animating what was left unfinished
 
     def shutdown(self) -> None:
         """Stop playback and pending timers (the window is closing; it shuts the jobs down)."""

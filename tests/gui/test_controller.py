@@ -74,7 +74,7 @@ def test_embedding_controls_reach_the_computation_and_recompute_only_embeddings(
     # back to perplexity 20 with the first settings: every panel comes from the disk cache
     with qtbot.waitSignal(window.idle, timeout=120_000):
         window.controller.apply_settings(
-            state.settings.with_changes(perplexity=20.0, alignment="init", preprocessing="none", pca_dims=None)
+            state.settings.with_changes(perplexity=20.0, alignment="init", preprocessing="none", pca_dims="auto")
         )
     assert all(state.embedding(layer).cached and state.embedding(layer).params["perplexity"] == 20.0 for layer in layers)
 
@@ -87,12 +87,13 @@ def test_play_embeds_the_saved_epochs_aligned_then_animates(window, qtbot, digit
     open_and_wait(qtbot, window, digits_run)
     epochs = state.activations.epochs
     assert playback.keyframes == epochs and playback.missing_epochs() == epochs[:-1]  # only the shown epoch so far
-    playback.epochs_per_second = 8.0
-    with qtbot.waitSignal(playback.playing_changed, timeout=60_000, check_params_cb=bool):
+    playback.epochs_per_second = 0.5
+    with qtbot.waitSignal(window.jobs.runner("playback").finished, timeout=60_000):
         timeline.play_button.click()
-        assert not playback.is_playing() and window.jobs.runner("playback").is_running()  # embeds first, then plays
+        assert playback.is_playing() and window.jobs.runner("playback").is_running()  # plays while it embeds
         assert "for playback" in window.status_message.text()
-    assert playback.missing_epochs() == ()
+    assert playback.missing_epochs() == () and playback.frames == {}  # PCA was chosen: no preview frames
+    playback.epochs_per_second = 8.0
     # the same aligned embeddings as one embed_layers(..., epochs="all") call (from its cache now)
     expected = embed_layers(state.activations, epochs="all", method="pca", dims=2, seed=0, alignment="init",
                             preprocessing="none", cache_dir=window.controller.open_defaults.cache_dir)  # fmt: skip
@@ -188,3 +189,26 @@ def test_the_warm_up_waits_until_the_first_view_is_complete(window, qtbot, digit
     assert not window.jobs.is_running("warm-up")  # opening the run comes first
     qtbot.waitUntil(lambda: bool(seen), timeout=120_000)
     assert seen == [[]]  # every panel was final before the libraries were warmed up
+
+
+def test_play_starts_at_once_with_pca_frames_and_switches_to_the_t_sne_keyframes(window, qtbot, digits_run):
+    state, playback = window.state, window.playback
+    open_and_wait(qtbot, window, digits_run)
+    with qtbot.waitSignal(window.idle, timeout=120_000):
+        window.controller.apply_settings(state.settings.with_changes(method="tsne"))
+    epochs, layers = state.activations.epochs, state.layer_names
+    playback.epochs_per_second = 0.05  # slow, so it is still playing when the keyframes are done
+    window.timeline.play_button.click()
+    assert playback.is_playing()  # at once, before any keyframe exists
+    qtbot.waitUntil(lambda: len(playback.frames) == len(epochs) * len(layers), timeout=30_000)
+    assert playback.is_playing() and playback.previewing()
+    # what the panels show between two epochs is the blend of the PCA frames
+    layer = layers[0]
+    expected = 0.5 * playback.frames[(epochs[0], layer)] + 0.5 * playback.frames[(epochs[1], layer)]
+    np.testing.assert_allclose(playback.frame_at(layer, 0.5), expected, rtol=1e-5, atol=1e-6)
+    with qtbot.waitSignal(window.jobs.runner("playback").finished, timeout=120_000):
+        pass
+    assert playback.ready_keyframes() == len(epochs) * len(layers) and not playback.previewing()
+    assert all(state.embedding(name, epoch).method == "tsne" for name in layers for epoch in epochs)
+    assert "keyframes" in window.status_message.text() or "Playback animates" in window.status_message.text()
+    playback.pause()
