@@ -42,13 +42,16 @@ from ibviewer.gui.settings import add_recent_run
 from ibviewer.gui.state import AppState
 from ibviewer.gui.workers import reserve_gui_core
 
-__all__ = ["AnalysisController", "OPEN", "ANALYSIS", "NEIGHBORS", "PLAYBACK", "SENSITIVITY", "PROBES", "WORDS"]
+__all__ = [
+    "AnalysisController", "OPEN", "ANALYSIS", "NEIGHBORS", "PLAYBACK", "SENSITIVITY", "PROBES", "WORDS", "PRECOMPUTE_3D",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 # job slots: a new job in a slot replaces the one running there
 OPEN, ANALYSIS, NEIGHBORS, PLAYBACK = "open", "analysis", "neighbors", "playback"
 SENSITIVITY, PROBES, WORDS, WARM_UP = "sensitivity", "probes", "words", "warm-up"
+PRECOMPUTE_3D = "precompute-3d"  # a background job: the 3-D embeddings of the shown epoch, into the disk cache
 #: slots computing from the open run: a new run cancels them
 RUN_SLOTS = (ANALYSIS, NEIGHBORS, PLAYBACK, SENSITIVITY, PROBES, WORDS)
 ALL_STAGES = frozenset({"infoplane", "embeddings", "probes"})
@@ -93,6 +96,10 @@ class AnalysisController(QObject):
         self._resume_playback = False
         self._closing = False
         self._warm_up_waits = False
+        #: once every job has ended, embed the shown epoch in 3-D into the disk cache (a background job,
+        #: stopped by any user job), so that View > 3D is final at once; `run_app` turns it on
+        self.precompute_3d = False
+        self._precomputed: tuple | None = None  # what the last 3-D precompute was asked for
         self._neighbor_timer = QTimer(self)  # debounces k / metric edits
         self._neighbor_timer.setSingleShot(True)
         self._neighbor_timer.setInterval(NEIGHBOR_DEBOUNCE_MS)
@@ -108,6 +115,8 @@ class AnalysisController(QObject):
         jobs.running_changed.connect(self._on_jobs_running_changed)
         jobs.job_failed.connect(self._on_jobs_job_stopped)
         jobs.job_cancelled.connect(self._on_jobs_job_stopped)
+        jobs.job_started.connect(self._on_jobs_job_started)
+        jobs.idle.connect(self._maybe_precompute_3d)
 
     def cache_options(self) -> dict[str, Any]:
         """The disk-cache keyword arguments of the pipeline's functions, from the launch options."""
@@ -392,11 +401,38 @@ class AnalysisController(QObject):
 
     def _on_warm_up_finished(self, _result: object) -> None:
         reserve_gui_core()  # the libraries are loaded now: cap their thread pools
+        self._maybe_precompute_3d()
+
+    def _maybe_precompute_3d(self) -> None:
+        """When nothing else runs: the shown epoch's 3-D t-SNE/UMAP into the cache (View > 3D then reads it)."""
+        state, settings = self.state, self.state.settings
+        if not self.precompute_3d or self._closing or self.jobs.is_busy() or self.jobs.is_running(WARM_UP):
+            return
+        if state.activations is None or state.epoch is None or settings.dims != 2 or settings.method == "pca":
+            return
+        if not state.has_final_embeddings():
+            return
+        wanted = settings.with_changes(dims=3)
+        key = (state.activations.key, state.epoch, wanted)
+        if key == self._precomputed or self.jobs.is_running(PRECOMPUTE_3D):
+            return
+        self._precomputed = key
+        log.info("precomputing the 3-D embeddings of epoch %s in the background", state.epoch)
+        self.jobs.submit(
+            PRECOMPUTE_3D, run_analysis, state.activations, wanted, epochs=(state.epoch,), stages=frozenset({"embeddings"}),
+            background=True, **self.cache_options(),
+        )  # fmt: skip
+
+    def _on_jobs_job_started(self, slot: str) -> None:
+        if slot not in (PRECOMPUTE_3D, WARM_UP) and self.jobs.is_running(PRECOMPUTE_3D):
+            self.jobs.cancel(PRECOMPUTE_3D)  # the user's job gets the cores; finished panels stay cached
 
     def _on_jobs_running_changed(self, slot: str, running: bool) -> None:
         self.state.set_running(slot, running)
 
     def _on_jobs_job_stopped(self, slot: str, *_args: object) -> None:
+        if slot == PRECOMPUTE_3D:
+            self._precomputed = None  # stopped early: may start again (from its cached panels) when idle
         if slot == PLAYBACK:
             self._resume_playback = False  # failed or cancelled: do not start playing later
             self.playback.pause()  # nor go on animating what was left unfinished

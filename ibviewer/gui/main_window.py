@@ -38,7 +38,7 @@ from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.core.pipeline import OpenedRun
 from ibviewer.errors import IBViewerError
 from ibviewer.gui import resources
-from ibviewer.gui.controller import OPEN, AnalysisController
+from ibviewer.gui.controller import OPEN, PRECOMPUTE_3D, AnalysisController
 from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
 from ibviewer.gui.dialogs.open_dialog import OpenRunDialog, needs_dataset
 from ibviewer.gui.dialogs.warnings_dialog import WarningsDialog
@@ -388,7 +388,8 @@ class MainWindow(QMainWindow):
         self.report(exc)
 
     def _on_jobs_job_cancelled(self, slot: str) -> None:
-        self.show_status("Cancelled")
+        if slot != PRECOMPUTE_3D:  # a background precompute stops whenever the user starts something
+            self.show_status("Cancelled")
 
     def _on_jobs_warning_raised(self, message: str) -> None:
         self.statusBar().showMessage(message, 20_000)

@@ -187,7 +187,7 @@ def test_the_warm_up_waits_until_the_first_view_is_complete(window, qtbot, digit
     window.open_path(digits_run)
     window.start_warm_up(when_idle=True)
     assert not window.jobs.is_running("warm-up")  # opening the run comes first
-    qtbot.waitUntil(lambda: bool(seen), timeout=120_000)
+    qtbot.waitUntil(lambda: bool(seen), timeout=600_000)
     assert seen == [[]]  # every panel was final before the libraries were warmed up
 
 
@@ -212,3 +212,17 @@ def test_play_starts_at_once_with_pca_frames_and_switches_to_the_t_sne_keyframes
     assert all(state.embedding(name, epoch).method == "tsne" for name in layers for epoch in epochs)
     assert "keyframes" in window.status_message.text() or "Playback animates" in window.status_message.text()
     playback.pause()
+
+
+def test_the_3d_view_is_precomputed_when_idle_and_view_3d_reads_it(window, qtbot, digits_run):
+    state, controller = window.state, window.controller
+    controller.precompute_3d = True
+    open_and_wait(qtbot, window, digits_run)
+    with qtbot.waitSignal(window.jobs.runner("precompute-3d").finished, timeout=180_000):
+        controller.apply_settings(state.settings.with_changes(method="tsne"))
+    assert all(state.embedding(layer).dims == 2 for layer in state.layer_names)  # the 2-D view is untouched
+    with qtbot.waitSignal(window.idle, timeout=60_000):
+        window.menus.view_3d_action.trigger()
+    for layer in state.layer_names:
+        embedding = state.embedding(layer)
+        assert embedding.method == "tsne" and embedding.coords.shape[1] == 3 and embedding.cached, layer
