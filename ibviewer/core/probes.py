@@ -220,6 +220,8 @@ def run_probes(
         return _result(chosen_epochs, chosen_layers, hit[0]["linear"], hit[0]["knn"], tolerance, counts, folds)
     from sklearn.model_selection import StratifiedKFold
 
+    from ibviewer.core.embedding.checks import lean_blas
+
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     splits = list(splitter.split(np.zeros(len(y)), y))
     linear = np.zeros((len(chosen_epochs), len(chosen_layers)))
@@ -234,7 +236,8 @@ def run_probes(
             x = np.asarray(acts.layer(layer, epoch), dtype=np.float32)[rows]
             if not np.isfinite(x).all():
                 raise ActivationError(f"Layer {layer} at epoch {epoch} has NaN/inf activations; cannot probe it.")
-            linear[i, j], knn[i, j] = _probe_layer(x, y, splits, knn_k, seed)
+            with lean_blas(x.size):  # small fits: a second BLAS thread only spins (see lean_blas)
+                linear[i, j], knn[i, j] = _probe_layer(x, y, splits, knn_k, seed)
     progress.update(1.0, "probes done")
     cache.put(key, {"linear": linear, "knn": knn}, settings)
     return _result(chosen_epochs, chosen_layers, linear, knn, tolerance, counts, folds)
