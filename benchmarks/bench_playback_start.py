@@ -35,20 +35,26 @@ def fmt(value: float | None, timeout: float) -> str:
     return f"> {timeout:.0f}" if value is None else f"{value:.1f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench(action: str, columns: tuple[str, str], keys: tuple[str, str], goal: str) -> None:
+    """Parse ``--baseline-src``/``--timeout``, then one row per code: first view and the action's two times."""
+    parser = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.splitlines()[0])
     parser.add_argument("--baseline-src")
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
-    print(f"# bench_playback_start ({load()} at start)\n")
-    print("| code | first view (s) | Play to first frame moving (s) | Play to every keyframe (s) |\n|---|---|---|---|")
+    print(f"# {Path(sys.argv[0]).stem} ({load()} at start)\n")
+    print(f"| code | first view (s) | {columns[0]} (s) | {columns[1]} (s) |\n|---|---|---|---|")
     for name, src in sources(args.baseline_src):
         with tempfile.TemporaryDirectory() as cache:
             window_run("none", src, cache, 1.0)  # fills the cache for the first view
-            r = window_run("play", src, cache, args.timeout)
-        print(f"| {name} | {fmt(r['first_view'], 0)} | {fmt(r['first_frame'], args.timeout)} | "
-              f"{fmt(r['all_keyframes'], args.timeout)} |", flush=True)  # fmt: skip
-    print(f"\ngoal: first frame moving <= 2 s ({load()} at the end)")
+            r = window_run(action, src, cache, args.timeout)
+        print(f"| {name} | {fmt(r['first_view'], 0)} | {fmt(r[keys[0]], args.timeout)} | "
+              f"{fmt(r[keys[1]], args.timeout)} |", flush=True)  # fmt: skip
+    print(f"\ngoal: {goal} ({load()} at the end)")
+
+
+def main() -> None:
+    bench("play", ("Play to first frame moving", "Play to every keyframe"), ("first_frame", "all_keyframes"),
+          "first frame moving <= 2 s")  # fmt: skip
 
 
 if __name__ == "__main__":
