@@ -141,8 +141,9 @@ def draw_playback_frame(
         return False
     for name, panel in panels.items():
         coords = playback.frame_at(name, position, previewing)
-        if coords is not None:
+        if coords is not None and playback.drawn.get(id(panel)) is not coords:
             panel.set_coords(coords)
+            playback.drawn[id(panel)] = coords  # a frame held while keyframes are missing is drawn once
     return True
 
 
@@ -176,6 +177,9 @@ class EpochPlayback(QObject):
         self.keyframes: tuple[int, ...] = ()
         #: preview frames (epoch, layer) -> coordinates, animated until the chosen method's keyframes are all there
         self.frames: dict[tuple[int, str], np.ndarray] = {}
+        #: the coordinates object each panel (by id) last drew while playing: the GUI thread redraws
+        #: nothing while playback holds a frame, leaving the cores to the job computing the next ones
+        self.drawn: dict[int, np.ndarray] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -267,6 +271,7 @@ class EpochPlayback(QObject):
         if self.is_playing():
             previewing = self.previewing()
             self._timer.stop()
+            self.drawn.clear()
             self.playing_changed.emit(False)
             if previewing:
                 self.position_changed.emit(self.position)  # views redraw from the state, not a preview frame
