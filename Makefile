@@ -33,6 +33,13 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_information.py
 	$(PY) benchmarks/bench_embedding.py
 	$(PY) benchmarks/bench_responsiveness.py
+	$(PY) benchmarks/bench_first_view.py
+	$(PY) benchmarks/bench_tsne_speed.py
+	$(PY) benchmarks/bench_keyframes.py
+	$(PY) benchmarks/bench_playback_start.py
+	$(PY) benchmarks/bench_word_lm.py
+	$(PY) benchmarks/bench_3d_switch.py
+	$(PY) benchmarks/bench_umap_fresh.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -20,18 +20,37 @@ __all__ = ["load_dataset", "require_finite", "digits", "ib12", "ib12_label", "BU
 BUILTIN_DATASETS = ("digits", "ib12")
 
 
-def digits() -> Dataset:
-    """scikit-learn's bundled 8x8 digits: 1797 images, 10 classes, inputs scaled to [0, 1]."""
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """(pixels (1797, 64) in 0..16, targets) of scikit-learn's bundled digits.
+
+    Read straight from scikit-learn's ``datasets/data/digits.csv.gz`` (what ``load_digits``
+    reads) without importing scikit-learn: its import (SciPy included) is seconds of a
+    cached launch that needs nothing else from it. ``load_digits`` when the file is elsewhere.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            data = np.loadtxt(path, delimiter=",")
+            return data[:, :-1], data[:, -1].astype(np.int64)
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images = (bunch.images / 16.0).astype(np.float32)
+    return bunch.data, bunch.target.astype(np.int64)
+
+
+def digits() -> Dataset:
+    """scikit-learn's bundled 8x8 digits: 1797 images, 10 classes, inputs scaled to [0, 1]."""
+    pixels, target = _digits_arrays()
+    images = (pixels.reshape(-1, 8, 8) / 16.0).astype(np.float32)
     return Dataset(
         name="digits",
         spec="digits",
         kind="images",
         x=images.reshape(len(images), -1),
-        y=bunch.target.astype(np.int64),
+        y=target,
         label_names=tuple(str(i) for i in range(10)),
         images=images,
     )

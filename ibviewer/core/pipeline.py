@@ -371,6 +371,7 @@ def embed_keyframes(
     epochs: Sequence[int],
     *,
     faithfulness: bool = True,
+    preview: bool = False,
     cache_dir: str | None = None,
     use_cache: bool = True,
     progress: Progress = NULL_PROGRESS,
@@ -381,17 +382,28 @@ def embed_keyframes(
     aligned to the same layer one chosen epoch later and points move smoothly. Every
     finished panel is posted with ``progress.partial``; panels already computed come from
     the disk cache. ``faithfulness`` (per-point k-NN overlap) costs ~0.35 s a panel of 4096
-    points: more than PCA itself, little beside t-SNE/UMAP.
+    points: more than PCA itself, little beside t-SNE/UMAP. ``preview``: first the PCA of
+    the same epochs (without faithfulness; a fraction of a second for the default sample),
+    posted panel by panel too, so playback can animate at once while t-SNE/UMAP keyframes follow.
     """
     from ibviewer.core.embedding import embed_layers
 
     n_saved = len(activations.epochs)
     chosen: Any = "all" if tuple(epochs) == tuple(activations.epochs) else tuple(epochs)
     note = f"all {n_saved} epochs" if chosen == "all" else f"{len(epochs)} of {n_saved} epochs, evenly spaced"
+    cache = {"cache_dir": cache_dir, "use_cache": use_cache}
+    start = 0.0
+    if preview and settings.method != "pca":
+        start = 0.05
+        embed_layers(
+            activations, epochs=chosen, layers=None, faithfulness=False,
+            progress=SubProgress(progress, 0.0, start, prefix=f"Playback preview ({note}): "), **cache,
+            **settings.embedding_params("pca"),
+        )  # fmt: skip
     return embed_layers(
         activations, epochs=chosen, layers=None, faithfulness=faithfulness,
-        progress=SubProgress(progress, 0.0, 1.0, prefix=f"Playback ({note}): "), cache_dir=cache_dir,
-        use_cache=use_cache, **settings.embedding_params(),
+        progress=SubProgress(progress, start, 1.0, prefix=f"Playback ({note}): "), **cache,
+        **settings.embedding_params(),
     )  # fmt: skip
 
 

@@ -350,6 +350,8 @@ def run_probes(
     if hit is not None:
         progress.update(1.0, "probes loaded from cache")
         return _result(chosen_epochs, chosen_layers, hit[0], **described)
+    from ibviewer.core.embedding.checks import lean_blas
+
     draws = bootstrap_draws(len(split.test), seed, n_bootstrap)
     n_epochs, n_layers = len(chosen_epochs), len(chosen_layers)
     arrays = {name: np.zeros((n_epochs, n_layers)) for name in ("linear", "knn")}
@@ -369,7 +371,8 @@ def run_probes(
             x = np.asarray(acts.layer(layer, epoch), dtype=np.float32)[rows]
             if not np.isfinite(x).all():
                 raise ActivationError(f"Layer {layer} at epoch {epoch} has NaN/inf activations; cannot probe it.")
-            linear, knn = _probe_layer(x, y, split, knn_k, seed)
+            with lean_blas(x.size):  # small fits: a second BLAS thread only spins (see lean_blas)
+                linear, knn = _probe_layer(x, y, split, knn_k, seed)
             for name, correct in (("linear", linear), ("knn", knn)):
                 scores = _scores(correct, draws)
                 arrays[name][i, j], arrays[f"{name}_ci"][i, j] = scores[0], scores[1:]

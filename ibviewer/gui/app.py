@@ -208,7 +208,6 @@ def run_app(request: RunRequest, settings: AnalysisSettings, launch: LaunchOptio
         driver = ScreenshotDriver(window, launch.screenshot, launch.select, app.exit)
     previous_hook = install_excepthook(window, driver)
     window.show()
-    window.start_warm_up()
     path = request.path or default_sample_path()
     if launch.session:
         window.open_session_file(launch.session)
@@ -218,6 +217,9 @@ def run_app(request: RunRequest, settings: AnalysisSettings, launch: LaunchOptio
         driver.fail(IBViewerError("No run to show: give a PATH, or run from the source folder where the samples are."))
     else:
         window.show_status("No run open: choose File > Open Run or Checkpoint… (Ctrl+O)")
+    if driver is None:  # a screenshot exits when its view is complete: nothing to warm up or precompute for
+        window.controller.precompute_3d = True  # the 3-D view, in the background once the 2-D one is final
+        window.start_warm_up(when_idle=True)  # after the first view, which it would only slow down
     try:
         code = app.exec() if driver is None or driver.exit_code is None else driver.exit_code
     finally:

@@ -21,7 +21,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ibviewer.core.advice import Advice, plane_advice
-from ibviewer.core.config import AnalysisSettings, RunRequest, settings_diff
+from ibviewer.core.config import METHODS, AnalysisSettings, RunRequest, settings_diff
 from ibviewer.core.pipeline import (
     NeighborCache,
     Neighborhood,
@@ -43,13 +43,16 @@ from ibviewer.gui.settings import add_recent_run
 from ibviewer.gui.state import AppState
 from ibviewer.gui.workers import reserve_gui_core
 
-__all__ = ["AnalysisController", "OPEN", "ANALYSIS", "NEIGHBORS", "PLAYBACK", "SENSITIVITY", "PROBES", "WORDS"]
+__all__ = [
+    "AnalysisController", "OPEN", "ANALYSIS", "NEIGHBORS", "PLAYBACK", "SENSITIVITY", "PROBES", "WORDS", "PRECOMPUTE_3D",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 # job slots: a new job in a slot replaces the one running there
 OPEN, ANALYSIS, NEIGHBORS, PLAYBACK = "open", "analysis", "neighbors", "playback"
 SENSITIVITY, PROBES, WORDS, WARM_UP = "sensitivity", "probes", "words", "warm-up"
+PRECOMPUTE_3D = "precompute-3d"  # a background job: the 3-D embeddings of the shown epoch, into the disk cache
 #: slots computing from the open run: a new run cancels them
 RUN_SLOTS = (ANALYSIS, NEIGHBORS, PLAYBACK, SENSITIVITY, PROBES, WORDS)
 ALL_STAGES = frozenset({"infoplane", "embeddings", "probes"})
@@ -93,12 +96,18 @@ class AnalysisController(QObject):
         self._neighbor_cache = NeighborCache()
         self._resume_playback = False
         self._closing = False
+        self._warm_up_waits = False
+        #: once every job has ended, embed the shown epoch in 3-D into the disk cache (a background job,
+        #: stopped by any user job), so that View > 3D is final at once; `run_app` turns it on
+        self.precompute_3d = False
+        self._precomputed: tuple | None = None  # what the last 3-D precompute was asked for
         self._neighbor_timer = QTimer(self)  # debounces k / metric edits
         self._neighbor_timer.setSingleShot(True)
         self._neighbor_timer.setInterval(NEIGHBOR_DEBOUNCE_MS)
         self._neighbor_timer.timeout.connect(self.query_neighbors)
 
-        playback.hold_for_embeddings = True  # play starts once the keyframe epochs are embedded
+        # play starts at once: preview (PCA) frames first, the chosen method's keyframes as they finish
+        playback.hold_for_embeddings = False
         state.settings_changed.connect(self._on_state_settings_changed)
         state.epoch_changed.connect(self._on_state_epoch_changed)
         state.focus_changed.connect(self._on_state_focus_changed)
@@ -107,6 +116,8 @@ class AnalysisController(QObject):
         jobs.running_changed.connect(self._on_jobs_running_changed)
         jobs.job_failed.connect(self._on_jobs_job_stopped)
         jobs.job_cancelled.connect(self._on_jobs_job_stopped)
+        jobs.job_started.connect(self._on_jobs_job_started)
+        jobs.idle.connect(self._maybe_precompute_3d)
 
     def cache_options(self) -> dict[str, Any]:
         """The disk-cache keyword arguments of the pipeline's functions, from the launch options."""
@@ -210,6 +221,7 @@ class AnalysisController(QObject):
             state.clear_probes()
         if "embeddings" in stages:
             self._stop_playback_embedding()
+            self.playback.clear_frames()
             state.clear_embeddings()
         self.start_analysis(frozenset(stages))
 
@@ -330,17 +342,38 @@ class AnalysisController(QObject):
         faithfulness = settings.method != "pca" or settings.color_by == "faithfulness"
         self.jobs.submit(
             PLAYBACK, embed_keyframes, state.activations, settings, self.playback.keyframes, faithfulness=faithfulness,
-            on_partial=self._on_analysis_partial, on_finished=self._on_playback_finished, **self.cache_options(),
+            preview=not self.playback.frames, on_partial=self._on_playback_partial,
+            on_finished=self._on_playback_finished, **self.cache_options(),
         )  # fmt: skip
         self.status_changed.emit(f"Embedding {self.playback_note()} for playback…")
+
+    def _on_playback_partial(self, result: object) -> None:
+        """Preview (PCA) keyframes go to playback's frames, the chosen method's to the state; say how many are ready."""
+        state, playback = self.state, self.playback
+        method = getattr(result, "method", None)
+        coords = getattr(result, "coords", None)
+        if method == "pca" and state.settings.method != "pca" and not hasattr(result, "iteration"):
+            if coords is not None and len(coords) == state.n_samples:
+                playback.add_frame(result.epoch, result.layer, coords)  # type: ignore[attr-defined]
+            return
+        self._on_analysis_partial(result)
+        if hasattr(result, "iteration"):
+            return  # a snapshot of a running optimisation
+        total = len(playback.keyframes) * len(state.layer_names)
+        ready = playback.ready_keyframes()
+        title = METHODS.get(state.settings.method, state.settings.method)
+        if playback.frames and ready < total:
+            self.status_changed.emit(f"Playing PCA frames; {title} keyframes: {ready} of {total} panels ready")
+        else:
+            self.status_changed.emit(f"{title} keyframes for playback: {ready} of {total} panels ready")
 
     def _stop_playback_embedding(self) -> None:
         self._resume_playback = False
         self.jobs.cancel(PLAYBACK)
 
     def _on_playback_embeddings_needed(self, epochs: tuple[int, ...]) -> None:
-        log.info("playback: embedding epochs %s first", list(epochs))
-        self._resume_playback = True
+        log.info("playback: embedding epochs %s while it plays", list(epochs))
+        self._resume_playback = self.playback.hold_for_embeddings  # otherwise it plays already
         if not self.jobs.is_running(PLAYBACK):
             self.embed_playback_epochs()
 
@@ -355,19 +388,64 @@ class AnalysisController(QObject):
             self.analyse_epoch()  # probes (and embeddings when missing) where playback stopped
 
     # -- jobs ----------------------------------------------------------------------------
-    def start_warm_up(self) -> None:
-        """Load the heavy libraries in the background (see `ibviewer.core.pipeline.warm_up`); never "busy"."""
+    def start_warm_up(self, when_idle: bool = False) -> None:
+        """Load the heavy libraries in the background (see `ibviewer.core.pipeline.warm_up`); never "busy".
+
+        ``when_idle``: once no user job runs (after the first view is complete), so that the
+        warm-up's imports and test fits never compete with opening and analysing the first run
+        (on 2 cores they cost a cached launch seconds); the analysis imports what it needs itself.
+        """
+        if when_idle and self.jobs.is_busy():
+            if not self._warm_up_waits:
+                self._warm_up_waits = True
+                self.jobs.idle.connect(self._on_jobs_idle)
+            return
         self.jobs.submit(WARM_UP, warm_up, self.state.settings.method, background=True, on_finished=self._on_warm_up_finished)
+
+    def _on_jobs_idle(self) -> None:
+        if self._warm_up_waits:
+            self._warm_up_waits = False
+            self.jobs.idle.disconnect(self._on_jobs_idle)
+            if not self._closing:
+                self.start_warm_up()
 
     def _on_warm_up_finished(self, _result: object) -> None:
         reserve_gui_core()  # the libraries are loaded now: cap their thread pools
+        self._maybe_precompute_3d()
+
+    def _maybe_precompute_3d(self) -> None:
+        """When nothing else runs: the shown epoch's 3-D t-SNE/UMAP into the cache (View > 3D then reads it)."""
+        state, settings = self.state, self.state.settings
+        if not self.precompute_3d or self._closing or self.jobs.is_busy() or self.jobs.is_running(WARM_UP):
+            return
+        if state.activations is None or state.epoch is None or settings.dims != 2 or settings.method == "pca":
+            return
+        if not state.has_final_embeddings():
+            return
+        wanted = settings.with_changes(dims=3)
+        key = (state.activations.key, state.epoch, wanted)
+        if key == self._precomputed or self.jobs.is_running(PRECOMPUTE_3D):
+            return
+        self._precomputed = key
+        log.info("precomputing the 3-D embeddings of epoch %s in the background", state.epoch)
+        self.jobs.submit(
+            PRECOMPUTE_3D, run_analysis, state.activations, wanted, epochs=(state.epoch,), stages=frozenset({"embeddings"}),
+            background=True, **self.cache_options(),
+        )  # fmt: skip
+
+    def _on_jobs_job_started(self, slot: str) -> None:
+        if slot not in (PRECOMPUTE_3D, WARM_UP) and self.jobs.is_running(PRECOMPUTE_3D):
+            self.jobs.cancel(PRECOMPUTE_3D)  # the user's job gets the cores; finished panels stay cached
 
     def _on_jobs_running_changed(self, slot: str, running: bool) -> None:
         self.state.set_running(slot, running)
 
     def _on_jobs_job_stopped(self, slot: str, *_args: object) -> None:
+        if slot == PRECOMPUTE_3D:
+            self._precomputed = None  # stopped early: may start again (from its cached panels) when idle
         if slot == PLAYBACK:
             self._resume_playback = False  # failed or cancelled: do not start playing later
+            self.playback.pause()  # nor go on animating what was left unfinished
 
     def shutdown(self) -> None:
         """Stop playback and pending timers (the window is closing; it shuts the jobs down)."""

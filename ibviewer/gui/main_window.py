@@ -38,7 +38,7 @@ from ibviewer.core.config import AnalysisSettings, RunRequest
 from ibviewer.core.pipeline import OpenedRun
 from ibviewer.errors import IBViewerError
 from ibviewer.gui import resources
-from ibviewer.gui.controller import OPEN, AnalysisController
+from ibviewer.gui.controller import OPEN, PRECOMPUTE_3D, AnalysisController
 from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
 from ibviewer.gui.dialogs.open_dialog import OpenRunDialog, needs_dataset
 from ibviewer.gui.dialogs.warnings_dialog import WarningsDialog, gui_words, warning_count
@@ -267,9 +267,9 @@ class MainWindow(QMainWindow):
         settings.setValue("window/left_splitter", self.left_splitter.saveState())
         settings.sync()
 
-    def start_warm_up(self) -> None:
+    def start_warm_up(self, when_idle: bool = False) -> None:
         """Load the heavy libraries in the background (see `AnalysisController.start_warm_up`)."""
-        self.controller.start_warm_up()
+        self.controller.start_warm_up(when_idle)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.persist_layout:
@@ -420,7 +420,8 @@ class MainWindow(QMainWindow):
         self.report(exc)
 
     def _on_jobs_job_cancelled(self, slot: str) -> None:
-        self.show_status("Cancelled")
+        if slot != PRECOMPUTE_3D:  # a background precompute stops whenever the user starts something
+            self.show_status("Cancelled")
 
     def _on_jobs_warning_raised(self, message: str) -> None:
         # the status line, not a timed overlay: a later "Cancelled" or "Analysis done" replaces it at once

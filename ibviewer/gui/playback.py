@@ -6,13 +6,18 @@ linear blend of two aligned epochs' embeddings), and `AppState`'s epoch follows 
 saved epoch passed. Long runs animate through evenly spaced keyframe epochs
 (`keyframe_epochs`); when some are not embedded yet, playback asks for them with
 ``embeddings_needed`` and the window's controller embeds them as a job.
+
+Playback starts at once: while the chosen method's keyframes are being computed it animates
+preview frames (`EpochPlayback.add_frame`: the PCA of the same keyframes, which take a
+fraction of a second), and switches to the chosen method's frames once every keyframe of
+every layer has them.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import numpy as np
@@ -23,6 +28,7 @@ from ibviewer.gui.state import AppState
 __all__ = [
     "interpolate_coords",
     "split_position",
+    "blend_at",
     "coords_at",
     "full_coords",
     "keyframe_epochs",
@@ -91,43 +97,53 @@ def keyframe_epochs(epochs: tuple[int, ...] | list[int], limit: int = MAX_PLAYBA
     return tuple(epochs[i] for i in picks)
 
 
-def coords_at(state: AppState, layer: str, position: float) -> np.ndarray | None:
-    """A layer's embedding at a fractional epoch index: a blend of the nearest embedded epochs around it.
+def blend_at(lookup: Callable[[int], np.ndarray | None], epochs: tuple[int, ...], position: float) -> np.ndarray | None:
+    """The frame at a fractional epoch index from ``lookup(epoch)`` (coordinates, or None where there are none).
 
-    The blend runs between the closest embedded saved epoch at or before ``position`` and
-    the closest one after it (the two saved epochs around it when both are embedded;
-    playback of long runs embeds only evenly spaced keyframes). When only one side is
-    embedded, that one is returned (no blending), None when no epoch is.
+    The blend runs between the closest saved epoch at or before ``position`` that has
+    coordinates and the closest one after it (the two saved epochs around it when both have
+    them; playback of long runs embeds only evenly spaced keyframes). When only one side
+    has coordinates, that one is returned (no blending), None when no epoch has.
     """
-    epochs = tuple(state.activations.epochs) if state.activations is not None else ()
     if not epochs:
         return None
     lower, upper, fraction = split_position(position, len(epochs))
     if fraction == 0.0:
         upper = lower
-    below = next((i for i in range(lower, -1, -1) if full_coords(state, layer, epochs[i]) is not None), None)
-    above = next((i for i in range(upper, len(epochs)) if full_coords(state, layer, epochs[i]) is not None), None)
+    below = next((i for i in range(lower, -1, -1) if lookup(epochs[i]) is not None), None)
+    above = next((i for i in range(upper, len(epochs)) if lookup(epochs[i]) is not None), None)
     if below is None and above is None:
         return None
     if below is None or above is None or below == above:
-        return full_coords(state, layer, epochs[above if below is None else below])  # nothing to blend
+        return lookup(epochs[above if below is None else below])  # nothing to blend
     position = min(max(float(position), 0.0), len(epochs) - 1.0)
     t = (position - below) / (above - below)
-    start, end = full_coords(state, layer, epochs[below]), full_coords(state, layer, epochs[above])
+    start, end = lookup(epochs[below]), lookup(epochs[above])
+    assert start is not None and end is not None
     return interpolate_coords(start, end, t)
+
+
+def coords_at(state: AppState, layer: str, position: float) -> np.ndarray | None:
+    """A layer's embedding at a fractional epoch index: a blend of the nearest embedded epochs around it (`blend_at`)."""
+    epochs = tuple(state.activations.epochs) if state.activations is not None else ()
+    return blend_at(lambda epoch: full_coords(state, layer, epoch), epochs, position)
 
 
 def draw_playback_frame(
     state: AppState, playback: EpochPlayback | None, panels: Mapping[str, FramePanel], position: float
 ) -> bool:
     """Draw a playback frame in embedding panels (each with ``set_coords``); False when the caller should
-    instead reload from the state (not playing, or standing on a saved epoch)."""
-    if playback is None or not playback.is_playing() or float(position).is_integer():
+    instead reload from the state (not playing, or standing on a saved epoch the state has)."""
+    if playback is None or not playback.is_playing():
+        return False
+    previewing = playback.previewing()
+    if float(position).is_integer() and not previewing:
         return False
     for name, panel in panels.items():
-        coords = coords_at(state, name, position)
-        if coords is not None:
+        coords = playback.frame_at(name, position, previewing)
+        if coords is not None and playback.drawn.get(id(panel)) is not coords:
             panel.set_coords(coords)
+            playback.drawn[id(panel)] = coords  # a frame held while keyframes are missing is drawn once
     return True
 
 
@@ -159,6 +175,11 @@ class EpochPlayback(QObject):
         self.hold_for_embeddings = False
         self.max_keyframes = MAX_PLAYBACK_EPOCHS
         self.keyframes: tuple[int, ...] = ()
+        #: preview frames (epoch, layer) -> coordinates, animated until the chosen method's keyframes are all there
+        self.frames: dict[tuple[int, str], np.ndarray] = {}
+        #: the coordinates object each panel (by id) last drew while playing: the GUI thread redraws
+        #: nothing while playback holds a frame, leaving the cores to the job computing the next ones
+        self.drawn: dict[int, np.ndarray] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
@@ -202,6 +223,32 @@ class EpochPlayback(QObject):
             epoch for epoch in self.keyframes if any(full_coords(state, layer, epoch) is None for layer in state.layer_names)
         )
 
+    def add_frame(self, epoch: int, layer: str, coords: np.ndarray) -> None:
+        """Keep a preview frame (a cheap embedding of a keyframe, aligned like the others)."""
+        self.frames[(int(epoch), layer)] = np.asarray(coords)
+
+    def clear_frames(self) -> None:
+        """Forget the preview frames (the run or the embedding settings changed)."""
+        self.frames.clear()
+
+    def ready_keyframes(self) -> int:
+        """How many (keyframe, layer) panels have the chosen method's full embedding."""
+        state, method = self.state, self.state.settings.method
+        return sum(
+            1 for epoch in self.keyframes for layer in state.layer_names
+            if full_coords(state, layer, epoch) is not None and getattr(state.embedding(layer, epoch), "method", None) == method
+        )  # fmt: skip
+
+    def previewing(self) -> bool:
+        """Whether frames come from the preview: the chosen method's keyframes are not all there yet."""
+        return bool(self.frames) and self.ready_keyframes() < len(self.keyframes) * len(self.state.layer_names)
+
+    def frame_at(self, layer: str, position: float, previewing: bool | None = None) -> np.ndarray | None:
+        """What playback shows of ``layer`` at a fractional epoch index: preview frames or the state's embeddings."""
+        if previewing if previewing is not None else self.previewing():
+            return blend_at(lambda epoch: self.frames.get((epoch, layer)), self.epochs, position)
+        return coords_at(self.state, layer, position)
+
     def subsampled(self) -> bool:
         """Whether playback uses evenly spaced keyframes instead of every saved epoch."""
         return len(self.keyframes) < len(self.epochs)
@@ -222,8 +269,12 @@ class EpochPlayback(QObject):
 
     def pause(self) -> None:
         if self.is_playing():
+            previewing = self.previewing()
             self._timer.stop()
+            self.drawn.clear()
             self.playing_changed.emit(False)
+            if previewing:
+                self.position_changed.emit(self.position)  # views redraw from the state, not a preview frame
 
     def step(self, seconds: float) -> None:
         """Advance by ``seconds`` of playback (what each timer tick does)."""
@@ -247,6 +298,7 @@ class EpochPlayback(QObject):
 
     def _on_state_run_changed(self) -> None:
         self.pause()
+        self.clear_frames()
         epochs = self.epochs
         self.keyframes = keyframe_epochs(epochs, self.max_keyframes)
         self.position = float(epochs.index(self.state.epoch)) if epochs and self.state.epoch in epochs else 0.0

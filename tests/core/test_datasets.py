@@ -33,6 +33,21 @@ def test_digits():
     assert 0.0 <= data.x.min() and data.x.max() <= 1.0 and data.n_classes == 10
 
 
+def test_digits_are_scikit_learns_read_without_importing_it():
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    data = load_dataset("digits")
+    np.testing.assert_array_equal(data.images, (bunch.images / 16.0).astype(np.float32))
+    np.testing.assert_array_equal(data.y, bunch.target)
+    code = "import sys; from ibviewer.core.datasets import digits; digits(); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"  # a cached launch of the digits sample does not pay scikit-learn's import
+
+
 def test_npz_with_optional_keys(tmp_path, rng):
     np.savez(tmp_path / "d.npz", x=rng.random((5, 3, 4, 4), dtype=np.float32), y=np.array([0, 1, 2, 1, 0]),
              label_names=np.array(["cat", "dog", "eel"]))

@@ -10,6 +10,7 @@ from ibviewer.core.pipeline import (
     SENSITIVITY_BINS,
     SENSITIVITY_WIDTH,
     StageResult,
+    embed_keyframes,
     estimator_sensitivity,
     open_and_extract,
     probe_epochs,
@@ -53,6 +54,20 @@ def test_the_preview_posts_pca_first_and_returns_the_chosen_method():
     assert methods[:2] == ["pca", "pca"] and methods[-1] == "tsne"
     assert {e.method for e in result.embeddings.embeddings.values()} == {"tsne"}
     assert result.infoplane is None and result.probes is None
+
+
+def test_keyframes_with_a_preview_post_every_pca_panel_before_any_t_sne_panel():
+    acts = _acts(n=120)
+    progress = RecordingProgress()
+    settings = AnalysisSettings(method="tsne", perplexity=10.0)
+    result = embed_keyframes(acts, settings, (0, 5), preview=True, faithfulness=False, use_cache=False, progress=progress)
+    finals = [p for p in progress.partials if hasattr(p, "method") and not hasattr(p, "iteration")]
+    methods = [p.method for p in finals]
+    assert methods == ["pca"] * 4 + ["tsne"] * 4  # 2 epochs x 2 layers each, the preview first
+    assert {(p.epoch, p.layer) for p in finals[:4]} == {(e, layer) for e in (0, 5) for layer in ("a", "b")}
+    assert result.method == "tsne" and set(result.embeddings) == {(e, layer) for e in (0, 5) for layer in ("a", "b")}
+    fractions = [f for f, _ in progress.updates]
+    assert fractions == sorted(fractions)  # the preview's share comes first on one bar
 
 
 def test_stage_subsets_and_bad_requests():

@@ -87,12 +87,13 @@ def test_play_embeds_the_saved_epochs_aligned_then_animates(window, qtbot, digit
     open_and_wait(qtbot, window, digits_run)
     epochs = state.activations.epochs
     assert playback.keyframes == epochs and playback.missing_epochs() == epochs[:-1]  # only the shown epoch so far
-    playback.epochs_per_second = 8.0
-    with qtbot.waitSignal(playback.playing_changed, timeout=60_000, check_params_cb=bool):
+    playback.epochs_per_second = 0.5
+    with qtbot.waitSignal(window.jobs.runner("playback").finished, timeout=60_000):
         timeline.play_button.click()
-        assert not playback.is_playing() and window.jobs.runner("playback").is_running()  # embeds first, then plays
+        assert playback.is_playing() and window.jobs.runner("playback").is_running()  # plays while it embeds
         assert "for playback" in window.status_message.text()
-    assert playback.missing_epochs() == ()
+    assert playback.missing_epochs() == () and playback.frames == {}  # PCA was chosen: no preview frames
+    playback.epochs_per_second = 8.0
     # the same aligned embeddings as one embed_layers(..., epochs="all") call (from its cache now)
     expected = embed_layers(state.activations, epochs="all", method="pca", dims=2, seed=0, alignment="init",
                             preprocessing="none", cache_dir=window.controller.open_defaults.cache_dir)  # fmt: skip
@@ -178,3 +179,50 @@ def test_probe_every_epoch_is_kept_when_the_epoch_changes(window, qtbot, digits_
     assert state.probes.epochs == epochs  # not overwritten by one epoch's probes
     np.testing.assert_array_equal(state.probes.linear_acc, every.linear_acc)
     assert window.probe_panel.epoch_plot.isVisible() and window.probe_panel.shown_epoch == epochs[0]
+
+
+def test_the_warm_up_waits_until_the_first_view_is_complete(window, qtbot, digits_run, monkeypatch):
+    seen = []  # what the window had when the warm-up started (it runs in a worker thread)
+    monkeypatch.setattr("ibviewer.gui.controller.warm_up", lambda method, progress: seen.append(window.state.missing_results()))
+    window.open_path(digits_run)
+    window.start_warm_up(when_idle=True)
+    assert not window.jobs.is_running("warm-up")  # opening the run comes first
+    qtbot.waitUntil(lambda: bool(seen), timeout=600_000)
+    assert seen == [[]]  # every panel was final before the libraries were warmed up
+
+
+def test_play_starts_at_once_with_pca_frames_and_switches_to_the_t_sne_keyframes(window, qtbot, digits_run):
+    state, playback = window.state, window.playback
+    open_and_wait(qtbot, window, digits_run)
+    with qtbot.waitSignal(window.idle, timeout=120_000):
+        window.controller.apply_settings(state.settings.with_changes(method="tsne"))
+    epochs, layers = state.activations.epochs, state.layer_names
+    playback.epochs_per_second = 0.05  # slow, so it is still playing when the keyframes are done
+    window.timeline.play_button.click()
+    assert playback.is_playing()  # at once, before any keyframe exists
+    qtbot.waitUntil(lambda: len(playback.frames) == len(epochs) * len(layers), timeout=30_000)
+    assert playback.is_playing() and playback.previewing()
+    # what the panels show between two epochs is the blend of the PCA frames
+    layer = layers[0]
+    expected = 0.5 * playback.frames[(epochs[0], layer)] + 0.5 * playback.frames[(epochs[1], layer)]
+    np.testing.assert_allclose(playback.frame_at(layer, 0.5), expected, rtol=1e-5, atol=1e-6)
+    with qtbot.waitSignal(window.jobs.runner("playback").finished, timeout=120_000):
+        pass
+    assert playback.ready_keyframes() == len(epochs) * len(layers) and not playback.previewing()
+    assert all(state.embedding(name, epoch).method == "tsne" for name in layers for epoch in epochs)
+    assert "keyframes" in window.status_message.text() or "Playback animates" in window.status_message.text()
+    playback.pause()
+
+
+def test_the_3d_view_is_precomputed_when_idle_and_view_3d_reads_it(window, qtbot, digits_run):
+    state, controller = window.state, window.controller
+    controller.precompute_3d = True
+    open_and_wait(qtbot, window, digits_run)
+    with qtbot.waitSignal(window.jobs.runner("precompute-3d").finished, timeout=180_000):
+        controller.apply_settings(state.settings.with_changes(method="tsne"))
+    assert all(state.embedding(layer).dims == 2 for layer in state.layer_names)  # the 2-D view is untouched
+    with qtbot.waitSignal(window.idle, timeout=60_000):
+        window.menus.view_3d_action.trigger()
+    for layer in state.layer_names:
+        embedding = state.embedding(layer)
+        assert embedding.method == "tsne" and embedding.coords.shape[1] == 3 and embedding.cached, layer

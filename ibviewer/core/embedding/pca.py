@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ibviewer.core.embedding.checks import warn
+from ibviewer.core.embedding.checks import lean_blas, warn
 from ibviewer.core.embedding.preprocessing import MethodInput
 from ibviewer.core.progress import Progress
 from ibviewer.core.types import FloatArray
@@ -23,7 +23,8 @@ def run(task: MethodInput, progress: Progress) -> FloatArray:
     n, d = task.features.shape
     n_components = min(task.dims, d, n)
     coords = np.zeros((n, task.dims), dtype=np.float32)
-    coords[:, :n_components] = PCA(n_components=n_components, random_state=task.seed).fit_transform(task.features)
+    with lean_blas(n * d):
+        coords[:, :n_components] = PCA(n_components=n_components, random_state=task.seed).fit_transform(task.features)
     if n_components < task.dims:
         warn(
             f"{task.where}PCA can give only {n_components} axes for {n} samples of {d} features: "

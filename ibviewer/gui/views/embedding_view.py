@@ -422,6 +422,8 @@ class EmbeddingGridView(GridStateSlots, QWidget):
 
     def _on_state_embedding_changed(self, layer: str) -> None:
         panel = self.panels.get(layer)
+        if self.playback is not None and self.playback.is_playing():
+            panel = None  # playback draws its own frames (keyframes arrive while it plays)
         if panel is not None:
             panel.reload()
         self._update_title()

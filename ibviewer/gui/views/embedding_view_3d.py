@@ -398,6 +398,8 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
             self._stale = True  # a hidden 3D grid costs nothing while t-SNE snapshots stream in
             return
         panel = self.panels.get(layer)
+        if self.playback is not None and self.playback.is_playing():
+            panel = None  # playback draws its own frames (keyframes arrive while it plays)
         if panel is not None:
             panel.reload()
         self._update_title()
