@@ -131,6 +131,7 @@ class DaskExecutor:
                 for future in finished.next_batch(block=False):
                     pending.discard(future)
                     yield future.result()  # a task's own error is raised here, with its message
+                    progress.check_cancelled()  # also between the results of one batch
         finally:
             if pending:
                 self.client.cancel(list(pending))

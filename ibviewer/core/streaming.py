@@ -229,8 +229,10 @@ def stream_analysis(
     ]
     share = 0.5 if first else 0.0
     _remember(first, runs, executor)
-    for result in executor.run_tasks(first, SubProgress(progress, 0.0, share, prefix="layer ranges: ")):
+    ranges = SubProgress(progress, 0.0, share, prefix="layer ranges: ")
+    for done, result in enumerate(executor.run_tasks(first, ranges), start=1):
         states[result.run_index].extremes[result.epoch] = result.extremes or {}
+        ranges.update(done / len(first), f"epoch {result.epoch} ({done}/{len(first)} checkpoints)")
     for state in states:
         if state.needs_plane:
             state.cell_params = _cell_params(state)
