@@ -90,6 +90,8 @@ class OpenFlow(QObject):
             return
         values = dialog.values()
         options = {key: values[key] for key in ("model", "model_kwargs", "dataset", "max_samples", "trust_pickle")}
+        if dialog.asks_model and values["model"]:
+            options["trust_factory"] = True  # the user named the factory in the dialog: naming it is choosing it
         self.host.open_path(str(path), **options)
 
     def choose_version(self, found: Survey) -> Path | None:

@@ -52,11 +52,11 @@ class ConsentDialog(QMessageBox):
         self.what = what_would_run(exc)
         source = "This file" if isinstance(exc, UnsafeCheckpointError) else "This run"
         self.setText(
-            f"<b>{escape(Path(path).name or str(path))}</b>: {source} asks ibviewer to run code that came with it."
-            f"<p>Opening it would <b>{escape(self.what)}</b>.</p>"
+            f"<b>{escape(Path(path).name or str(path), quote=False)}</b>: {source} asks ibviewer to run code that came with it."
+            f"<p>Opening it would <b>{escape(self.what, quote=False)}</b>.</p>"
         )
         self.setInformativeText(
-            f"{escape(exc.reason)}<p>That code runs with your rights and can do anything you can. "
+            f"{escape(exc.reason, quote=False)}<p>That code runs with your rights and can do anything you can. "
             "Open it only if you wrote it or trust where it came from. This answer is not remembered.</p>"
         )
         self.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
