@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
         controller.status_changed.connect(self.show_status)
         controller.run_opened.connect(self._on_controller_run_opened)
         controller.problem_found.connect(self.report)
+        self.live.epochs_arrived.connect(self._show_run_label)
         # what every job reports
         jobs.busy_changed.connect(self._on_jobs_busy_changed)
         jobs.idle.connect(self.idle)
@@ -306,13 +307,8 @@ class MainWindow(QMainWindow):
     def _on_controller_run_opened(self, opened: OpenedRun) -> None:
         request = opened.request
         self.run_options = {name: getattr(request, name, None) for name in RUN_KEYS}
-        acts = opened.activations
-        epochs = list(acts.epochs)
         self.setWindowTitle(f"{opened.run.name} — ibviewer")
-        self.run_label.setText(
-            f"<b>{opened.run.name}</b> · {acts.n_samples} samples · {len(acts.layers)} layers · "
-            f"{len(epochs)} epoch{'s' if len(epochs) != 1 else ''} ({epochs[0]}–{epochs[-1]})"
-        )
+        self._show_run_label()
         session, self.pending_session = self.pending_session, None
         if session is not None:
             problems = apply_session_view(self.state, session)
@@ -322,6 +318,17 @@ class MainWindow(QMainWindow):
                 self.controls.apply_search()
             if problems:
                 self.show_status("Session partly restored: " + "; ".join(problems))
+
+    def _show_run_label(self, *_args: object) -> None:
+        """The status bar's run summary (again when a live run grows)."""
+        run, acts = self.state.run, self.state.activations
+        if run is None or acts is None:
+            return
+        epochs = list(acts.epochs)
+        self.run_label.setText(
+            f"<b>{run.name}</b> · {acts.n_samples} samples · {len(acts.layers)} layers · "
+            f"{len(epochs)} epoch{'s' if len(epochs) != 1 else ''} ({epochs[0]}–{epochs[-1]})"
+        )
 
     # ------------------------------------------------------------------ views
     def _on_state_run_changed(self) -> None:
