@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QToolButton, QWidget
 from ibviewer.core.pipeline import OpenedRun
 from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.run.live import LiveRun, RunChanges
+from ibviewer.core.run.run import Run
 from ibviewer.core.types import ActivationSet
 from ibviewer.gui.controller import OPEN, AnalysisController
 from ibviewer.gui.jobs import JobHub
@@ -55,10 +56,15 @@ def follow_step(
 ) -> LiveStep:
     """Re-scan ``live`` and extract its new epochs (a job: cancellable through ``progress``)."""
     progress.update(0.0, f"Looking for new epochs in {live.run.path.name}")
+    before = live.run.source.entries
     changes = live.rescan()
     if changes.added:
         progress.update(0.05, f"Extracting {len(changes.added)} new epoch(s)")
-        activations = live.extend(activations, changes, progress=progress, cache_dir=cache_dir, use_cache=use_cache)
+        try:
+            activations = live.extend(activations, changes, progress=progress, cache_dir=cache_dir, use_cache=use_cache)
+        except BaseException:
+            live.run.source.entries = before  # cancelled or failed: the next rescan finds these epochs again
+            raise
     return LiveStep(live, changes, activations)
 
 
@@ -100,8 +106,8 @@ class LiveFollower(QObject):
     def follow(self, run: Any) -> bool:
         """Follow ``run`` (an opened `Run`) when its input can grow; returns whether it is followed."""
         self.stop(emit=False)
-        live = LiveRun(run)
-        if not live.followable:
+        live = LiveRun(run) if isinstance(run, Run) else None  # other runs (the word experiment's) never grow
+        if live is None or not live.followable:
             self.following_changed.emit(False)
             return False
         self.live = live

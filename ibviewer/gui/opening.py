@@ -85,7 +85,7 @@ class OpenFlow(QObject):
         if not (path.is_dir() or found.needs_model or found.needs_dataset):
             self.host.open_path(str(path))
             return
-        dialog = OpenRunDialog(str(path), self.host.window(), found)
+        dialog = OpenRunDialog(str(path), self.host.window(), found, self.controller.open_defaults.max_samples)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         values = dialog.values()

@@ -82,9 +82,13 @@ class OpenRunDialog(QDialog):
     path : str
     found : Survey, optional
         What :func:`survey` says of ``path`` (surveyed here when not given).
+    max_samples : int, optional
+        The sample limit offered when none was given for this path before (the launch option).
     """
 
-    def __init__(self, path: str, parent: QWidget | None = None, found: Survey | None = None) -> None:
+    def __init__(
+        self, path: str, parent: QWidget | None = None, found: Survey | None = None, max_samples: int | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Open Run or Checkpoint")
         self.path = path
@@ -125,7 +129,7 @@ class OpenRunDialog(QDialog):
         self.max_samples = QSpinBox()
         self.max_samples.setRange(0, 1_000_000)
         self.max_samples.setSpecialValueText("all")
-        self.max_samples.setValue(int(answers.get("max_samples") or 0))
+        self.max_samples.setValue(int(answers.get("max_samples", max_samples) or 0))
         self.max_samples.setToolTip("Capture a seeded subset of this many samples (0: all)")
         self.trust_pickle = QCheckBox(PICKLE_CONSENT_TEXT)
         self.trust_pickle.setToolTip(
