@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-from PySide6.QtWidgets import QFileDialog  # noqa: E402
+from PySide6.QtWidgets import QDialog, QFileDialog  # noqa: E402
 
 from ibviewer.gui.dialogs.open_dialog import OpenRunDialog  # noqa: E402
 from tests.integrations.conftest import tokens_npz  # noqa: E402,F401 - fixture
@@ -33,8 +33,10 @@ def _open_folder(window, qtbot, monkeypatch, folder, dataset):
 
     monkeypatch.setattr(OpenRunDialog, "exec", answer)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
-    with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
-        window.menus.open_folder_action.trigger()
+    window.menus.open_folder_action.trigger()
+    assert shown[0].result() == QDialog.DialogCode.Accepted, shown[0].error_label.text()
+    qtbot.waitUntil(lambda: window.state.run is not None and window.state.run.path == folder and not window.is_busy(),
+                    timeout=HANG_GUARD_MS)  # fmt: skip
     assert window.last_error is None, window.last_error
     return shown[0]
 
