@@ -12,6 +12,7 @@ from ibviewer.core.config import AnalysisSettings
 from ibviewer.errors import FactoryConsentRequired, UnsafeCheckpointError
 from ibviewer.gui.dialogs.consent_dialog import ConsentDialog
 from ibviewer.gui.dialogs.error_dialog import build_error_dialog
+from ibviewer.gui.dialogs.open_dialog import OpenRunDialog
 from ibviewer.gui.session import Session, save_session
 from ibviewer.gui.settings import recent_runs
 from tests.hostile import evil_module, export_program, pickle_payload, rewrite_pt2, run_folder
@@ -39,6 +40,9 @@ def _wait_settled(qtbot, window, consent, n):
 def test_a_run_folder_naming_os_system_shows_the_exact_call_and_runs_nothing_when_declined(window, qtbot, tmp_path, monkeypatch):
     marker = tmp_path / "marker"
     folder = run_folder(tmp_path / "run", factory="os:system", kwargs={"command": f"touch {marker}"})
+    dialog = OpenRunDialog(str(folder))  # what the open dialog says before anything runs
+    qtbot.addWidget(dialog)
+    assert "os:system is code named by the run: you will be asked before it runs" in dialog.survey_label.text()
     window.show_dialogs = True
     consent = _Consent(monkeypatch, yes=False)
     window.open_path(folder)

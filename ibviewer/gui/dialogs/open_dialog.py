@@ -159,7 +159,10 @@ class OpenRunDialog(QDialog):
     def _survey_html(self) -> str:
         from html import escape
 
-        lines = [escape(line) for line in self.found.lines()]
+        lines = [escape(line.replace(" (--model)", "").replace(" (--dataset)", ""), quote=False) for line in self.found.lines()]
+        model = self.found.model or ""
+        if model and not model.startswith(("ibviewer.models:", "transformers ")):
+            lines.append(f"<i>{escape(model, quote=False)} is code named by the run: you will be asked before it runs.</i>")
         head = f"<b>{escape(self.found.path.name or str(self.found.path))}</b>"
         return head + "<br>" + "<br>".join(lines)
 
