@@ -116,8 +116,16 @@ class AnalysisController(QObject):
 
     # -- opening -------------------------------------------------------------------------
     def open_path(self, path: str | Path, **options: Any) -> None:
-        """Open a run in the background; ``options`` override the launch defaults (model, dataset, ...)."""
-        self.open_request(replace(self.open_defaults, path=str(path), **options))
+        """Open a run in the background; ``options`` override the launch defaults (model, dataset, ...).
+
+        Consent given on the command line (``--trust-pickle``, ``--trust-factory``, ``--model``)
+        holds for the run it was given with only: any other path opens without it unless
+        ``options`` give it (the user's answer in a dialog).
+        """
+        defaults = self.open_defaults
+        if str(Path(path)) != str(Path(defaults.path)) or not defaults.path:
+            defaults = replace(defaults, trust_pickle=False, trust_factory=False)
+        self.open_request(replace(defaults, path=str(path), **options))
 
     def open_request(self, request: RunRequest) -> None:
         """Open exactly ``request`` in the background (a retry with the user's consent, ...)."""

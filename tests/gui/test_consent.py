@@ -150,3 +150,23 @@ def test_a_session_that_fails_to_open_applies_nothing(window, qtbot, digits_run,
     with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
         window.state.set_epoch(2)  # the run still answers as before, with the settings it had
     assert window.state.epoch == 2 and window.state.settings == before
+
+
+def test_consent_given_at_launch_holds_for_the_launch_run_only(qtbot, tmp_path):
+    from ibviewer.core.config import RunRequest
+    from ibviewer.gui.main_window import MainWindow
+
+    marker = tmp_path / "marker"
+    launched = run_folder(tmp_path / "mine", factory="model.py:build", kwargs={})
+    evil_module(launched / "model.py", tmp_path / "mine_ran")
+    other = run_folder(tmp_path / "theirs", factory="os:system", kwargs={"command": f"touch {marker}"})
+    window = MainWindow(AnalysisSettings(method="pca"), RunRequest(path=str(launched), trust_factory=True, max_samples=60),
+                        show_dialogs=False, persist_layout=False)  # fmt: skip  (as `ibviewer gui mine --trust-factory`)
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
+        window.open_path(str(launched))
+    assert window.last_error is None and (tmp_path / "mine_ran").exists()
+    with qtbot.waitSignal(window.job_failed, timeout=HANG_GUARD_MS):
+        window.open_path(other)  # opened later in the same window: the launch consent does not carry over
+    assert isinstance(window.last_error, FactoryConsentRequired)
+    assert not marker.exists()
