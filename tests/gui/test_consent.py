@@ -170,3 +170,20 @@ def test_consent_given_at_launch_holds_for_the_launch_run_only(qtbot, tmp_path):
         window.open_path(other)  # opened later in the same window: the launch consent does not carry over
     assert isinstance(window.last_error, FactoryConsentRequired)
     assert not marker.exists()
+
+
+def test_a_run_added_to_the_plane_does_not_inherit_the_launch_consent(qtbot, tmp_path):
+    from ibviewer.core.config import RunRequest
+    from ibviewer.gui.added_runs import AddedRuns
+    from ibviewer.gui.jobs import JobHub
+    from ibviewer.gui.state import AppState
+
+    marker = tmp_path / "marker"
+    other = run_folder(tmp_path / "theirs", factory="os:system", kwargs={"command": f"touch {marker}"})
+    hub = JobHub()
+    added = AddedRuns(AppState(), hub, RunRequest(path=str(tmp_path / "mine"), trust_factory=True, use_cache=False))
+    with qtbot.waitSignal(hub.job_failed, timeout=HANG_GUARD_MS) as blocker:
+        added.add(other)
+    assert isinstance(blocker.args[1], FactoryConsentRequired)
+    assert not marker.exists()
+    assert hub.shutdown(10.0)
