@@ -58,7 +58,8 @@ class AddedRuns(QObject):
     # -- public ----------------------------------------------------------------------
     def add(self, path: str | Path) -> None:
         """Open ``path`` in the background and add its plane (the shown run's open options and settings)."""
-        request = replace(self.defaults, path=str(path))
+        # the launch's consent (--trust-factory, --model, --trust-pickle) was given for the launch run only
+        request = replace(self.defaults, path=str(path), trust_pickle=False, trust_factory=False)
         if any(r.path == request.path for r in self.requests):
             raise IBViewerError(f"{Path(request.path).name} is already in the plane.")
         self.requests.append(request)

@@ -36,6 +36,7 @@ from ibviewer.core.pipeline import (
     run_word_experiment,
     warm_up,
 )
+from ibviewer.core.types import ActivationSet
 from ibviewer.errors import IBViewerError
 from ibviewer.gui.jobs import JobHub
 from ibviewer.gui.playback import EpochPlayback
@@ -91,6 +92,7 @@ class AnalysisController(QObject):
         self.open_defaults = open_defaults or RunRequest(path="")
         self.opening: RunRequest | None = None
         self.pending_epoch: int | None = None  # the epoch to show when the next run opens
+        self.pending_settings: AnalysisSettings | None = None  # the settings to use once it opened (sessions)
         self.last_stages: set[str] = set()  # what the last settings change recomputed
         self._settings = state.settings  # the settings the state's results were asked with
         self._neighbor_cache = NeighborCache()
@@ -125,15 +127,35 @@ class AnalysisController(QObject):
 
     # -- opening -------------------------------------------------------------------------
     def open_path(self, path: str | Path, **options: Any) -> None:
-        """Open a run in the background; ``options`` override the launch defaults (model, dataset, ...)."""
-        request = replace(self.open_defaults, path=str(path), **options)
+        """Open a run in the background; ``options`` override the launch defaults (model, dataset, ...).
+
+        Consent given on the command line (``--trust-pickle``, ``--trust-factory``, ``--model``)
+        holds for the run it was given with only: any other path opens without it unless
+        ``options`` give it (the user's answer in a dialog).
+        """
+        defaults = self.open_defaults
+        if str(Path(path)) != str(Path(defaults.path)) or not defaults.path:
+            defaults = replace(defaults, trust_pickle=False, trust_factory=False)
+        self.open_request(replace(defaults, path=str(path), **options))
+
+    def open_request(self, request: RunRequest) -> None:
+        """Open exactly ``request`` in the background (a retry with the user's consent, ...)."""
         self.opening = request
         self.status_changed.emit(f"Opening {Path(request.path).name}…")
         self.jobs.submit(OPEN, open_and_extract, request, on_finished=self._on_open_finished)
 
+    def forget_pending(self) -> None:
+        """The run did not open: the epoch and settings waiting for it are dropped, nothing was applied."""
+        self.pending_epoch = None
+        self.pending_settings = None
+
     def _on_open_finished(self, opened: OpenedRun) -> None:
         for slot in RUN_SLOTS:
             self.jobs.cancel(slot)
+        settings, self.pending_settings = self.pending_settings, None
+        if settings is not None and settings != self.state.settings:
+            self._settings = settings  # the new run's analysis below uses them: nothing to recompute first
+            self.state.set_settings(settings)
         self._resume_playback = False
         request = opened.request
         add_recent_run(
@@ -152,6 +174,17 @@ class AnalysisController(QObject):
             self.problem_found.emit(problem)
         self.start_analysis()
         self.run_opened.emit(opened)
+
+    def show_grown_run(self, activations: ActivationSet) -> None:
+        """The open run grew (a live run): show ``activations``, keeping the epoch and the selection."""
+        for slot in RUN_SLOTS:
+            self.jobs.cancel(slot)
+        state = self.state
+        selection = state.selection
+        state.set_run(state.run, activations, epoch=state.epoch)
+        if len(selection):
+            state.set_selection(selection)
+        self.start_analysis()
 
     # -- analysis ------------------------------------------------------------------------
     def start_analysis(self, stages: frozenset[str] | set[str] = ALL_STAGES) -> None:

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QDialog,
     QDockWidget,
     QLabel,
     QMainWindow,
@@ -40,11 +39,12 @@ from ibviewer.errors import IBViewerError
 from ibviewer.gui import resources
 from ibviewer.gui.controller import OPEN, PRECOMPUTE_3D, AnalysisController
 from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
-from ibviewer.gui.dialogs.open_dialog import OpenRunDialog, needs_dataset
 from ibviewer.gui.dialogs.warnings_dialog import WarningsDialog, gui_words, warning_count
 from ibviewer.gui.export import export_data, export_widget
 from ibviewer.gui.jobs import JobHub
+from ibviewer.gui.live import LiveFollower, LiveIndicator
 from ibviewer.gui.menus import Menus
+from ibviewer.gui.opening import DECLINED, RETRIED, OpenFlow, dropped_path
 from ibviewer.gui.playback import EpochPlayback
 from ibviewer.gui.session import (
     RUN_KEYS,
@@ -115,6 +115,9 @@ class MainWindow(QMainWindow):
         self.playback = EpochPlayback(self.state, self)
         self.controller = AnalysisController(self.state, self.jobs, self.playback, open_defaults, self)
         self.added_runs = AddedRuns(self.state, self.jobs, open_defaults, self)
+        self.opener = OpenFlow(self, self.controller, self)  # dialogs, version choice, consent
+        self.live = LiveFollower(self.controller, self.jobs, self)  # runs that training still writes
+        self.setAcceptDrops(True)  # a file or folder dropped on the window opens
 
         self._build_views()
         self._build_layout()
@@ -197,8 +200,10 @@ class MainWindow(QMainWindow):
         self.warning_button.setStyleSheet("color: #9a6700;")
         self.warning_button.clicked.connect(self.show_warnings)
         self.warning_button.hide()
+        self.live_indicator = LiveIndicator(self.live)
         bar.addWidget(self.run_label)
         bar.addWidget(self.status_message, 1)
+        bar.addPermanentWidget(self.live_indicator)
         bar.addPermanentWidget(self.warning_button)
         bar.addPermanentWidget(self.progress_bar)
         bar.addPermanentWidget(self.cancel_button)
@@ -219,6 +224,7 @@ class MainWindow(QMainWindow):
         controller.status_changed.connect(self.show_status)
         controller.run_opened.connect(self._on_controller_run_opened)
         controller.problem_found.connect(self.report)
+        self.live.epochs_arrived.connect(self._show_run_label)
         # what every job reports
         jobs.busy_changed.connect(self._on_jobs_busy_changed)
         jobs.idle.connect(self.idle)
@@ -274,6 +280,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         if self.persist_layout:
             self.save_layout()
+        self.live.stop()
         self.controller.shutdown()
         self.jobs.shutdown(timeout=2.0)
         super().closeEvent(event)
@@ -287,17 +294,20 @@ class MainWindow(QMainWindow):
         """Draw another run in the information plane beside the shown one (File > Add Run to the Plane)."""
         self.added_runs.add(path)
 
-    def open_with_dialogs(self, path: str) -> None:
-        """Open ``path``, asking for the model factory and dataset when the file needs them."""
-        if not needs_dataset(path):
-            self.open_path(path)
+    def open_with_dialogs(self, path: str | Path) -> None:
+        """Open ``path`` showing what was found there and asking for what it still needs (`OpenFlow`)."""
+        self.opener.open_with_dialogs(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        path = dropped_path(event.mimeData())
+        if path is None:
             return
-        dialog = OpenRunDialog(path, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        values = dialog.values()
-        options = {key: values[key] for key in ("model", "model_kwargs", "dataset", "max_samples", "trust_pickle")}
-        self.open_path(path, **options)
+        event.acceptProposedAction()
+        QTimer.singleShot(0, lambda: self.open_with_dialogs(path))  # dialogs after the drag has ended
 
     def open_session_file(self, path: str | Path) -> None:
         """Reopen a saved session (its run, settings, epoch, selection and camera); errors go to the dialog."""
@@ -310,8 +320,9 @@ class MainWindow(QMainWindow):
         except IBViewerError as exc:
             self.report(exc)
             return
+        # nothing is applied until the run has opened: a session that fails to open changes nothing
         self.pending_session = session
-        self.controller.apply_settings(session.settings)
+        self.controller.pending_settings = session.settings
         self.controller.pending_epoch = session.epoch
         self.open_path(session.run["path"], **options)
 
@@ -327,13 +338,8 @@ class MainWindow(QMainWindow):
     def _on_controller_run_opened(self, opened: OpenedRun) -> None:
         request = opened.request
         self.run_options = {name: getattr(request, name, None) for name in RUN_KEYS}
-        acts = opened.activations
-        epochs = list(acts.epochs)
         self.setWindowTitle(f"{opened.run.name} — ibviewer")
-        self.run_label.setText(
-            f"<b>{opened.run.name}</b> · {acts.n_samples} samples · {len(acts.layers)} layers · "
-            f"{len(epochs)} epoch{'s' if len(epochs) != 1 else ''} ({epochs[0]}–{epochs[-1]})"
-        )
+        self._show_run_label()
         session, self.pending_session = self.pending_session, None
         if session is not None:
             problems = apply_session_view(self.state, session)
@@ -343,6 +349,17 @@ class MainWindow(QMainWindow):
                 self.controls.apply_search()
             if problems:
                 self.show_status("Session partly restored: " + "; ".join(problems))
+
+    def _show_run_label(self, *_args: object) -> None:
+        """The status bar's run summary (again when a live run grows)."""
+        run, acts = self.state.run, self.state.activations
+        if run is None or acts is None:
+            return
+        epochs = list(acts.epochs)
+        self.run_label.setText(
+            f"<b>{run.name}</b> · {acts.n_samples} samples · {len(acts.layers)} layers · "
+            f"{len(epochs)} epoch{'s' if len(epochs) != 1 else ''} ({epochs[0]}–{epochs[-1]})"
+        )
 
     # ------------------------------------------------------------------ views
     def _on_state_run_changed(self) -> None:
@@ -413,6 +430,14 @@ class MainWindow(QMainWindow):
 
     def _on_jobs_job_failed(self, slot: str, exc: BaseException) -> None:
         opening = self.controller.opening
+        if slot == OPEN:
+            outcome = self.opener.after_failure(exc)  # asks consent when that is what opening lacked
+            if outcome == RETRIED:
+                return
+            self.controller.forget_pending()
+            self.pending_session = None
+            if outcome == DECLINED:
+                return
         if slot == OPEN and opening is not None:
             self.show_status(f"Could not open {Path(opening.path).name}")
         else:

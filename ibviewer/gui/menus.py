@@ -38,7 +38,7 @@ class MenuHost(Protocol):
 
     def window(self) -> QWidget: ...  # the parent of the dialogs
 
-    def open_with_dialogs(self, path: str) -> None: ...
+    def open_with_dialogs(self, path: str | Path) -> None: ...
 
     def open_path(self, path: str | Path, **options: Any) -> None: ...
 
@@ -101,6 +101,12 @@ class Menus(QObject):
                                         QKeySequence.StandardKey.Open)  # fmt: skip
         self.open_action.setStatusTip("Open an ibviewer run folder, a checkpoint, a .pt2 program or an activations archive")
         menu.addAction(self.open_action)
+        self.open_folder_action = self._action(parent, "Open &Folder…", self._on_open_folder_action_triggered, "Ctrl+Alt+O")
+        self.open_folder_action.setStatusTip(
+            "Open a folder: an ibviewer run, a checkpoint folder, a transformers Trainer output or checkpoint-N, "
+            "a Lightning root or version"
+        )
+        menu.addAction(self.open_folder_action)
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
         self.runs_menu = add_runs_menu(menu, parent, self.host.added_runs, self.host.report)
@@ -178,9 +184,15 @@ class Menus(QObject):
         if not path:
             return
         app_settings().setValue("open/last_dir", str(Path(path).parent))
-        if Path(path).name == "run.json":
-            path = str(Path(path).parent)
-        self.host.open_with_dialogs(path)
+        self.host.open_with_dialogs(path)  # run.json opens its folder
+
+    def _on_open_folder_action_triggered(self) -> None:
+        start = str(app_settings().value("open/last_dir", str(Path.home())))
+        path = QFileDialog.getExistingDirectory(self.host.window(), "Open a Run or Training Folder", start)
+        if not path:
+            return
+        app_settings().setValue("open/last_dir", str(Path(path).parent))
+        self.host.open_with_dialogs(path)  # shows what was found there before opening
 
     def _on_recent_menu_about_to_show(self) -> None:
         self.recent_menu.clear()

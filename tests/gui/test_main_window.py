@@ -8,11 +8,12 @@ import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
 from ibviewer.core.neighbors import NeighborIndex
 from ibviewer.errors import IBViewerError
 from ibviewer.core.config import AnalysisSettings, RunRequest
+from ibviewer.gui.dialogs.open_dialog import OpenRunDialog
 from ibviewer.gui.main_window import MainWindow
 from ibviewer.gui.settings import recent_runs
 from ibviewer.gui.widgets.style import configure_pyqtgraph, points_in_polygon
@@ -62,8 +63,11 @@ def drag(view, start: QPoint, end: QPoint, steps: int = 8) -> None:
 def test_open_through_the_file_menu_fills_every_view(qtbot, digits_run, monkeypatch):
     window = make_window(qtbot)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(digits_run / "run.json"), ""))
+    shown = []
+    monkeypatch.setattr(OpenRunDialog, "exec", lambda dialog: shown.append(dialog) or QDialog.DialogCode.Accepted)
     with qtbot.waitSignal(window.idle, timeout=HANG_GUARD_MS):
         window.menus.open_action.trigger()
+    assert shown[0].path == str(digits_run)  # the folder of run.json, what was found shown before opening
     state = window.state
     assert window.last_error is None
     assert state.run.name == "test_digits"

@@ -1,7 +1,8 @@
 """`show_error`: every failure the user sees ends here (worker failures and the excepthook).
 
 An `IBViewerError` is expected: its message says what happened and what to do, shown
-plainly. Anything else is a bug: a short message, and the traceback under "Details".
+plainly (a `ConsentRequired` in the window's words: it names no command-line flag).
+Anything else is a bug: a short message, and the traceback under "Details".
 The dialog is window-modal but not blocking (``open()``), so the window keeps running.
 """
 
@@ -13,7 +14,8 @@ import traceback
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from ibviewer.errors import IBViewerError
+from ibviewer.errors import ConsentRequired, IBViewerError
+from ibviewer.gui.dialogs.consent_dialog import refusal_text
 
 __all__ = ["show_error", "build_error_dialog", "error_summary"]
 
@@ -21,7 +23,9 @@ log = logging.getLogger(__name__)
 
 
 def error_summary(exc: BaseException) -> str:
-    """One line for the status bar or the terminal."""
+    """One line for the status bar or the dialog (a refusal for lack of consent in the window's words, no flag)."""
+    if isinstance(exc, ConsentRequired):
+        return refusal_text(exc)
     if isinstance(exc, IBViewerError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
@@ -32,7 +36,7 @@ def build_error_dialog(parent: QWidget | None, exc: BaseException, title: str = 
     box.setWindowTitle(title)
     if isinstance(exc, IBViewerError):
         box.setIcon(QMessageBox.Icon.Warning)
-        box.setText(str(exc))
+        box.setText(error_summary(exc))
     else:
         box.setIcon(QMessageBox.Icon.Critical)
         box.setText(f"Something went wrong: {type(exc).__name__}: {exc}")
