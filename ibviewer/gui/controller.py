@@ -26,19 +26,19 @@ from ibviewer.core.pipeline import (
     Neighborhood,
     OpenedRun,
     StageResult,
+    analyze_opened_run,
     embed_keyframes,
     estimator_sensitivity,
     find_neighbors,
     open_and_extract,
     probe_epochs,
-    run_analysis,
     run_word_experiment,
     warm_up,
 )
 from ibviewer.errors import IBViewerError
 from ibviewer.gui.jobs import JobHub
 from ibviewer.gui.playback import EpochPlayback
-from ibviewer.gui.settings import add_recent_run
+from ibviewer.gui.settings import add_recent_run, save_scheduler, saved_scheduler
 from ibviewer.gui.state import AppState
 from ibviewer.gui.workers import reserve_gui_core
 
@@ -85,7 +85,10 @@ class AnalysisController(QObject):
         self.jobs = jobs
         self.playback = playback
         self.open_defaults = open_defaults or RunRequest(path="")
+        if self.open_defaults.scheduler is None:  # a launch option wins over the saved setting
+            self.open_defaults = replace(self.open_defaults, scheduler=saved_scheduler())
         self.opening: RunRequest | None = None
+        self.request: RunRequest | None = None  # the open run's request
         self.pending_epoch: int | None = None  # the epoch to show when the next run opens
         self.last_stages: set[str] = set()  # what the last settings change recomputed
         self._settings = state.settings  # the settings the state's results were asked with
@@ -123,7 +126,7 @@ class AnalysisController(QObject):
         for slot in RUN_SLOTS:
             self.jobs.cancel(slot)
         self._resume_playback = False
-        request = opened.request
+        request = self.request = opened.request
         add_recent_run(
             {"path": request.path, "model": request.model, "model_kwargs": request.model_kwargs,
              "dataset": request.dataset, "max_samples": request.max_samples}  # fmt: skip
@@ -142,15 +145,28 @@ class AnalysisController(QObject):
         self.run_opened.emit(opened)
 
     # -- analysis ------------------------------------------------------------------------
+    @property
+    def scheduler(self) -> str | None:
+        """Where the plane and probes run: None (this process), ``local[:N]`` or a dask scheduler's address."""
+        return self.open_defaults.scheduler
+
+    def set_scheduler(self, scheduler: str | None) -> None:
+        """Run later analyses there (kept for the next start); results do not change, so nothing is recomputed."""
+        self.open_defaults = replace(self.open_defaults, scheduler=scheduler or None)
+        save_scheduler(self.open_defaults.scheduler)
+        where = self.open_defaults.scheduler or "this computer"
+        self.status_changed.emit(f"Analyses run on {where} from the next one on")
+
     def start_analysis(self, stages: frozenset[str] | set[str] = ALL_STAGES) -> None:
-        """(Re)compute the given stages for the open run and the current epoch."""
+        """(Re)compute the given stages for the open run and the current epoch (plane and probes where `scheduler` says)."""
         state = self.state
         if state.activations is None or state.epoch is None:
             return
+        request = replace(self.request or self.open_defaults, scheduler=self.scheduler, **self.cache_options())
         self.jobs.submit(
-            ANALYSIS, run_analysis, state.activations, state.settings, epochs=(state.epoch,), stages=frozenset(stages),
-            preview=True, on_partial=self._on_analysis_partial, on_finished=self._on_analysis_finished,
-            **self.cache_options(),
+            ANALYSIS, analyze_opened_run, request, state.run, state.activations, state.settings, epochs=(state.epoch,),
+            stages=frozenset(stages), preview=True, on_partial=self._on_analysis_partial,
+            on_finished=self._on_analysis_finished,
         )  # fmt: skip
 
     def analyse_epoch(self) -> None:
