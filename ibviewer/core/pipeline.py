@@ -499,6 +499,7 @@ class SensitivityResult:
     saturated: np.ndarray
     log2_n: float
     h_y: float
+    current: float | None = None  # the swept parameter's value in the plane's own settings (e.g. the rule's factor)
 
 
 def estimator_sensitivity(
@@ -551,7 +552,7 @@ def estimator_sensitivity(
     assert fitted is not None
     return SensitivityResult(
         layer, int(epoch), settings.estimator, parameter, np.asarray(sweep, dtype=np.float64), np.asarray(i_xt),
-        np.asarray(i_ty), np.asarray(saturated), float(fitted.log2_n_), float(fitted.h_y_),
+        np.asarray(i_ty), np.asarray(saturated), float(fitted.log2_n_), float(fitted.h_y_), float(base[parameter]),
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ highlighted in every view. "Run on" names where analyses run (this process, or a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -47,10 +47,12 @@ from ibviewer.core.config import (
     AnalysisSettings,
     parse_scheduler,
 )
-from ibviewer.core.pipeline import SENSITIVITY_WIDTH, SensitivityResult
 from ibviewer.errors import IBViewerError
 from ibviewer.gui.state import AppState
 from ibviewer.gui.widgets.style import make_pen
+
+if TYPE_CHECKING:
+    from ibviewer.core.pipeline import SensitivityResult
 
 __all__ = ["ControlsPanel"]
 
@@ -95,9 +97,8 @@ def _current_value(settings: AnalysisSettings, result: SensitivityResult) -> tup
         return settings.n_bins, settings.bin_width is None
     if result.parameter == "kernel_width":
         return settings.kernel_width or 1.0, settings.kernel_width is not None
-    # width_factor: the rule's own factor is the sweep's multiple 1 when none is set
-    rule_default = float(result.values[SENSITIVITY_WIDTH.index(1.0)])
-    return settings.width_factor or rule_default, settings.kernel_width is None
+    # width_factor: without one set, the rule's own factor (the one the sweep was made around)
+    return settings.width_factor or result.current or 1.0, settings.kernel_width is None
 
 
 class ControlsPanel(QWidget):
