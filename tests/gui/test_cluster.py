@@ -81,3 +81,16 @@ def test_cancel_in_the_window_cancels_the_clusters_tasks(controller, cluster, di
     while _ibviewer_tasks(cluster) and time.monotonic() < deadline:
         qtbot.wait(100)
     assert not _ibviewer_tasks(cluster)
+
+
+def test_the_window_takes_the_scheduler_from_the_command_line(monkeypatch):
+    from ibviewer.cli import main
+
+    launched = []
+    monkeypatch.setattr("ibviewer.gui.app.run_app", lambda request, settings, launch: launched.append(request) or 0)
+    assert main(["gui", "some/run", "--scheduler", "local:2"]) == 0
+    assert launched[0].scheduler == "local:2"
+    state = AppState()
+    controller = AnalysisController(state, JobHub(), EpochPlayback(state), launched[0])
+    assert controller.scheduler == "local:2"  # a launch option wins over the saved setting
+    controller.shutdown()
