@@ -15,6 +15,7 @@ import argparse
 import importlib
 import logging
 import sys
+import textwrap
 import warnings
 from collections.abc import Sequence
 
@@ -49,6 +50,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "neighbours and layer probes. Without a command, opens the desktop app "
             "(`ibviewer [PATH] [options]`, the options of `ibviewer gui --help`)."
         ),
+        formatter_class=_TopLevelHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ibviewer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", default=False, help="log diagnostics to stderr")
@@ -59,7 +61,38 @@ def _build_parser() -> argparse.ArgumentParser:
         module.register(subparsers, common)
     gui = subparsers.add_parser("gui", parents=common, help="open the desktop app (the default without a command)")
     _add_gui_arguments(gui)
+    parser.epilog = _gui_epilog(gui)
     return parser
+
+
+class _TopLevelHelpFormatter(argparse.HelpFormatter):
+    """Wraps the description as usual but keeps the epilog (the desktop app's options, already formatted) as it is."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith(_GUI_EPILOG_HEAD):
+            return text
+        return super()._fill_text(text, width, indent)
+
+
+_GUI_EPILOG_HEAD = "desktop app"
+
+
+def _gui_epilog(gui: argparse.ArgumentParser) -> str:
+    """The GUI's own options for ``ibviewer --help`` (the window group in full, the others by name)."""
+    formatter = gui._get_formatter()
+    others: list[str] = []
+    for group in gui._action_groups:
+        actions = [a for a in group._group_actions if a.option_strings and a.dest not in ("help", "verbose")]
+        if group.title == "window":
+            formatter.start_section(f"{_GUI_EPILOG_HEAD} (ibviewer [PATH] [options]; all of them: ibviewer gui --help)")
+            formatter.add_arguments(actions)
+            formatter.end_section()
+        else:
+            others += [a.option_strings[-1] for a in actions]
+    text = formatter.format_help().rstrip()
+    wrapped = textwrap.fill("also: " + ", ".join(others), width=78, initial_indent="  ", subsequent_indent="    ",
+                            break_on_hyphens=False, break_long_words=False)
+    return f"{text}\n{wrapped}\n"
 
 
 def _add_gui_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,8 +112,9 @@ def _add_gui_arguments(parser: argparse.ArgumentParser) -> None:
     add_neighbor_arguments(parser)
     group = parser.add_argument_group("window")
     group.add_argument("--screenshot", metavar="OUT.png", help="compute, save the window as PNG and exit")
-    group.add_argument("--epoch", type=int, default=None, help="epoch to show")
-    group.add_argument("--select", type=int, default=None, metavar="INDEX", help="sample to select")
+    group.add_argument("--epoch", type=int, default=None, help="saved epoch to show (default: the last)")
+    group.add_argument("--select", type=int, default=None, metavar="INDEX",
+                       help="dataset index of the sample to click: its neighbours are listed and highlighted")
     group.add_argument("--session", metavar="FILE", default=None, help="reopen a saved session")
     parser.set_defaults(func=_run_gui)
 

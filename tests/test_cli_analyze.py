@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -35,7 +36,10 @@ def test_analyze_writes_every_output(tmp_path, ib12_checkpoints, capsys):
         rows = [r for r in embeddings if r["epoch"] == str(epoch) and r["layer"] == "3"]
         assert len(rows) == 600
     probes = _rows(out / "probes.csv")
-    assert len(probes) == 6 and all(0 <= float(r["linear_acc"]) <= 1 for r in probes)
+    assert len(probes) == 7 and all(0 <= float(r["linear_acc"]) <= 1 for r in probes)
+    assert probes[0]["layer"] == "input" and probes[0]["epoch"] == ""  # the raw inputs' baseline
+    meta = json.loads((out / "probes.json").read_text())
+    assert meta["n_samples"] == 600 and meta["split"] == "seeded" and meta["n_test"] == 120
     assert "epoch 20: " in captured.out  # the probes' plain-language saturation note
     neighbours = _rows(out / "neighbors.csv")
     assert {r["query_index"] for r in neighbours} == {"14"} and len(neighbours) == 2 * 5
@@ -74,7 +78,7 @@ def test_analyze_an_activations_archive(tmp_path, rng):
 @pytest.mark.parametrize(
     ("extra", "needle"),
     [(["--what", "pictures"], "--what"), (["--epochs", "999"], "not saved"), (["--select", "99999"], "--select"),
-     (["--select", "7", "--max-samples", "600"], "not among the 600 samples")],
+     (["--select", "7", "--max-samples", "600"], "not among the 600 samples"), (["--words"], "--words needs a text run")],
 )
 def test_analyze_bad_options_are_one_line_errors(tmp_path, ib12_checkpoints, capsys, extra, needle):
     folder, spec = ib12_checkpoints

@@ -237,7 +237,7 @@ def test_out_keeps_a_manifest_removes_stale_outputs_and_never_replaces_foreign_f
     assert code == 0, err
     manifest = json.loads((out / "ibviewer-outputs.json").read_text())
     assert set(manifest["files"]) == {"infoplane.csv", "infoplane.png", "infoplane.svg", "embeddings.csv",
-                                      "layers_e0.png", "layers_e1.png"}  # fmt: skip
+                                      "embeddings.json", "layers_e0.png", "layers_e1.png"}  # fmt: skip
     assert manifest["settings"]["method"] == "pca" and manifest["run"]["max_samples"] == 300
     (out / "notes.txt").write_text("mine")
     code, _, err = _analyze(capsys, folder, out, "--what", "infoplane,embeddings", "--epochs", "last")

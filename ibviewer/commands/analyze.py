@@ -22,6 +22,8 @@ from ibviewer.commands.options import (
 )
 
 WHAT = ("infoplane", "embeddings", "probes")
+#: what several runs analysed together add in DIR beside their subfolders
+RUNS_OUTPUTS = ("infoplane_runs.csv", "infoplane_runs.json", "infoplane_runs.png", "infoplane_runs.svg")
 
 
 def register(subparsers: argparse._SubParsersAction, parents: list[argparse.ArgumentParser]) -> None:
@@ -30,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         parents=parents,
         help="write the information plane, embeddings, probes and neighbours of a run to a folder",
         description=(
-            "Writes DIR/infoplane.csv|png|svg, DIR/embeddings.csv, DIR/layers_e<epoch>.png, DIR/probes.csv and, "
+            "Writes DIR/infoplane.csv|png|svg, DIR/embeddings.csv|json, DIR/layers_e<epoch>.png, DIR/probes.csv|json and, "
             "with --select, DIR/neighbors.csv (formats: docs/outputs.md), and DIR/ibviewer-outputs.json listing "
             "them with the settings. Outputs of an earlier analysis in DIR are replaced or removed; other files "
             "are never touched unless --overwrite."
@@ -42,9 +44,19 @@ def register(subparsers: argparse._SubParsersAction, parents: list[argparse.Argu
         "each into its own subfolder of DIR named after the run",
     )  # fmt: skip
     add_output_arguments(parser)
+    parser.add_argument(
+        "--combine", choices=("compare", "average"), default="compare",
+        help="several runs: also write DIR/infoplane_runs.csv|json|png|svg, their planes side by side (compare, the "
+        "default: different setups) or averaged per layer and epoch with the spread over runs (average: seeds of one setup)",
+    )  # fmt: skip
     parser.add_argument("--what", default=",".join(WHAT), help=f"comma-separated subset of {','.join(WHAT)}")
     parser.add_argument("--epochs", default="last", help="epochs to embed and probe: last, all, or a comma-separated list")
     parser.add_argument("--select", type=int, default=None, metavar="INDEX", help="write the neighbours of this sample (dataset index)")
+    parser.add_argument(
+        "--words", action="store_true",
+        help="text runs: write DIR/words.csv, the word experiment's same-group neighbour share per layer for the last "
+        "epoch and for the untrained first epoch (the control), with the run's query words",
+    )  # fmt: skip
     add_run_arguments(parser)
     add_estimator_arguments(parser, jobs=True)
     add_embedding_arguments(parser)
@@ -101,6 +113,8 @@ def _check_options(args: argparse.Namespace, settings, run, request) -> None:  #
     from ibviewer.core.neighbors import MAX_K
     from ibviewer.errors import IBViewerError
 
+    if args.words and (run.dataset is None or run.dataset.words is None or not run.extra.get("query_words")):
+        raise IBViewerError(f"--words needs a text run with query words (run.json extra.query_words); {run.name} has none.")
     if args.jobs < 1:
         raise IBViewerError(f"--jobs {args.jobs} must be at least 1.")
     if args.select is not None:
@@ -109,14 +123,14 @@ def _check_options(args: argparse.Namespace, settings, run, request) -> None:  #
             raise IBViewerError(f"--k {settings.k} is more than the {MAX_K} neighbours ibviewer finds; choose a smaller --k.")
 
 
-def _planned_outputs(what: set[str], epochs: list[int], select: int | None) -> list[str]:
-    names = []
+def _planned_outputs(what: set[str], epochs: list[int], select: int | None, words: bool = False) -> list[str]:
+    names = ["words.csv"] if words else []
     if "infoplane" in what:
         names += ["infoplane.csv", "infoplane.png", "infoplane.svg"]
     if "probes" in what:
-        names.append("probes.csv")
+        names += ["probes.csv", "probes.json"]
     if "embeddings" in what:
-        names += ["embeddings.csv", *(f"layers_e{epoch}.png" for epoch in epochs)]
+        names += ["embeddings.csv", "embeddings.json", *(f"layers_e{epoch}.png" for epoch in epochs)]
     if select is not None:
         names.append("neighbors.csv")
     return names
@@ -141,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
         for folder in _output_folders(Path(args.out).expanduser(), [run_.name for run_ in opened])
     ]
     for output, run_epochs in zip(outputs, epochs):
-        output.prepare(_planned_outputs(what, run_epochs, args.select))
+        output.prepare(_planned_outputs(what, run_epochs, args.select, args.words))
+    combined_out = OutputFolder(args.out, overwrite=args.overwrite) if len(opened) > 1 and "infoplane" in what else None
+    if combined_out is not None:
+        combined_out.prepare(list(RUNS_OUTPUTS))
     progress = TextProgress()
     analyses = analyze_runs(
         list(zip(requests, opened)), settings, epochs=epochs, stages=frozenset(what), n_jobs=args.jobs,
@@ -152,11 +169,18 @@ def run(args: argparse.Namespace) -> int:
         if len(analyses) > 1:
             print(f"{analysis.run.name}:")
         files = _write_outputs(output.folder, analysis, settings, args.select)
+        if args.words:
+            files.append(_write_word_shares(output.folder, analysis.run, request))
         record = {
             "command": "analyze", "run": request.to_dict(), "what": sorted(what), "epochs": run_epochs,
             "select": args.select, "settings": settings.to_dict(),
         }  # fmt: skip
         output.finish(files, record)
+        written += files
+    if combined_out is not None:
+        files = _write_combined(combined_out.folder, analyses, [o.folder.name for o in outputs], args.combine)
+        combined_out.finish(files, {"command": "analyze", "combine": args.combine, "runs": [o.folder.name for o in outputs],
+                                    "settings": settings.to_dict()})  # fmt: skip
         written += files
     progress.update(1.0, "done")
     for path in written:
@@ -186,6 +210,7 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
 
     from ibviewer.core.layer_names import layer_labels, pooling_note
     from ibviewer.core.naming import SampleNames
+    from ibviewer.core.output_meta import sidecar_path
     from ibviewer.core.pipeline import find_neighbors
     from ibviewer.core.writers import write_embeddings_csv, write_infoplane_csv, write_neighbors_csv, write_probes_csv
 
@@ -201,7 +226,7 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
         plot_information_plane(result.infoplane, figures, layer_labels=labels, note=note)
         written += [write_infoplane_csv(result.infoplane, out / "infoplane.csv"), *figures]
     if result.probes is not None:
-        written.append(write_probes_csv(result.probes, out / "probes.csv"))
+        written += [write_probes_csv(result.probes, out / "probes.csv"), sidecar_path(out / "probes.csv")]
         for epoch in epochs:
             print(f"epoch {epoch}: {result.probes.pruning_note(epoch)}")
     if acts is None:
@@ -211,7 +236,7 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
         from ibviewer.core.layer_figure import plot_layer_grid
 
         panels = [result.embeddings.get(epoch, layer) for epoch in epochs for layer in acts.layer_names]
-        written.append(write_embeddings_csv(out / "embeddings.csv", panels, acts, names))
+        written += [write_embeddings_csv(out / "embeddings.csv", panels, acts, names), sidecar_path(out / "embeddings.csv")]
         for epoch in epochs:
             path = out / f"layers_e{epoch}.png"
             plot_layer_grid(
@@ -224,3 +249,32 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
         neighbors = find_neighbors(acts, epochs[-1], int(rows[0]), k=settings.k, metric=settings.metric)
         written.append(write_neighbors_csv(out / "neighbors.csv", neighbors, acts, names))
     return written
+
+
+def _write_word_shares(out: Path, run, request) -> Path:  # noqa: ANN001
+    """The word experiment's control for the run's query words, as ``words.csv``; prints its summary."""
+    from ibviewer.core.pipeline import extract
+    from ibviewer.core.word_control import write_word_shares_csv
+    from ibviewer.core.words import word_shares
+    from ibviewer.errors import IBViewerError
+
+    acts = extract(run, request)
+    control = word_shares(acts, run.dataset.words, [str(w) for w in run.extra["query_words"]])
+    if control is None:
+        raise IBViewerError(f"{run.name} has a single saved epoch: no untrained network to compare the word groups with.")
+    print(control.summary())
+    return write_word_shares_csv(control, out / "words.csv")
+
+
+def _write_combined(out: Path, analyses, names: list[str], mode: str) -> list[Path]:  # noqa: ANN001
+    """The runs' planes together (`ibviewer.core.multirun`), beside the per-run folders; prints what was combined."""
+    from ibviewer.core.layer_names import layer_labels
+    from ibviewer.core.multirun import combine_planes, plot_runs, write_runs_csv
+    from ibviewer.core.output_meta import sidecar_path
+
+    combined = combine_planes(names, [analysis.result.infoplane for analysis in analyses], mode)
+    print(combined.describe())
+    csv_path = write_runs_csv(combined, out / "infoplane_runs.csv")
+    figures = plot_runs(combined, [out / "infoplane_runs.png", out / "infoplane_runs.svg"],
+                        layer_labels=layer_labels(analyses[0].run.layers))  # fmt: skip
+    return [csv_path, sidecar_path(csv_path), *figures]

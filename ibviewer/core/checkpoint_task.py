@@ -190,13 +190,14 @@ def _prepared_inputs(run: Run, task: CheckpointTask, options: ExtractOptions, n_
 def _probe_epoch(
     run: Run, task: CheckpointTask, options: ExtractOptions, values: dict[str, np.ndarray], labels: np.ndarray
 ) -> ProbeResult:
-    """`run_probes` on this one epoch: its folds depend on the labels and the seed only, so rows join exactly."""
+    """`run_probes` on this one epoch: its split and resamples depend on the samples and the seed only, so rows join exactly."""
+    from ibviewer.core.pipeline import sample_inputs
     from ibviewer.core.probes import run_probes
     from ibviewer.core.types import ActivationSet
 
     plan = run.capture_plan(options)
     one_epoch = ActivationSet(
         plan.layers, (task.epoch,), {name: array[None] for name, array in values.items()}, labels, plan.sample_idx,
-        task.run_key,
+        task.run_key, inputs=sample_inputs(run, plan.sample_idx), test_indices=run.test_indices,
     )  # fmt: skip
     return run_probes(one_epoch, epochs=[task.epoch], seed=int(task.probe_seed or 0))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ibviewer.core.figure_layout import EpochScale
 from ibviewer.core.information import InformationPlane
 from ibviewer.core.writers import PLAIN_TEXT, write_output
 from ibviewer.errors import IBViewerError
@@ -112,7 +113,7 @@ def _draw(plane: InformationPlane, highlight_epoch: int | None, labels: Mapping[
     epochs = np.asarray(plane.epochs, dtype=float)
     low, high = float(epochs.min()), float(epochs.max())
     high = high if high > low else low + 1.0
-    if low >= 0 and high > 100 * (low + 1):
+    if EpochScale.for_epochs(epochs).log:
         # log-spaced saves (0, 1, 2, ... 10000): a linear scale would paint almost all of them dark
         norm = SymLogNorm(linthresh=1.0, vmin=low, vmax=high)
     else:

@@ -6,7 +6,6 @@ matplotlib is imported inside the functions (Agg backend) so the CLI starts fast
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,12 @@ from typing import Any
 import numpy as np
 
 from ibviewer.core.embedding import EmbeddingSet
+from ibviewer.core.figure_layout import grid_shape
 from ibviewer.core.probes import ProbeResult
 from ibviewer.core.writers import PLAIN_TEXT, write_output
 from ibviewer.errors import EstimatorError
+
+LAYER_GRID_ASPECT = 1.6  # width / height the grid aims at (a landscape page)
 
 __all__ = ["plot_layer_grid"]
 
@@ -62,6 +64,7 @@ def plot_layer_grid(
         Where to save (format from the suffix, e.g. .png/.svg/.pdf), written atomically.
         Without it the figure is returned open.
     max_cols : int, default=4
+        At most this many columns; the grid itself follows the panel count (`grid_shape`).
     point_size : float, optional
         Default: scaled down with the number of points.
     dpi : int, default=120
@@ -102,8 +105,8 @@ def _draw_grid(
     if epoch_value not in embedding_set.epochs:
         raise EstimatorError(f"Epoch {epoch} was not embedded; embedded epochs: {list(embedding_set.epochs)}.")
     layers = embedding_set.layers
-    n_cols = min(max_cols, len(layers))
-    n_rows = math.ceil(len(layers) / n_cols)
+    # the grid from the panel count and a landscape page: no empty row, few empty cells (5 panels: 2 x 3)
+    n_rows, n_cols = grid_shape(len(layers), aspect=LAYER_GRID_ASPECT, max_cols=max_cols)
     projection = "3d" if embedding_set.dims == 3 else None
     fig = Figure(figsize=(3.6 * n_cols, 3.5 * n_rows + 0.8), dpi=dpi)
     classes = np.unique(labels)

@@ -113,6 +113,7 @@ class TextProgress:
         self._fraction = 0.0
         self._advanced_at = self._start
         self._eta_then = float("nan")
+        self._shown = 0.0  # the furthest fraction reported so far
 
     def _time_left(self, now: float, fraction: float) -> float:
         """Seconds left, NaN when unknown: a stage that stops advancing makes the estimate stale.
@@ -131,7 +132,10 @@ class TextProgress:
 
     def update(self, fraction: float, message: str = "") -> None:
         now = time.monotonic()
-        fraction = min(max(float(fraction), 0.0), 1.0)
+        # one bar that never moves back: stages and runs that report overlapping spans (49.5% -> 75% -> 55%)
+        # keep the furthest fraction shown
+        fraction = max(min(max(float(fraction), 0.0), 1.0), self._shown)
+        self._shown = fraction
         if fraction < 1.0 and now - self._last < self.min_interval:
             return
         self._last = now

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -137,7 +137,8 @@ class StreamedRun:
         stacked = {name: np.stack([values[e][name] for e in self.epochs]) for name in self.layer_names}
         key = hash_json({"epochs_of": self.key, "epochs": list(self.epochs)})
         record = dict(extract_options(self.request).to_dict(), layers=list(self.layer_names), epochs_kept=list(self.epochs))
-        return ActivationSet(self.layers, self.epochs, stacked, self.labels, self.sample_idx, key, record)
+        return ActivationSet(self.layers, self.epochs, stacked, self.labels, self.sample_idx, key, record,
+                             test_indices=self.run.test_indices)  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -329,11 +330,7 @@ def _finish(state: _RunState, cache: DiskCache, stages: frozenset[str] | set[str
 
 
 def _join_probes(parts: Sequence[ProbeResult]) -> ProbeResult:
-    """One `ProbeResult` from one-epoch results (same layers, folds and samples: only the rows differ)."""
-    first = parts[0]
-    return replace(
-        first,
-        epochs=tuple(e for part in parts for e in part.epochs),
-        linear_acc=np.concatenate([part.linear_acc for part in parts]),
-        knn_acc=np.concatenate([part.knn_acc for part in parts]),
-    )
+    """One `ProbeResult` from one-epoch results (same layers, split and samples: only the rows differ)."""
+    from ibviewer.core.probes import join_probes
+
+    return join_probes(parts)

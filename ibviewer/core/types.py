@@ -136,6 +136,10 @@ class ActivationSet:
         (n_samples, ...) the model inputs of the captured samples (``dataset.x[sample_idx]``)
         when known; the ``renyi`` estimator takes them as the X of I(X;T). Set with
         :meth:`with_inputs`; None for token inputs and activation archives.
+    test_indices : ndarray of int64 or None
+        Dataset indices the network was not trained on (a run's ``split.npz``, an archive's
+        ``test_indices``): the layer probes are scored on the captured ones among them.
+        None when the run has no split.
     """
 
     layers: tuple[LayerInfo, ...]
@@ -146,6 +150,7 @@ class ActivationSet:
     key: str
     options: dict[str, object] = field(default_factory=dict)
     inputs: np.ndarray | None = None
+    test_indices: IntArray | None = None
 
     def with_inputs(self, dataset_x: np.ndarray) -> ActivationSet:
         """A copy that carries the captured samples' rows of ``dataset_x`` (all of the dataset's inputs).

@@ -4,6 +4,10 @@ For each query word, its ``n_neighbors`` nearest words in one layer (by default 
 the model's final representation) are its "synonyms". Every query word and synonym is
 then embedded at every layer with the same aligned settings, so one can watch at which
 layer the synonym groups form. Works for any run whose dataset carries ``words``.
+
+The groups are close in the layer they were chosen in by construction; the experiment's
+``control`` (`ibviewer.core.word_control`) measures the grouping in every layer for this
+network and for the untrained one, so the part owed to training can be read off.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ import numpy as np
 from ibviewer.core.cache import hash_arrays
 from ibviewer.core.config import WORD_NEIGHBORS
 from ibviewer.core.embedding import EmbeddingSet, Method, embed_layers, select_epochs, select_layers
-from ibviewer.core.neighbors import Metric, NeighborIndex
+from ibviewer.core.neighbors import Metric
 from ibviewer.core.progress import NULL_PROGRESS, Progress, SubProgress
 from ibviewer.core.types import ActivationSet, IntArray
+from ibviewer.core.word_control import WordControl, choose_groups, word_control
 from ibviewer.errors import EstimatorError
 
-__all__ = ["WordExperiment", "word_experiment", "DEFAULT_NEIGHBORS"]
+__all__ = ["WordExperiment", "word_experiment", "word_shares", "DEFAULT_NEIGHBORS"]
 
 DEFAULT_NEIGHBORS = WORD_NEIGHBORS  # synonyms per query word by dims (defined with the settings)
 
@@ -50,6 +55,10 @@ class WordExperiment:
     layer_for_synonyms : str
     n_neighbors : int
     metric : str
+    control : WordControl or None
+        The same-group neighbour share per layer, of this experiment and of the same
+        experiment through the first saved (untrained) network; None when ``epoch`` is the
+        first saved epoch.
     """
 
     query_words: tuple[str, ...]
@@ -62,6 +71,7 @@ class WordExperiment:
     layer_for_synonyms: str
     n_neighbors: int
     metric: str
+    control: WordControl | None = None
 
     @property
     def n_selected(self) -> int:
@@ -166,24 +176,13 @@ def word_experiment(
         raise EstimatorError(f"n_neighbors must be at least 1, got {k}.")
     k = min(k, acts.n_samples - 1)
     progress.update(0.0, f"synonyms: {len(query_rows)} query words, {k} neighbours each in {layer}")
-    index = NeighborIndex(acts.layer(layer, epoch_value), metric)
-    best_group: dict[int, tuple[float, int]] = {row: (-np.inf, g) for g, row in enumerate(query_rows)}
-    order = list(query_rows)
-    for g, row in enumerate(query_rows):
-        progress.check_cancelled()
-        idx, dist = index.query(row, k)
-        for neighbour, d in zip(idx.tolist(), dist.tolist()):
-            if neighbour not in best_group:
-                order.append(neighbour)
-                best_group[neighbour] = (d, g)
-            elif d < best_group[neighbour][0]:
-                best_group[neighbour] = (d, g)
-    selected = np.asarray(order, dtype=np.int64)
+    selected, groups = choose_groups(acts, query_rows, layer, epoch_value, k, metric, progress)
+    control = word_control(acts, query_rows, selected, groups, layer, epoch_value, k, metric, progress=progress)
     subset = ActivationSet(
         layers=acts.layers,
         epochs=(epoch_value,),
         values={name: acts.values[name][acts.epoch_index(epoch_value)][selected][None] for name in acts.layer_names},
-        labels=np.array([best_group[row][1] for row in order], dtype=np.int64),
+        labels=groups,
         sample_idx=acts.sample_idx[selected],
         key=hash_arrays([selected], extra={"of": acts.key, "epoch": epoch_value}),
         options=dict(acts.options),
@@ -201,12 +200,38 @@ def word_experiment(
     return WordExperiment(
         query_words=tuple(query_words),
         selected_idx=selected,
-        words=tuple(sample_words[row] for row in order),
+        words=tuple(sample_words[row] for row in selected.tolist()),
         groups=subset.labels,
-        is_query=np.arange(len(order)) < len(query_rows),
+        is_query=np.arange(len(selected)) < len(query_rows),
         embeddings=embeddings,
         epoch=epoch_value,
         layer_for_synonyms=layer,
         n_neighbors=k,
         metric=metric,
+        control=control,
     )
+
+
+def word_shares(
+    acts: ActivationSet,
+    words: Sequence[str],
+    query_words: Sequence[str],
+    *,
+    n_neighbors: int = DEFAULT_NEIGHBORS[2],
+    layer_for_synonyms: str | None = None,
+    metric: Metric = "cosine",
+    epoch: int | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> WordControl | None:
+    """The word experiment's numbers without its embeddings: each layer's same-group share, trained and untrained.
+
+    What ``ibviewer analyze --words`` writes; the same groups and shares as `word_experiment`
+    with the same words, ``n_neighbors``, layer and metric. None when ``epoch`` is the first saved epoch.
+    """
+    query_rows = _find_queries(_sample_words(acts, words), query_words)
+    (epoch_value,) = select_epochs(acts, epoch)
+    layer = layer_for_synonyms if layer_for_synonyms is not None else acts.layer_names[-1]
+    select_layers(acts, [layer])
+    k = min(int(n_neighbors), acts.n_samples - 1)
+    selected, groups = choose_groups(acts, query_rows, layer, epoch_value, k, metric, progress)
+    return word_control(acts, query_rows, selected, groups, layer, epoch_value, k, metric, progress=progress)

@@ -8,7 +8,8 @@ Formats (documented in docs/outputs.md):
 
 - ``embeddings.csv``: one row per (epoch, layer, sample): ``epoch, layer, method, index,
   label, label_name, x, y[, z]``; ``index`` is the dataset index; coordinates are written
-  with ``repr`` (shortest text that reads back to the same float).
+  with ``repr`` (shortest text that reads back to the same float). ``embeddings.json``
+  beside it records each panel's method and effective parameters.
 - ``neighbors.csv``: one row per (layer, rank): ``epoch, metric, query_index, query_name,
   query_layer, layer, rank, index, name, label, label_name, distance``.
 - ``infoplane.csv`` and ``probes.csv``: see `write_infoplane_csv` and `write_probes_csv`
@@ -33,6 +34,7 @@ from ibviewer.core.safe_read import read_bounded, sha256_file
 from ibviewer.core.information import write_infoplane_csv
 from ibviewer.core.naming import SampleNames
 from ibviewer.core.neighbors import Neighborhood
+from ibviewer.core.output_meta import write_sidecar
 from ibviewer.core.probes import write_probes_csv
 from ibviewer.core.types import ActivationSet
 from ibviewer.errors import IBViewerError
@@ -127,9 +129,32 @@ def embedding_rows(embeddings: Iterable[Any], acts: ActivationSet, names: Sample
 def write_embeddings_csv(
     path: str | Path, embeddings: Iterable[Any], acts: ActivationSet, names: SampleNames | None = None
 ) -> Path:
-    """Write ``embeddings.csv`` (see the module docstring) for the given per-layer embeddings."""
+    """Write ``embeddings.csv`` (see the module docstring) for the given per-layer embeddings, and its
+    ``embeddings.json`` sidecar: the method and effective parameters of every panel."""
+    embeddings = list(embeddings)
     columns, rows = embedding_rows(embeddings, acts, names or SampleNames(acts))
-    return write_csv(path, columns, rows)
+    written = write_csv(path, columns, rows)
+    write_sidecar(written, {"file": written.name, **embedding_metadata(embeddings, acts)})
+    return written
+
+
+def embedding_metadata(embeddings: Sequence[Any], acts: ActivationSet) -> dict[str, Any]:
+    """How the embeddings were made: the samples, and per panel the method, seed and effective parameters."""
+    return {
+        "what": "per-layer embeddings", "n_samples": acts.n_samples,
+        "capture": {k: v for k, v in acts.options.items() if k in ("max_samples", "seed", "sequence_pool", "feature_maps")},
+        "panels": [
+            {"epoch": int(e.epoch), "layer": e.layer, "method": e.method, "dims": int(e.dims), "seed": int(e.seed),
+             "params": {k: _plain(v) for k, v in sorted(e.params.items())}, "n_embedded": len(e.embedded_idx),
+             "n_features": int(e.n_features)}
+            for e in embeddings
+        ],
+    }  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of a parameter value (numpy scalars to Python numbers)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def neighbor_rows(neighbors: Neighborhood, acts: ActivationSet, names: SampleNames) -> list[list[Any]]:
@@ -162,7 +187,9 @@ def write_neighbors_csv(
 OUTPUT_MANIFEST = "ibviewer-outputs.json"
 OUTPUT_FORMAT = "ibviewer-outputs"
 #: Only files named like this are ever replaced or removed as ibviewer's own.
-_OUTPUT_NAME = re.compile(r"^(infoplane\.(csv|png|svg|pdf)|embeddings\.csv|probes\.csv|neighbors\.csv|layers_e-?\d+\.(png|svg|pdf))$")
+_OUTPUT_NAME = re.compile(
+    r"^(infoplane(_runs)?\.(csv|png|svg|pdf)|infoplane_runs\.json|(embeddings|probes)\.(csv|json)|(neighbors|words)\.csv|layers_e-?\d+\.(png|svg|pdf))$"
+)
 
 
 class OutputFolder:

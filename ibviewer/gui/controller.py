@@ -20,6 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ibviewer.core.advice import Advice, plane_advice
 from ibviewer.core.config import AnalysisSettings, RunRequest, settings_diff
 from ibviewer.core.pipeline import (
     NeighborCache,
@@ -196,6 +197,10 @@ class AnalysisController(QObject):
         self.state.set_settings(settings)
         return set(self.last_stages)
 
+    def apply_advice(self, advice: Advice) -> set[str]:
+        """Apply an advice's settings change (the warnings panel's button) through the normal settings path."""
+        return self.apply_settings(advice.apply(self.state.settings))
+
     def set_method(self, method: str) -> None:
         """Switch the embedding method (AlignedUMAP falls back to "init" for the other methods)."""
         changes: dict[str, Any] = {"method": method}
@@ -236,6 +241,8 @@ class AnalysisController(QObject):
         if isinstance(result, StageResult):
             if result.stage == "infoplane":
                 state.set_infoplane(result.value)
+                # advice from the plane's flags and the settings it was computed with (one click in the warnings panel)
+                state.set_advice(plane_advice(result.value, state.settings))
             elif result.stage == "probes":
                 state.set_probes(result.value)
             return
@@ -282,6 +289,9 @@ class AnalysisController(QObject):
         if focus is None or (neighbors.row, neighbors.layer, neighbors.epoch) != (focus.row, focus.layer, state.epoch):
             return  # answers a question nobody asks any more
         state.set_neighbors(neighbors)
+        # the look-up's own progress messages name the last layer it visited: name the clicked one
+        name = state.sample_name(focus.row) if state.activations is not None else f"row {focus.row}"
+        self.status_changed.emit(f"{len(neighbors.focus_indices)} nearest neighbours of {name} in {focus.layer}")
 
     # -- what views ask for ----------------------------------------------------------------
     def compute_sensitivity(self, layer: str, settings: AnalysisSettings | None = None) -> None:

@@ -6,11 +6,13 @@ so File > Export Data and the command line write identical files for the same se
 pyqtgraph's own SVG exporter is broken on Qt >= 6.11, so every format renders the
 widget with ``QWidget.render`` onto the right paint device: a scaled QImage for PNG,
 `QSvgGenerator` for SVG (at the widget's logical DPI, or the axes drift) and
-`QPdfWriter` for PDF, the page sized to the widget.
+`QPdfWriter` for PDF, the page sized to the widget: one point per pixel, the size the
+export dialog shows.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +33,8 @@ __all__ = [
     "render_png",
     "render_svg",
     "render_pdf",
+    "default_export_name",
+    "export_path",
 ]
 
 FIGURE_FORMATS = {"png": "PNG image", "svg": "SVG vector graphics", "pdf": "PDF document"}
@@ -59,6 +63,30 @@ def export_data(state: AppState, kind: str, path: str | Path) -> Path:
             raise IBViewerError("The layer probes are not computed yet; wait for them or open a run.")
         return writers.write_probes_csv(state.probes, path)
     raise IBViewerError(f"Unknown data export {kind!r}; choose {', '.join(DATA_KINDS)}.")
+
+
+def default_export_name(run_name: str, figure: str, epoch: int | None, fmt: str) -> str:
+    """The file name an export proposes: "<run>_<figure>_e<epoch>.<ext>" (e.g. "digits_mlp_infoplane_e300.png").
+
+    The run's name loses a weights-file suffix ("checkpoint_000.pt" -> "checkpoint_000") and any
+    character a file name should not carry.
+    """
+    stem = re.sub(r"\.(pt|pth|ckpt|pt2|bin|safetensors|npz)$", "", run_name or "ibviewer", flags=re.IGNORECASE)
+    parts = [stem, figure.replace("layer:", "layer_")] + ([f"e{epoch}"] if epoch is not None else [])
+    name = "_".join(parts)
+    return re.sub(r"[^\w.+-]+", "_", name).strip("._") + f".{fmt}"
+
+
+def export_path(path: str | Path, fmt: str) -> tuple[Path, str]:
+    """The path and format an export writes: a figure format the user typed wins, else ``fmt``'s suffix is added.
+
+    ``grid.png`` with SVG chosen in the dialog writes a PNG named ``grid.png`` (not ``grid.png.svg``).
+    """
+    path = Path(path)
+    typed = path.suffix.lower().lstrip(".")
+    if typed in FIGURE_FORMATS:
+        return path, typed
+    return path.with_name(path.name + f".{fmt}"), fmt
 
 
 def export_widget(widget: QWidget, path: str | Path, fmt: str | None = None, scale: float = 1.0) -> Path:
@@ -138,7 +166,8 @@ def render_pdf(widget: QWidget, path: str | Path) -> None:
     dpi = widget.logicalDpiX()
     writer = QPdfWriter(str(path))
     writer.setResolution(dpi)
-    page = QPageSize(QSizeF(size.width() * 72.0 / dpi, size.height() * 72.0 / dpi), QPageSize.Unit.Point, "figure")
+    # one point per pixel: the page is the size the export dialog states ("540 x 395 points")
+    page = QPageSize(QSizeF(size.width(), size.height()), QPageSize.Unit.Point, "figure")
     writer.setPageLayout(QPageLayout(page, QPageLayout.Orientation.Portrait, QMarginsF(0, 0, 0, 0)))
     writer.setTitle("ibviewer figure")
     painter = QPainter(writer)

@@ -16,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -41,7 +41,7 @@ from ibviewer.gui import resources
 from ibviewer.gui.controller import OPEN, AnalysisController
 from ibviewer.gui.dialogs.error_dialog import error_summary, show_error
 from ibviewer.gui.dialogs.open_dialog import OpenRunDialog, needs_dataset
-from ibviewer.gui.dialogs.warnings_dialog import WarningsDialog
+from ibviewer.gui.dialogs.warnings_dialog import WarningsDialog, gui_words, warning_count
 from ibviewer.gui.export import export_data, export_widget
 from ibviewer.gui.jobs import JobHub
 from ibviewer.gui.menus import Menus
@@ -60,6 +60,7 @@ from ibviewer.gui.state import AppState
 from ibviewer.gui.views.controls_panel import ControlsPanel
 from ibviewer.gui.views.embedding_view import EmbeddingGridView
 from ibviewer.gui.views.embedding_view_3d import EmbeddingGrid3DView
+from ibviewer.gui.added_runs import AddedRuns
 from ibviewer.gui.views.info_plane_view import InfoPlaneView
 from ibviewer.gui.views.neighbors_panel import NeighborsPanel
 from ibviewer.gui.views.probe_panel import ProbePanel
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 FIGURE_TARGETS = {"infoplane": "Information plane", "grid": "Layer grid", "words": "Word experiment",
                   "probes": "Layer probes", "window": "Whole window"}  # fmt: skip
 LAYERS_TAB, WORDS_TAB, PROBES_TAB = 0, 1, 2
+CONTROLS_MAX_MIN_WIDTH = 400  # px: the Controls dock's minimum width at most (wider content scrolls)
 
 
 class MainWindow(QMainWindow):
@@ -112,6 +114,7 @@ class MainWindow(QMainWindow):
         self.jobs = JobHub(self)
         self.playback = EpochPlayback(self.state, self)
         self.controller = AnalysisController(self.state, self.jobs, self.playback, open_defaults, self)
+        self.added_runs = AddedRuns(self.state, self.jobs, open_defaults, self)
 
         self._build_views()
         self._build_layout()
@@ -122,14 +125,16 @@ class MainWindow(QMainWindow):
         self._on_state_settings_changed()
         self.resize(1500, 920)
         self.main_splitter.setSizes([560, 940])
-        self.left_splitter.setSizes([430, self.timeline.maximumHeight(), 340])  # plane, timeline, neighbours
+        self.left_splitter.setSizes([400, self.timeline.maximumHeight(), 370])  # plane, timeline, neighbours
         if persist_layout:
             self._restore_layout()
+        self.fit_to_screen()
 
     # ------------------------------------------------------------------ building
     def _build_views(self) -> None:
         state = self.state
         self.info_view = InfoPlaneView(state)
+        self.info_view.set_added_runs(self.added_runs)
         self.timeline = TimelinePanel(state, self.playback)
         self.neighbors_panel = NeighborsPanel(state)
         self.embedding_view = EmbeddingGridView(state, self.playback)
@@ -140,6 +145,7 @@ class MainWindow(QMainWindow):
 
     def _build_layout(self) -> None:
         self.left_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.left_splitter.setChildrenCollapsible(False)  # dragging never hides the plane or the neighbours entirely
         for widget, stretch in ((self.info_view, 3), (self.timeline, 0), (self.neighbors_panel, 2)):
             self.left_splitter.addWidget(widget)
             self.left_splitter.setStretchFactor(self.left_splitter.count() - 1, stretch)
@@ -162,7 +168,8 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(self.controls)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(self.controls.sizeHint().width() + 24)  # labels and values readable
+        # labels and values readable, but never so wide that the window outgrows the screen beside the plane
+        scroll.setMinimumWidth(min(self.controls.sizeHint().width() + 24, CONTROLS_MAX_MIN_WIDTH))
         self.controls_dock = QDockWidget("Controls", self)
         self.controls_dock.setObjectName("controlsDock")
         self.controls_dock.setWidget(scroll)
@@ -170,6 +177,8 @@ class MainWindow(QMainWindow):
         # closed at first so the information plane keeps its width; View > Controls (Ctrl+K) opens it
         # and the window's saved layout remembers the choice
         self.controls_dock.hide()
+        # opening or closing Controls: the central views give the dock its room, the window never grows past the screen
+        self.controls_dock.visibilityChanged.connect(self._on_controls_dock_visibility_changed)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -183,7 +192,7 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running computation (Ctrl+.)")
         self.cancel_button.clicked.connect(self.cancel_all)
-        self.warning_button = QToolButton()  # "⚠ N warnings": opens the list
+        self.warning_button = QToolButton()  # "⚠ N warnings": opens the warnings panel
         self.warning_button.setAutoRaise(True)
         self.warning_button.setStyleSheet("color: #9a6700;")
         self.warning_button.clicked.connect(self.show_warnings)
@@ -220,6 +229,24 @@ class MainWindow(QMainWindow):
         jobs.job_cancelled.connect(self._on_jobs_job_cancelled)
         jobs.warning_raised.connect(self._on_jobs_warning_raised)
         jobs.warnings_changed.connect(self._on_jobs_warnings_changed)
+        state.advice_changed.connect(self._on_jobs_warnings_changed)
+
+    def fit_to_screen(self) -> None:
+        """Shrink the window to its screen's available area (a dock or a restored geometry may have grown it)."""
+        screen = self.screen()
+        if screen is None or self.isMaximized() or self.isFullScreen():
+            return
+        area = screen.availableGeometry()
+        frame_extra = self.frameGeometry().width() - self.width()
+        width = min(self.width(), area.width() - frame_extra)
+        height = min(self.height(), area.height() - (self.frameGeometry().height() - self.height()))
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, self.minimumSizeHint().width()), max(height, self.minimumSizeHint().height()))
+        if self.frameGeometry().right() > area.right():
+            self.move(max(area.left(), area.right() - self.frameGeometry().width() + 1), self.y())
+
+    def _on_controls_dock_visibility_changed(self, visible: bool) -> None:
+        QTimer.singleShot(0, self.fit_to_screen)  # after the dock's layout has settled
 
     # ------------------------------------------------------------------ layout persistence
     def _restore_layout(self) -> None:
@@ -257,6 +284,10 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, **options: Any) -> None:
         """Open a run in the background; ``options`` override the launch defaults (model, dataset, ...)."""
         self.controller.open_path(path, **options)
+
+    def add_run(self, path: str | Path) -> None:
+        """Draw another run in the information plane beside the shown one (File > Add Run to the Plane)."""
+        self.added_runs.add(path)
 
     def open_with_dialogs(self, path: str) -> None:
         """Open ``path``, asking for the model factory and dataset when the file needs them."""
@@ -362,9 +393,10 @@ class MainWindow(QMainWindow):
         self.status_message.setText(text)
 
     def show_warnings(self) -> WarningsDialog:
-        """Open (or raise) the list of the jobs' warnings."""
+        """Open (or raise) the warnings panel: the jobs' warnings and the results' advice, with their fixes."""
         if self.warnings_dialog is None:
-            self.warnings_dialog = WarningsDialog(self.jobs, self)
+            self.warnings_dialog = WarningsDialog(self.jobs, self.state, self)
+            self.warnings_dialog.advice_chosen.connect(self.controller.apply_advice)
         self.warnings_dialog.show()
         self.warnings_dialog.raise_()
         return self.warnings_dialog
@@ -393,13 +425,13 @@ class MainWindow(QMainWindow):
         self.show_status("Cancelled")
 
     def _on_jobs_warning_raised(self, message: str) -> None:
-        self.statusBar().showMessage(message, 20_000)
+        # the status line, not a timed overlay: a later "Cancelled" or "Analysis done" replaces it at once
+        self.show_status("⚠ " + gui_words(message).split("\n")[0])
 
     def _on_jobs_warnings_changed(self) -> None:
-        warnings = self.jobs.warnings
-        n = len(warnings)
+        n = warning_count(self.jobs, self.state)
         self.warning_button.setText(f"⚠ {n} warning{'s' if n != 1 else ''}")
-        self.warning_button.setToolTip("\n\n".join(warnings[-10:]) + "\n\nClick for the full list.")
+        self.warning_button.setToolTip("Click to list the warnings and what fixes them")
         self.warning_button.setVisible(n > 0)
 
     def report(self, exc: BaseException) -> None:

@@ -19,10 +19,11 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMenuBar, QMes
 from ibviewer import __version__
 from ibviewer.core.config import METHODS
 from ibviewer.errors import IBViewerError
+from ibviewer.gui.added_runs import AddedRuns, add_runs_menu
 from ibviewer.gui.controller import AnalysisController
 from ibviewer.gui.dialogs.export_dialog import ExportFigureDialog
 from ibviewer.gui.dialogs.open_dialog import RUN_FILE_FILTER
-from ibviewer.gui.export import DATA_KINDS
+from ibviewer.gui.export import DATA_KINDS, default_export_name, export_path
 from ibviewer.gui.session import SESSION_SUFFIX
 from ibviewer.gui.settings import app_settings, recent_runs
 from ibviewer.gui.state import AppState
@@ -32,6 +33,8 @@ __all__ = ["Menus", "MenuHost"]
 
 class MenuHost(Protocol):
     """What the menus ask of the window."""
+
+    added_runs: AddedRuns  # other runs drawn in the information plane
 
     def window(self) -> QWidget: ...  # the parent of the dialogs
 
@@ -100,6 +103,7 @@ class Menus(QObject):
         menu.addAction(self.open_action)
         self.recent_menu = menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
+        self.runs_menu = add_runs_menu(menu, parent, self.host.added_runs, self.host.report)
         menu.addSeparator()
         self.open_session_action = self._action(parent, "Open &Session…", self._on_open_session_action_triggered,
                                                 "Ctrl+Shift+O")  # fmt: skip
@@ -215,9 +219,10 @@ class Menus(QObject):
 
     # -- exporting -----------------------------------------------------------------------
     def _default_export_name(self, stem: str, suffix: str) -> str:
-        folder = Path(str(app_settings().value("export/last_dir", str(Path.home()))))
-        name = getattr(self.state.run, "name", "ibviewer")
-        return str(folder / f"{name}_{stem}.{suffix}")
+        """"<run>_<figure>_e<epoch>.<ext>" in the folder of the last export (at first: the working folder)."""
+        folder = Path(str(app_settings().value("export/last_dir", str(Path.cwd()))))
+        name = str(getattr(self.state.run, "name", "") or "ibviewer")
+        return str(folder / default_export_name(name, stem, self.state.epoch, suffix))
 
     def _on_export_figure_action_triggered(self) -> None:
         host = self.host
@@ -229,8 +234,8 @@ class Menus(QObject):
         path, _ = QFileDialog.getSaveFileName(
             host.window(), "Export Figure", self._default_export_name(stem, fmt), f"{fmt.upper()} (*.{fmt})"
         )
-        if path and not path.lower().endswith(f".{fmt}"):
-            path += f".{fmt}"
+        if path:
+            path = str(export_path(path, fmt)[0])  # a format typed in the name wins over the dialog's
         self._save(path, lambda: host.export_figure(target, path, scale))
 
     def _on_export_data_action_triggered(self) -> None:

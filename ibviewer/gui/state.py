@@ -28,6 +28,7 @@ from ibviewer.core.types import ActivationSet, Dataset
 from ibviewer.errors import IBViewerError
 
 if TYPE_CHECKING:
+    from ibviewer.core.advice import Advice
     from ibviewer.core.information import InformationPlane
     from ibviewer.core.pipeline import SensitivityResult
     from ibviewer.core.probes import ProbeResult
@@ -67,6 +68,8 @@ class AppState(QObject):
     settings_changed()
     running_changed()
         The set of running job slots (`running`) changed.
+    advice_changed()
+        The advice about the shown results (`advice`) changed.
     """
 
     run_changed = Signal()
@@ -79,6 +82,7 @@ class AppState(QObject):
     hover_changed = Signal(int)
     settings_changed = Signal()
     running_changed = Signal()
+    advice_changed = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +101,7 @@ class AppState(QObject):
         self.neighbors: Neighborhood | None = None
         self.hover = -1
         self.running: frozenset[str] = frozenset()  # job slots running now ("analysis", "words", ...)
+        self.advice: tuple[Advice, ...] = ()  # what the shown results advise (ibviewer.core.advice), with fixes
 
     # -- run -----------------------------------------------------------------------
     @property
@@ -188,6 +193,7 @@ class AppState(QObject):
         self.focus = None
         self.neighbors = None
         self.hover = -1
+        self.advice = ()
         epochs = tuple(activations.epochs) if activations is not None else ()
         self.epoch = int(epoch) if epoch in epochs else (epochs[-1] if epochs else None)
         self.run_changed.emit()
@@ -196,6 +202,13 @@ class AppState(QObject):
     def set_infoplane(self, infoplane: InformationPlane | None) -> None:
         self.infoplane = infoplane
         self.result_changed.emit("infoplane")
+
+    def set_advice(self, advice: list[Advice] | tuple[Advice, ...]) -> None:
+        """The advice about the shown results (the controller derives it when a result lands)."""
+        advice = tuple(advice)
+        if advice != self.advice:
+            self.advice = advice
+            self.advice_changed.emit()
 
     def set_probes(self, probes: ProbeResult) -> None:
         """Add probes of some epochs: they join (or replace) the rows of epochs probed before."""
@@ -356,14 +369,8 @@ class AppState(QObject):
 
 def _merge_probes(old: ProbeResult, new: ProbeResult) -> ProbeResult:
     """``old`` with the epochs of ``new`` added (``new`` wins where both have an epoch)."""
+    from ibviewer.core.probes import join_probes
+
     if tuple(old.layers) != tuple(new.layers):
         return new
-    rows = {int(e): (old.linear_acc[i], old.knn_acc[i]) for i, e in enumerate(old.epochs)}
-    rows.update({int(e): (new.linear_acc[i], new.knn_acc[i]) for i, e in enumerate(new.epochs)})
-    epochs = tuple(sorted(rows))
-    return replace(
-        new,
-        epochs=epochs,
-        linear_acc=np.stack([np.asarray(rows[e][0], dtype=np.float64) for e in epochs]),
-        knn_acc=np.stack([np.asarray(rows[e][1], dtype=np.float64) for e in epochs]),
-    )
+    return join_probes([old, new])

@@ -249,8 +249,10 @@ def vocab_dataset(wn: WordNet, words: list[str]) -> dict[str, np.ndarray]:
     }
 
 
-def synonym_scores(vectors: np.ndarray, synonyms: np.ndarray, rows: list[int], k: int) -> dict[str, float]:
-    """Precision@k of nearest words (cosine) being WordNet synonyms, and the random-pick baseline.
+def synonym_scores(
+    vectors: np.ndarray, synonyms: np.ndarray, rows: list[int], k: int, pos: np.ndarray | None = None
+) -> dict[str, float]:
+    """Precision@k of nearest words (cosine) being WordNet synonyms, and the random-pick baselines.
 
     Parameters
     ----------
@@ -262,13 +264,18 @@ def synonym_scores(vectors: np.ndarray, synonyms: np.ndarray, rows: list[int], k
         The words scored.
     k : int
         Neighbours per word.
+    pos : ndarray of int, optional
+        (n_words,) part of speech of every word (the dataset's labels).
 
     Returns
     -------
     dict
         ``precision``: mean over ``rows`` of the share of each word's k nearest words
         that are its synonyms; ``baseline``: mean share of synonyms among all other
-        words (the expected precision of k random picks); ``n``: number of rows.
+        words (the expected precision of k random picks); ``same_pos``: the same among the
+        other words of the word's part of speech (k random picks of that part of speech:
+        the honest baseline, since any model that learnt parts of speech beats the
+        uniform one); ``n``: number of rows.
     """
     from ibviewer.core.neighbors import exact_knn
 
@@ -276,13 +283,19 @@ def synonym_scores(vectors: np.ndarray, synonyms: np.ndarray, rows: list[int], k
     neighbours, _ = exact_knn(vectors, k, metric="cosine", rows=rows_arr)
     hits = np.take_along_axis(synonyms[rows_arr], neighbours, axis=1)
     baseline = synonyms[rows_arr].sum(axis=1) / (len(synonyms) - 1)
-    return {"precision": float(hits.mean()), "baseline": float(baseline.mean()), "n": len(rows)}
+    scores = {"precision": float(hits.mean()), "baseline": float(baseline.mean()), "n": len(rows)}
+    if pos is not None:
+        same = pos[rows_arr][:, None] == pos[None, :]
+        same_count = same.sum(axis=1) - 1  # the word itself has its own part of speech
+        scores["same_pos"] = float(((synonyms[rows_arr] & same).sum(axis=1) / np.maximum(same_count, 1)).mean())
+    return scores
 
 
 def write_card(run_dir: Path, settings: dict[str, Any], wn: WordNet) -> None:
     """Write ``README.md`` with this run's perplexity and its synonym check against WordNet."""
     from ibviewer.core.neighbors import exact_knn
     from ibviewer.core.run import open_run
+    from ibviewer.core.words import DEFAULT_NEIGHBORS, word_shares
 
     epoch, metrics = final_metrics(run_dir)
     run = open_run(run_dir)
@@ -292,14 +305,30 @@ def write_card(run_dir: Path, settings: dict[str, Any], wn: WordNet) -> None:
     synonyms = wn.synonym_matrix(words)
     with_synonyms = [int(i) for i in np.flatnonzero(synonyms.any(axis=1))]
     rows, neighbour_lines = [], []
+    pos = np.asarray(run.dataset.y)
     for layer in acts.layer_names:
-        first = synonym_scores(acts.layer(layer, acts.epochs[0]), synonyms, queries, K_SYNONYMS)
-        last_q = synonym_scores(acts.layer(layer, epoch), synonyms, queries, K_SYNONYMS)
-        last_all = synonym_scores(acts.layer(layer, epoch), synonyms, with_synonyms, K_SYNONYMS)
+        first = synonym_scores(acts.layer(layer, acts.epochs[0]), synonyms, queries, K_SYNONYMS, pos)
+        last_q = synonym_scores(acts.layer(layer, epoch), synonyms, queries, K_SYNONYMS, pos)
+        last_all = synonym_scores(acts.layer(layer, epoch), synonyms, with_synonyms, K_SYNONYMS, pos)
         rows.append(
-            f"| `{layer}` | {first['precision']:.3f} | {last_q['precision']:.3f} | {last_q['baseline']:.4f} | "
-            f"{last_all['precision']:.3f} | {last_all['baseline']:.4f} |"
+            f"| `{layer}` | {first['precision']:.3f} | {last_q['precision']:.3f} | {last_q['same_pos']:.3f} | "
+            f"{last_q['baseline']:.4f} | {last_all['precision']:.3f} | {last_all['same_pos']:.3f} | {last_all['baseline']:.4f} |"
         )
+    last = acts.layer_names[-1]
+    q_last = synonym_scores(acts.layer(last, epoch), synonyms, queries, K_SYNONYMS, pos)
+    all_last = synonym_scores(acts.layer(last, epoch), synonyms, with_synonyms, K_SYNONYMS, pos)
+    hits = round(q_last["precision"] * len(queries) * K_SYNONYMS)
+    honest = (
+        f"Compare with the same-part-of-speech pick: by `{last}` the {len(queries)} query words' neighbours hold "
+        f"{q_last['precision']:.3f} synonyms ({hits} of {len(queries) * K_SYNONYMS}: a small sample) against "
+        f"{q_last['same_pos']:.3f}; over all words the model scores {all_last['precision']:.3f} against "
+        f"{all_last['same_pos']:.3f}. Its neighbourhoods encode part of speech and context, hardly synonymy."
+    )
+    control = word_shares(acts, words, [words[i] for i in queries], epoch=epoch)
+    control_rows = [] if control is None else [
+        f"| `{r['layer']}`{' (groups chosen here)' if r['chosen'] else ''} | {r['share']:.2f} | {r['control_share']:.2f} |"
+        for r in control.rows()
+    ]  # fmt: skip
     final = acts.layer(acts.layer_names[-1], epoch)
     neighbours, _ = exact_knn(final, K_SYNONYMS, metric="cosine", rows=np.asarray(queries))
     for row, near in zip(queries, neighbours):
@@ -346,21 +375,40 @@ speech with at least two WordNet synonyms in the vocabulary):
 {', '.join(f'*{words[i]}*' for i in queries)}.
 
 Precision@{K_SYNONYMS}: the share of a word's {K_SYNONYMS} nearest vocabulary words (cosine) that share a
-WordNet synset with it (inflections of the same lemma excluded); baseline: the same share
-among all vocabulary words, i.e. {K_SYNONYMS} random picks. "All" averages over the
-{len(with_synonyms)} vocabulary words that have at least one WordNet synonym in the vocabulary.
+WordNet synset with it (inflections of the same lemma excluded). Baselines: the same share
+among the vocabulary words of the word's own part of speech ("same POS": {K_SYNONYMS} random picks
+of that part of speech, the honest comparison, since a model that has only learnt parts of
+speech reaches it) and among all vocabulary words ("random", {K_SYNONYMS} uniform picks). "All"
+averages over the {len(with_synonyms)} vocabulary words that have at least one WordNet synonym in
+the vocabulary.
 
-| layer | queries, epoch {acts.epochs[0]} | queries, epoch {epoch} | queries, random | all, epoch {epoch} | all, random |
-|---|---|---|---|---|---|
+| layer | queries, epoch {acts.epochs[0]} | queries, epoch {epoch} | queries, same POS | queries, random | all, epoch {epoch} | all, same POS | all, random |
+|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
+
+{honest}
+
+### The word experiment and its control (what the tool shows)
+The GUI's word experiment (and `ibviewer analyze RUN --words`, `words.csv`) groups each query
+word with its {DEFAULT_NEIGHBORS[2]} nearest words in `{acts.layer_names[-1]}` and reports, per layer, the share of every
+grouped word's 10 nearest grouped words that are in its group, beside the same experiment
+through the untrained network (epoch {acts.epochs[0]}, groups chosen the same way). In the layer the
+groups were chosen in they are close by construction, trained or not:
+
+| layer | epoch {epoch} | untrained (epoch {acts.epochs[0]}) |
+|---|---|---|
+{chr(10).join(control_rows)}
+
+Chance (random picks among the grouped words): {control.chance if control is not None else float('nan'):.3f}. Only the
+difference to the untrained column, in the layers other than the one the groups were chosen in,
+is owed to training.
 
 Nearest words by `{acts.layer_names[-1]}` at epoch {epoch} (WordNet synonyms in bold):
 
 {chr(10).join(neighbour_lines)}
 
-Read the precision against its baseline: most of what the model puts near a word are
-words used in the same contexts (same part of speech, antonyms, related words), which
-WordNet does not call synonyms.
+Most of what the model puts near a word are words used in the same contexts (same part of
+speech, antonyms, related words), which WordNet does not call synonyms.
 """
     (run_dir / "README.md").write_text(text, encoding="utf-8")
 

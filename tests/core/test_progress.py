@@ -137,3 +137,16 @@ def test_time_left_is_unknown_once_a_stage_stops_advancing(monkeypatch):
     progress.update(0.5, "still neighbours")  # t=60: the estimate ran out long ago
     lines = stream.getvalue().splitlines()
     assert "left   2.0s" in lines[0] and "left   1.0s" in lines[1] and "left ?)" in lines[2]
+
+
+def test_the_text_bar_never_moves_backwards_when_stages_report_overlapping_spans():
+    import io
+    import re
+
+    stream = io.StringIO()
+    progress = TextProgress(stream, min_interval=0.0)
+    for fraction, message in ((0.495, "embeddings"), (0.75, "probes"), (0.55, "second run"), (1.0, "done")):
+        progress.update(fraction, message)
+    shown = [float(p) for p in re.findall(r"\]\s+([\d.]+)%", stream.getvalue())]
+    assert shown == sorted(shown) and shown[0] == 49.5 and shown[-1] == 100.0
+    assert "second run" in stream.getvalue()  # the message still shows, at the bar's furthest point

@@ -45,9 +45,10 @@ def test_streamed_results_equal_the_in_memory_ones_exactly(ib12_checkpoints, set
     if want.i_xt_lower is not None:
         np.testing.assert_array_equal(plane.i_xt_lower, want.i_xt_lower)
     assert (plane.h_y, plane.log2_n, plane.warnings) == (want.h_y, want.log2_n, want.warnings)
-    np.testing.assert_array_equal(got.result.probes.linear_acc, expected.probes.linear_acc)
-    np.testing.assert_array_equal(got.result.probes.knn_acc, expected.probes.knn_acc)
-    assert got.result.probes.epochs == (5, 20) and got.result.probes.cv == expected.probes.cv
+    for name in ("linear_acc", "knn_acc", "linear_ci", "knn_ci", "gain", "gain_ci"):
+        np.testing.assert_array_equal(getattr(got.result.probes, name), getattr(expected.probes, name))
+    assert got.result.probes.epochs == (5, 20) and got.result.probes.metadata() == expected.probes.metadata()
+    assert got.result.probes.baseline == expected.probes.baseline and expected.probes.baseline is not None
     # the kept activations are exactly the chosen epochs' rows, and embed to the same panels
     for layer in opened.activations.layer_names:
         for epoch in (5, 20):
@@ -133,17 +134,18 @@ def test_joblib_processes_give_the_same_plane(ib12_checkpoints):
 
 
 def test_warnings_raised_in_tasks_reach_the_caller_once(ib12_checkpoints):
-    # 3 samples of the rarest class: every epoch's probes warn about their folds
+    # a split holding out a single captured sample: every epoch's probes warn that they hold out a seeded part
     request = _request(ib12_checkpoints, use_cache=False, max_samples=None)
     opened = open_request(request)
     labels = opened.dataset.y
     keep = np.concatenate([np.flatnonzero(labels == 0)[:40], np.flatnonzero(labels == 1)[:3]])
     object.__setattr__(opened.source, "dataset", _subset(opened.dataset, keep))
+    opened.source.test_indices = np.array([0])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         analyze_runs([(request, opened)], AnalysisSettings(), epochs=[(1, 5, 20)], stages={"probes"})
-    folds = [w for w in caught if "fold" in str(w.message)]
-    assert len(folds) == 1 and "3-fold" in str(folds[0].message)
+    split = [w for w in caught if "held out" in str(w.message)]
+    assert len(split) == 1 and "only 1 of the 43" in str(split[0].message)
 
 
 def _subset(dataset, rows):

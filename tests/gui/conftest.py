@@ -112,4 +112,8 @@ def window(qtbot):
     window.resize(1400, 900)
     window.show()
     qtbot.waitExposed(window)
-    return window
+    yield window
+    # every job stopped before the window goes: a late result must never reach a deleted widget
+    # (on a busy machine the close event's own 2 s wait can be too short)
+    window.controller.shutdown()
+    assert window.jobs.shutdown(60.0)

@@ -96,8 +96,11 @@ class WordRun(FakeRun):
         self.extra = {"query_words": list(QUERY_WORDS)}
 
 
-def make_word_state(n_per_query: int = 12, seed: int = 0):
-    """AppState with a synthetic text run: 16 query words, each with a cloud of related words, 3 layers."""
+def make_word_state(n_per_query: int = 12, seed: int = 0, untrained: bool = False):
+    """AppState with a synthetic text run: 16 query words, each with a cloud of related words, 3 layers.
+
+    ``untrained`` adds an epoch 0 before epoch 3 where every layer is noise (the word experiment's control).
+    """
     from ibviewer.core.types import Dataset
     from ibviewer.gui.state import AppState
 
@@ -115,11 +118,12 @@ def make_word_state(n_per_query: int = 12, seed: int = 0):
     for k, (name, dim) in enumerate((("embed", 12), ("act1", 10), ("act2", 8))):
         centres = rng.normal(size=(n_groups, dim)) * (2 + 2 * k)
         x = centres[groups_arr] + rng.normal(size=(n, dim))
-        values[name] = x[None].astype(np.float32)
+        values[name] = (np.stack([rng.normal(size=(n, dim)), x]) if untrained else x[None]).astype(np.float32)
         layers.append(LayerInfo(name, name, (dim,), dim))
     labels = (groups_arr % 4).astype(np.int64)
     dataset = Dataset("words", "words", "tokens", np.arange(n)[:, None], labels, words=tuple(words))
-    acts = ActivationSet(tuple(layers), (3,), values, labels, np.arange(n, dtype=np.int64), key=f"words-{seed}")
+    epochs = (0, 3) if untrained else (3,)
+    acts = ActivationSet(tuple(layers), epochs, values, labels, np.arange(n, dtype=np.int64), key=f"words-{seed}-{untrained}")
     state = AppState()
     state.set_run(WordRun(dataset), acts)
     return state

@@ -66,7 +66,7 @@ def test_embedding_controls_reach_the_computation_and_recompute_only_embeddings(
     with qtbot.waitSignal(window.idle, timeout=120_000):
         controls.alignment.setCurrentIndex(controls.alignment.findData("procrustes"))
         controls.preprocessing.setCurrentIndex(controls.preprocessing.findData("standardize"))
-        controls.pca_before.setChecked(True)
+        controls.pca_before.setCurrentIndex(controls.pca_before.findData(50))
         controls.flush()
     params = state.embedding(layers[-1]).params
     assert (params["alignment"], params["preprocessing"], params["pca_dims"]) == ("procrustes", "standardize", 50)
@@ -74,7 +74,7 @@ def test_embedding_controls_reach_the_computation_and_recompute_only_embeddings(
     # back to perplexity 20 with the first settings: every panel comes from the disk cache
     with qtbot.waitSignal(window.idle, timeout=120_000):
         window.controller.apply_settings(
-            state.settings.with_changes(perplexity=20.0, alignment="init", preprocessing="none", pca_dims=None)
+            state.settings.with_changes(perplexity=20.0, alignment="init", preprocessing="none", pca_dims="auto")
         )
     assert all(state.embedding(layer).cached and state.embedding(layer).params["perplexity"] == 20.0 for layer in layers)
 

@@ -53,6 +53,9 @@ def test_controls_follow_the_method_and_estimator(panel):
     restored = AnalysisSettings(method="umap", n_neighbors=33, dims=3, color_by="correct")
     panel.set_settings(restored)
     assert panel.settings() == restored
+    for pca_dims in ("auto", 50, None, 20):  # every PCA-first choice round-trips, a number from a session too
+        panel.set_settings(restored.with_changes(method="tsne", pca_dims=pca_dims))
+        assert panel.settings().pca_dims == pca_dims
 
 
 def test_sensitivity_sweeps_bins_in_the_background(panel, qtbot, controller_for):

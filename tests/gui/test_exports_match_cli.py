@@ -39,3 +39,5 @@ def test_export_data_writes_the_same_bytes_as_analyze(qtbot, tmp_path, digits_ru
     for name in ("infoplane", "probes", "embeddings", "neighbors"):
         written = window.export_data(name, gui / f"{name}.csv")
         assert written.read_bytes() == (out / f"{name}.csv").read_bytes(), name
+        if name in ("probes", "embeddings"):  # and the sidecars saying how they were made
+            assert (gui / f"{name}.json").read_bytes() == (out / f"{name}.json").read_bytes(), name

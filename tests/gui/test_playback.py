@@ -90,12 +90,12 @@ def test_2d_panels_follow_playback_and_the_colour_mode(qtbot):
         blended = 0.75 * state.coords(layer, 1) + 0.25 * state.coords(layer, 5)
         np.testing.assert_allclose(grid.panels[layer].coords, blended, atol=1e-5)
         np.testing.assert_allclose(np.column_stack(grid.panels[layer].scatter.getData()), blended, atol=1e-5)  # drawn
-    # while playing, the title names the saved epoch passed
+    # while playing, the title names the two saved epochs it blends between (as the timeline does)
     playback.set_position(0.0)
     playback._timer.start()
     try:
         playback.set_position(1.5)
-        assert state.epoch == 5 and "epoch <b>5</b>" in grid.title.text()
+        assert state.epoch == 5 and "between epochs <b>5</b> and <b>20</b>" in grid.title.text()
     finally:
         playback.pause()
     # standing on a saved epoch again: that epoch's own embedding

@@ -39,6 +39,7 @@ def test_word_view_labels_query_words_in_every_layer(word_view, qtbot):
     assert experiment is state.word_experiment and word_view.status.text() == ""
     assert experiment.query_words == QUERY_WORDS and experiment.n_neighbors == 10
     assert list(word_view.panels) == ["embed", "act1", "act2"]
+    assert experiment.control is None and "No control" in word_view.title.text()  # one saved epoch
     for panel in word_view.panels.values():
         labelled = set(panel.labelled_words())
         assert set(QUERY_WORDS) <= labelled
@@ -89,3 +90,20 @@ def test_word_view_3d_uses_text_items_for_query_words(word_view, qtbot):
         assert set(QUERY_WORDS) <= texts
     image = word_view.figure.grab().toImage()
     assert not image.isNull() and image.width() > 500
+
+
+def test_the_title_shows_the_control_beside_the_result(qtbot, controller_for):
+    state = make_word_state(untrained=True)
+    view = WordView(state)
+    view.experiment_requested.connect(controller_for(state).compute_word_experiment)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.experiment_changed, timeout=30_000):
+        view.request(2, method="pca", n_neighbors=10)
+    control = view.experiment.control
+    assert control is not None and control.control_epoch == 0 and control.epoch == 3
+    title = view.title.text()
+    for j, layer in enumerate(control.layers):
+        assert f"<b>{control.share[j]:.2f}</b> (untrained {control.control_share[j]:.2f})" in title
+    assert f"Groups were chosen in <u>{control.chosen_layer}</u>" in title
+    # trained clusters hold in every layer; the untrained network groups only where it chose
+    assert control.share.min() > 0.8 and control.control_share[0] < control.chance + 0.1

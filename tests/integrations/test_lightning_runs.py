@@ -15,7 +15,7 @@ import torch  # noqa: E402
 
 from ibviewer.core.activations import ExtractOptions  # noqa: E402
 from ibviewer.core.run import LiveRun, lightning_versions, open_run, survey  # noqa: E402
-from ibviewer.errors import IBViewerError  # noqa: E402
+from ibviewer.errors import IBViewerError, RunFormatError  # noqa: E402
 from ibviewer.integrations.lightning import IBViewerCallback  # noqa: E402
 
 from .conftest import quiet_training  # noqa: E402
@@ -128,15 +128,18 @@ def test_lightning_checkpoints_need_a_model(lightning_run):
         open_run(root / "lightning_logs" / "version_0", dataset="digits")
 
 
-def test_the_callback_runs_open_without_flags_and_match_the_checkpoints(lightning_run):
+def test_the_callback_runs_open_with_the_users_factory_and_match_the_checkpoints(lightning_run):
     root, spec, lit = lightning_run
-    recorded = open_run(root / "recorded")
+    # the run names the user's own module (outside ibviewer.models, outside the run folder): never run unasked
+    with pytest.raises(RunFormatError, match="outside the run folder"):
+        open_run(root / "recorded")
+    recorded = open_run(root / "recorded", model=spec)  # naming the factory is consenting to it
     assert recorded.epochs == (0, 1, 2)  # epoch 0: before training; epoch E: after E epochs
     assert {"train_loss_epoch", "val_acc"} <= set(recorded.metrics[2])
     acts = recorded.activations()
     ckpt = root / "lightning_logs" / "version_0" / "checkpoints" / "epoch=1-step=8.ckpt"  # Lightning counts from 0
     np.testing.assert_allclose(acts.layer("net.1", 2), _reference(lit, ckpt), atol=1e-6)
-    inner = open_run(root / "inner").activations()
+    inner = open_run(root / "inner", model=spec.replace(":LitMLP", ":inner")).activations()
     np.testing.assert_allclose(inner.layer("1", 2), acts.layer("net.1", 2), atol=1e-6)
 
 

@@ -18,7 +18,7 @@ import transformers  # noqa: E402
 from ibviewer.cli import main  # noqa: E402
 from ibviewer.core.activations import ExtractOptions  # noqa: E402
 from ibviewer.core.run import LiveRun, open_run, survey  # noqa: E402
-from ibviewer.errors import ModelFactoryError  # noqa: E402
+from ibviewer.errors import ModelFactoryError, RunFormatError  # noqa: E402
 from ibviewer.integrations.transformers import IBViewerTrainerCallback  # noqa: E402
 
 from .conftest import poison, quiet_training  # noqa: E402
@@ -131,8 +131,12 @@ def test_configs_that_need_custom_code_are_refused(bert_run, tokens_npz, tmp_pat
         open_run(folder, dataset=str(tokens_npz))
 
 
-def test_the_callback_run_opens_without_flags_and_matches_the_checkpoints(bert_run, tokens_npz):
-    recorded = open_run(bert_run / "recorded")
+def test_the_callback_run_opens_with_its_dataset_and_matches_the_checkpoints(bert_run, tokens_npz):
+    # the model is built from the recorded config without consent (a class transformers ships); the
+    # dataset file lies outside the run folder, so the run folder alone may not name it
+    with pytest.raises(RunFormatError, match="outside the run folder"):
+        open_run(bert_run / "recorded")
+    recorded = open_run(bert_run / "recorded", dataset=str(tokens_npz))
     assert recorded.kind == "ibviewer" and recorded.epochs == (0, 1, 2)
     assert "loss" in recorded.metrics[2]
     assert [layer.name for layer in recorded.layers] == BLOCKS

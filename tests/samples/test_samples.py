@@ -56,7 +56,7 @@ def test_shortened_training_via_cli_opens_extracts_and_analyses(name, tmp_path, 
     assert plane.i_xt.shape == (len(run.epochs), len(acts.layer_names))
     assert (plane.i_xt >= 0).all() and (plane.i_xt <= plane.log2_n + 1e-9).all()
     assert (plane.i_ty >= 0).all() and (plane.i_ty <= plane.h_y + 1e-9).all()
-    probes = run_probes(acts, cv=2, max_samples=600)
+    probes = run_probes(acts, max_samples=600)
     assert probes.linear_acc.shape == (1, len(acts.layer_names)) and (probes.linear_acc > 0).all()
     card = (out / "README.md").read_text()
     assert f"ibviewer train-sample {name} --out DIR" in card

@@ -2,7 +2,8 @@
 
 Keys (see ``docs/run-format.md``): ``labels`` (N,), ``act/<layer>`` or
 ``act/<layer>/<epoch>`` (N, ...), optional ``epochs``, ``layer_order``,
-``label_names``, ``words`` and ``images``.
+``label_names``, ``words``, ``images`` and ``test_indices`` (the held-out samples, as in a
+run's ``split.npz``: the layer probes are scored on them).
 """
 
 from __future__ import annotations
@@ -81,8 +82,17 @@ class ArchiveOpener:
         )  # fmt: skip
         return ArchiveSource(
             kind="activations", path=path, name=path.name, entries=[EpochEntry(e, None) for e in epochs],
-            dataset=data, values=values, layers=layers,
+            dataset=data, values=values, layers=layers, test_indices=_test_indices(path, arrays, labels.shape[0]),
         )  # fmt: skip
+
+
+def _test_indices(path: Path, arrays: Mapping[str, np.ndarray], n: int) -> np.ndarray | None:
+    if "test_indices" not in arrays:
+        return None
+    indices = np.asarray(arrays["test_indices"])
+    if indices.ndim != 1 or not np.issubdtype(indices.dtype, np.integer) or (indices.size and not 0 <= indices.min() <= indices.max() < n):
+        raise ActivationError(f"{path.name}: 'test_indices' must be a 1-D integer array of sample indices in 0..{n - 1}.")
+    return indices.astype(np.int64)
 
 
 def _labels(path: Path, arrays: Mapping[str, np.ndarray]) -> np.ndarray:

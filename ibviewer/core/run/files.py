@@ -85,6 +85,10 @@ __all__ = [
 WEIGHT_SUFFIXES = (*CHECKPOINT_SUFFIXES, ".safetensors")
 #: The one module whose factories run without the user's consent.
 BUILTIN_FACTORY_MODULE = "ibviewer.models"
+#: ibviewer's other factories that run without consent: they build only classes a library ships
+#: (``model_from_config`` builds a transformers model class from its config, never remote code,
+#: exactly as opening a Trainer folder's ``config.json`` does).
+BUILTIN_FACTORIES = frozenset({("ibviewer.integrations.transformers", "model_from_config")})
 
 
 def inside(folder: Path, name: str, manifest: Path, what: str = "file") -> Path:
@@ -283,6 +287,10 @@ def _builtin_factories() -> frozenset[str]:
     )  # fmt: skip
 
 
+def _is_builtin(module: str, name: str) -> bool:
+    return (module == BUILTIN_FACTORY_MODULE and name in _builtin_factories()) or (module, name) in BUILTIN_FACTORIES
+
+
 def factory_call(
     spec: str, kwargs: Mapping[str, Any] | None = None, run_folder: Path | None = None, *, trusted: bool = False
 ) -> FactoryCall:
@@ -323,7 +331,7 @@ def factory_call(
             file = Path(module).expanduser().resolve()
         call = FactoryCall(spec, str(file), name, kwargs, file=file)
     else:
-        call = FactoryCall(spec, module, name, kwargs, builtin=module == BUILTIN_FACTORY_MODULE and name in _builtin_factories())
+        call = FactoryCall(spec, module, name, kwargs, builtin=_is_builtin(module, name))
     if not (call.builtin or trusted):
         where = f"{run_folder / run_format.MANIFEST_NAME} names" if run_folder is not None else "Opening needs"
         raise FactoryConsentRequired(

@@ -185,7 +185,7 @@ def _entries(found: Sequence[_Checkpoint]) -> tuple[list[EpochEntry], str]:
 
 def _factory(folder: Path, request: OpenRequest) -> ModelFactory:
     if request.model is not None:
-        return ModelFactory(request.model, request.model_kwargs or {})
+        return ModelFactory(request.model, request.model_kwargs or {}, trusted=request.trust_model)
     config_path = folder / CONFIG_NAME
     if not config_path.is_file():
         raise ModelFactoryError(

@@ -181,7 +181,8 @@ class LightningOpener:
         entries, unit = _entries(found, _metrics_rows(run_dir))
         source = LightningSource(
             kind="lightning", path=path, name=name, entries=entries, dataset=require_dataset(request.dataset, name),
-            factory=ModelFactory(request.model, request.model_kwargs or {}), trust_pickle=request.trust_pickle,
+            factory=ModelFactory(request.model, request.model_kwargs or {}, trusted=request.trust_model),
+            trust_pickle=request.trust_pickle,
             run_dir=run_dir, found=found,
         )  # fmt: skip
         source.epoch_unit = unit

@@ -198,7 +198,8 @@ class LiveRun:
             key = self.run.cache_key(layers, acts.sample_idx, options)
             cache = DiskCache("activations", cache_dir, enabled=use_cache)
             cache.put(key, {f"layer_{i}": values[layer.name] for i, layer in enumerate(layers)}, {"run": str(self.run.path)})
-        return ActivationSet(tuple(layers), epochs, values, acts.labels, acts.sample_idx, key, dict(acts.options))
+        return ActivationSet(tuple(layers), epochs, values, acts.labels, acts.sample_idx, key, dict(acts.options),
+                             test_indices=acts.test_indices)  # fmt: skip
 
 
 def _options(recorded: dict[str, object]) -> act.ExtractOptions:

@@ -198,7 +198,8 @@ class Run:
             values = self.source.extract(layers, sample_idx, options, progress)
             act.check_finite(values, self.epochs, cause=f"{self.name} holds them so; fix the archive or choose other layers.")
             key = hash_arrays([*values.values(), labels], {"archive": True})
-            return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, dict(record, source="archive"))
+            return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, dict(record, source="archive"),
+                                 test_indices=self.test_indices)  # fmt: skip
         require_finite(self.dataset)  # NaN in the data must not be blamed on the weights later
         act.plan_memory(layers, len(self.entries), len(sample_idx), options.memory_limit_gb, input_bytes=self.input_bytes)
         key = self.cache_key(layers, sample_idx, options, progress)
@@ -211,12 +212,13 @@ class Run:
                 logger.info("activations of %s loaded from cache %s", self.name, key[:12])
                 progress.update(1.0, "activations loaded from cache")
                 values = {layer.name: arrays[f"layer_{i}"] for i, layer in enumerate(layers)}
-                return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record)
+                return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record,
+                                     test_indices=self.test_indices)  # fmt: skip
             cache.drop(key, "its arrays do not have the shapes this run gives")
         values = self.source.extract(layers, sample_idx, options, progress)
         act.check_finite(values, self.epochs)  # the inputs are finite (checked on loading): the weights are not
         cache.put(key, {f"layer_{i}": values[layer.name] for i, layer in enumerate(layers)}, {"run": str(self.path)})
-        return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record)
+        return ActivationSet(tuple(layers), self.epochs, values, labels, sample_idx, key, record, test_indices=self.test_indices)
 
     @property
     def input_bytes(self) -> int:

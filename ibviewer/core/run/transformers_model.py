@@ -11,6 +11,7 @@ own ``--model`` instead.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ibviewer.core.checkpoint import apply_state_dict
+from ibviewer.core.progress import NULL_PROGRESS, Progress
 from ibviewer.core.run.checkpoints import ModelFactory
 from ibviewer.errors import ModelFactoryError
 
@@ -74,6 +76,20 @@ class ConfigFactory(ModelFactory):
         name = architecture(config, where)
         assert isinstance(config, dict)
         return cls(spec=f"transformers {name} (from {where.name})", config=dict(config), where=where)
+
+    @property
+    def call(self) -> None:  # type: ignore[override]
+        """Nothing the folder names is imported: ``build`` uses a model class transformers itself ships."""
+        return None
+
+    def source_digest(self, progress: Progress = NULL_PROGRESS) -> str:
+        """The config's digest and the transformers version (what decides the network's code)."""
+        import hashlib
+        import json
+
+        version = importlib.metadata.version("transformers") if transformers_installed() else ""
+        described = json.dumps({"config": self.config, "transformers": version}, sort_keys=True, default=str)
+        return hashlib.sha256(described.encode()).hexdigest()
 
     def build(self) -> nn.Module:
         if not transformers_installed():

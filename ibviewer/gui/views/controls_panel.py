@@ -65,6 +65,12 @@ SWEPT: dict[str, tuple[str, bool]] = {
     "width_factor": ("kernel width (× the width rule)", True),
     "kernel_width": ("kernel width", True),
 }
+#: The "PCA first" choices: automatic (to 50 dimensions above 100 features), always, never.
+PCA_BEFORE_CHOICES = (
+    ("automatic (50 dims above 100 features)", "auto"),
+    (f"to {PCA_BEFORE_DIMS} dimensions", PCA_BEFORE_DIMS),
+    ("none", None),
+)
 
 
 def _combo(parent: QWidget, items: dict[str, str], tip: str) -> QComboBox:
@@ -290,7 +296,10 @@ class ControlsPanel(QWidget):
             box, ALIGNMENTS, "How panels are aligned across layers and epochs (see docs/embeddings.md)"
         )
         self.preprocessing = _combo(box, PREPROCESSINGS, "Applied to each layer before embedding")
-        self.pca_before = QCheckBox(f"PCA to {PCA_BEFORE_DIMS} dimensions first", box)
+        self.pca_before = QComboBox(box)
+        for title, value in PCA_BEFORE_CHOICES:
+            self.pca_before.addItem(title, value)
+        self.pca_before.setToolTip("PCA before t-SNE/UMAP: fewer dimensions, faster affinities (docs/embeddings.md)")
         form.addRow("method", self.method)
         form.addRow("dims", self.dims)
         form.addRow("perplexity", self.perplexity)
@@ -298,12 +307,12 @@ class ControlsPanel(QWidget):
         form.addRow("seed", self.seed)
         form.addRow("alignment", self.alignment)
         form.addRow("preprocessing", self.preprocessing)
-        form.addRow("", self.pca_before)
+        form.addRow("PCA first", self.pca_before)
         for widget in (self.method, self.dims, self.alignment, self.preprocessing):
             widget.currentIndexChanged.connect(self._on_control_changed)
         for widget in (self.perplexity, self.n_neighbors, self.seed):
             widget.valueChanged.connect(self._on_control_changed)
-        self.pca_before.toggled.connect(self._on_control_changed)
+        self.pca_before.currentIndexChanged.connect(self._on_control_changed)
         return box
 
     def _build_display_box(self) -> QGroupBox:
@@ -353,10 +362,17 @@ class ControlsPanel(QWidget):
             seed=int(self.seed.value()),
             alignment=alignment,
             preprocessing=self.preprocessing.currentData(),
-            pca_dims=PCA_BEFORE_DIMS if self.pca_before.isChecked() else None,
+            pca_dims=self.pca_before.currentData(),
             color_by=self.color_by.currentData(),
             search=self.search.text(),
         )
+
+    def _set_pca_before(self, pca_dims: int | str | None) -> None:
+        index = self.pca_before.findData(pca_dims)
+        if index < 0:  # another number of dimensions (a session, the command line): shown as its own choice
+            self.pca_before.addItem(f"to {pca_dims} dimensions", pca_dims)
+            index = self.pca_before.count() - 1
+        self.pca_before.setCurrentIndex(index)
 
     def set_settings(self, settings: AnalysisSettings) -> None:
         """Show ``settings`` in the controls without emitting ``settings_edited``."""
@@ -384,7 +400,7 @@ class ControlsPanel(QWidget):
             self.seed.setValue(settings.seed)
             _set_combo(self.alignment, settings.alignment)
             _set_combo(self.preprocessing, settings.preprocessing)
-            self.pca_before.setChecked(settings.pca_dims is not None)
+            self._set_pca_before(settings.pca_dims)
             _set_combo(self.color_by, settings.color_by)
             self.search.blockSignals(True)
             self.search.setText(settings.search)

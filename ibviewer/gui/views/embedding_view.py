@@ -31,7 +31,7 @@ from ibviewer.core.config import COLOR_MODES
 from ibviewer.gui.playback import EpochPlayback, draw_playback_frame
 from ibviewer.gui.state import AppState
 from ibviewer.gui.widgets.coloring import color_legend, point_brushes, point_rgba
-from ibviewer.gui.widgets.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
+from ibviewer.gui.widgets.figure import GridStateSlots, PanelGrid, figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.widgets.pointer import PointerViewBox
 from ibviewer.gui.widgets.style import (
     PassiveScatter,
@@ -313,6 +313,7 @@ class EmbeddingGridView(GridStateSlots, QWidget):
 
         # the figure is what "Export figure > layer grid" renders
         self.figure, self.title, self.legend, self.grid = figure_frame(self, "No run open", ClassLegend())
+        self.panel_grid = PanelGrid(self.figure, self.grid)  # rows x columns from the panel count and aspect
         self.figure.setObjectName("layerGridFigure")
         layout.addWidget(self.figure, 1)
 
@@ -405,24 +406,16 @@ class EmbeddingGridView(GridStateSlots, QWidget):
                     self.set_mode(mode)
 
     def _on_state_run_changed(self) -> None:
+        self.panel_grid.set_panels([])
         for panel in self.panels.values():
-            self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
         names = self.state.layer_names
-        n = len(names)
-        if n:
-            n_cols = max(1, math.ceil(math.sqrt(n * 1.3)))
-            n_rows = math.ceil(n / n_cols)
-            for i, name in enumerate(names):
-                panel = LayerPanel(self.state, name, self.color_mode, self.figure)
-                panel.set_mode(self.mode)
-                self.panels[name] = panel
-                self.grid.addWidget(panel, i // n_cols, i % n_cols)
-            for r in range(n_rows):
-                self.grid.setRowStretch(r, 1)
-            for c in range(n_cols):
-                self.grid.setColumnStretch(c, 1)
+        for name in names:
+            panel = LayerPanel(self.state, name, self.color_mode, self.figure)
+            panel.set_mode(self.mode)
+            self.panels[name] = panel
+        self.panel_grid.set_panels(list(self.panels.values()))
         self._update_legend()
         self._update_title()
         self._update_selection_label()
@@ -436,6 +429,8 @@ class EmbeddingGridView(GridStateSlots, QWidget):
     def _on_playback_position_changed(self, position: float) -> None:
         if not draw_playback_frame(self.state, self.playback, self.panels, position):
             self._reload_all()
+        elif self.playback is not None and self.playback.is_playing():
+            self._update_title()  # "between epochs 24 and 26", as the timeline says
 
     def _reload_all(self) -> None:
         for panel in self.panels.values():
@@ -469,6 +464,11 @@ class EmbeddingGridView(GridStateSlots, QWidget):
         else:
             self.legend.set_entries(COLOR_MODES[self.color_mode], color_legend(state, self.color_mode))
 
+    def _playback_position(self) -> float | None:
+        """Where playback stands while it blends between saved epochs (None when it does not play)."""
+        playing = self.playback is not None and self.playback.is_playing()
+        return self.playback.position if playing else None
+
     def _update_title(self) -> None:
         state = self.state
         if state.activations is None:
@@ -476,4 +476,4 @@ class EmbeddingGridView(GridStateSlots, QWidget):
             return
         note = state.probe_note()
         note_html = f"<br><span style='font-size:9pt; color:#505050'>Linear probes: {note}</span>" if note else ""
-        self.title.setText(grid_title(state) + note_html)
+        self.title.setText(grid_title(state, position=self._playback_position()) + note_html)

@@ -23,13 +23,13 @@ import pyqtgraph.opengl as gl
 from OpenGL import GL
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QCursor, QImage
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QToolButton, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from ibviewer.core.config import COLOR_MODES
 from ibviewer.gui.playback import EpochPlayback, draw_playback_frame, full_coords
 from ibviewer.gui.state import AppState
 from ibviewer.gui.widgets.coloring import color_legend, point_rgba
-from ibviewer.gui.widgets.figure import GridStateSlots, figure_frame, grid_title, layer_title_parts
+from ibviewer.gui.widgets.figure import GridStateSlots, PanelGrid, figure_frame, grid_title, layer_title_parts
 from ibviewer.gui.widgets.glview import (
     DEFAULT_CAMERA,
     GLScatterItem,
@@ -300,14 +300,17 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
             "Shift+click / Shift+drag: add to the selection · Esc: clear"
         )
         hint.setStyleSheet("color: #707070;")
+        hint.setToolTip(hint.text())
+        # clipped when the tab is narrow instead of making the whole window wider than the screen
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.link_cameras)
         row.addWidget(reset)
         row.addSpacing(12)
-        row.addWidget(hint)
-        row.addStretch(1)
+        row.addWidget(hint, 1)
         layout.addWidget(bar)
 
         self.figure, self.title, self.legend, self.grid = figure_frame(self, "No run open")
+        self.panel_grid = PanelGrid(self.figure, self.grid)  # rows x columns from the panel count and aspect
         self.figure.setObjectName("layerGrid3DFigure")
         layout.addWidget(self.figure, 1)
 
@@ -367,8 +370,8 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
 
     # -- state slots -----------------------------------------------------------------
     def _on_state_run_changed(self) -> None:
+        self.panel_grid.set_panels([])
         for panel in self.panels.values():
-            self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
         if not self.isVisible():
@@ -383,17 +386,11 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
         if n and not available:
             self.title.setText(f"3D views need OpenGL: {reason}.")
             return  # a QOpenGLWidget on a platform without OpenGL crashes when shown
-        if n:
-            n_cols = max(1, math.ceil(math.sqrt(n * 1.3)))
-            for i, name in enumerate(names):
-                panel = GLLayerPanel(self.state, name, self.color_mode, self.figure)
-                panel.view.camera_changed.connect(self._on_panel_camera_changed)
-                self.panels[name] = panel
-                self.grid.addWidget(panel, i // n_cols, i % n_cols)
-            for r in range(math.ceil(n / n_cols)):
-                self.grid.setRowStretch(r, 1)
-            for c in range(n_cols):
-                self.grid.setColumnStretch(c, 1)
+        for name in names:
+            panel = GLLayerPanel(self.state, name, self.color_mode, self.figure)
+            panel.view.camera_changed.connect(self._on_panel_camera_changed)
+            self.panels[name] = panel
+        self.panel_grid.set_panels(list(self.panels.values()))
         self._reload_all()
 
     def _on_state_embedding_changed(self, layer: str) -> None:
@@ -418,6 +415,8 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
             return
         if not draw_playback_frame(self.state, self.playback, self.panels, position):
             self._reload_all()
+        elif self.playback is not None and self.playback.is_playing():
+            self._update_title()  # "between epochs 24 and 26", as the timeline says
 
     def _reload_all(self) -> None:
         if not self.isVisible():
@@ -452,6 +451,11 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
         finally:
             self._syncing = False
 
+    def _playback_position(self) -> float | None:
+        """Where playback stands while it blends between saved epochs (None when it does not play)."""
+        playing = self.playback is not None and self.playback.is_playing()
+        return self.playback.position if playing else None
+
     def _update_title(self) -> None:
         state = self.state
         if state.activations is None:
@@ -459,7 +463,7 @@ class EmbeddingGrid3DView(GridStateSlots, QWidget):
             return
         if not self.panels and state.layer_names:
             return  # the "needs OpenGL" message stays
-        self.title.setText(grid_title(state, "3D"))
+        self.title.setText(grid_title(state, "3D", position=self._playback_position()))
 
     def _update_legend(self) -> None:
         if self.state.activations is None:

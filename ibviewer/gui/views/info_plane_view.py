@@ -13,11 +13,12 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QCursor
+from PySide6.QtGui import QColor, QCursor, QResizeEvent
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
 from ibviewer.gui.state import AppState
-from ibviewer.gui.widgets.style import PassiveScatter, epoch_colormap, make_pen, nearest_point
+from ibviewer.gui.widgets.runs_overlay import RunsSource, draw_runs
+from ibviewer.gui.widgets.style import EpochScale, PassiveScatter, epoch_colormap, make_pen, nearest_point
 
 __all__ = ["InfoPlaneView"]
 
@@ -26,6 +27,8 @@ HOVER_TOLERANCE_PX = 8.0
 
 
 N_COLOR_STEPS = 24
+PLANE_MIN_WIDTH = 320  # px: left axis, a readable data area and the colour bar
+COLORBAR_AXIS_PX = 62  # tick values and the "Epochs" label beside them, never over the bar
 
 
 def _joined(x_rows: np.ndarray, y_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +68,8 @@ class InfoPlaneView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.canvas = pg.GraphicsLayoutWidget(self)  # what "Export figure > information plane" renders
-        self.canvas.setMinimumSize(320, 260)
+        # the plot rescales down to this (axes, data and the colour bar still readable); the title wraps
+        self.canvas.setMinimumSize(PLANE_MIN_WIDTH, 200)
         layout.addWidget(self.canvas)
         self.viewbox = _InfoPlaneViewBox(self)
         self.plot = self.canvas.addPlot(row=0, col=0, viewBox=self.viewbox)
@@ -75,8 +79,12 @@ class InfoPlaneView(QWidget):
         self.plot.setLabel("left", "I(T;Y) (bits)")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         # built once up front: creating it costs ~0.1 s, too long for the GUI thread mid-analysis
-        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=epoch_colormap(), label="Epochs", interactive=False, width=14)
+        self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=epoch_colormap(), interactive=False, width=14)
+        # the label on the axis beside the tick values (pyqtgraph puts ``label=`` on a 0-width axis over the bar)
+        self.colorbar.axis.setLabel("Epochs")
+        self.colorbar.axis.setWidth(COLORBAR_AXIS_PX)
         self.canvas.addItem(self.colorbar, row=0, col=1)
+        self.epoch_scale = EpochScale.for_epochs([0, 1])
         self.colorbar.hide()
         self.legend: pg.LegendItem | None = None
         self.message = pg.TextItem("", color="#707070", anchor=(0.5, 0.5))
@@ -91,6 +99,8 @@ class InfoPlaneView(QWidget):
         self.point_items: list[pg.ScatterPlotItem] = []
         self.show_band = state.settings.kde_band  # the kde estimator's lower..upper bound band (Controls > kde)
         self.band: pg.ErrorBarItem | None = None
+        self.added_runs: RunsSource | None = None  # other runs drawn in this plane (File > Add Run)
+        self.run_items: list[pg.GraphicsObject] = []
 
         state.run_changed.connect(self._on_state_run_changed)
         state.result_changed.connect(self._on_state_result_changed)
@@ -113,7 +123,7 @@ class InfoPlaneView(QWidget):
                 self.plot.removeItem(item)
         if self.legend is not None:
             self.legend.clear()
-        self.epoch_lines, self.point_items = [], []
+        self.epoch_lines, self.point_items, self.run_items = [], [], []
         self.band = None
         self.colorbar.hide()
         self._points = np.zeros((0, 2))
@@ -132,8 +142,7 @@ class InfoPlaneView(QWidget):
         i_xt, i_ty = np.asarray(plane.i_xt, dtype=np.float64), np.asarray(plane.i_ty, dtype=np.float64)
         n_epochs, n_layers = i_xt.shape
         cmap = epoch_colormap()
-        lo, hi = float(epochs.min()), float(epochs.max())
-        span = hi - lo if hi > lo else 1.0
+        self.epoch_scale = scale = EpochScale.for_epochs(epochs)  # log for log-spaced saves, as the CLI figure
 
         # each layer's trajectory over training: faint grey, one item for all layers
         trails = pg.PlotCurveItem(
@@ -142,7 +151,7 @@ class InfoPlaneView(QWidget):
         trails.setZValue(-5)
         self.plot.addItem(trails)
         # one line per epoch joining the layers; epochs share an item per colour step (cheap for 1000s of epochs)
-        steps = np.minimum((N_COLOR_STEPS * (epochs - lo) / span).astype(int), N_COLOR_STEPS - 1)
+        steps = np.minimum((N_COLOR_STEPS * scale.position(epochs)).astype(int), N_COLOR_STEPS - 1)
         for step in np.unique(steps):
             rows = np.flatnonzero(steps == step)
             color = cmap.map((step + 0.5) / N_COLOR_STEPS, mode="qcolor")
@@ -195,14 +204,40 @@ class InfoPlaneView(QWidget):
         self.plot.setXRange(0, max(plane.log2_n, float(np.nanmax(i_xt))) * 1.05, padding=0)
         self.plot.setYRange(0, max(plane.h_y, float(np.nanmax(i_ty))) * 1.08, padding=0)
 
-        self.colorbar.setLevels((lo, hi if hi > lo else lo + 1))
+        self.colorbar.setLevels((0.0, 1.0))  # positions on the epoch scale; the ticks name the epochs
+        self.colorbar.axis.setTicks([scale.ticks()])
+        self.colorbar.axis.setLabel("Epochs (log scale)" if scale.log else "Epochs")
         self.colorbar.show()
 
         name = getattr(self.state.run, "name", "")
-        self.plot.setTitle(f"Information plane · {plane.label()}" + (f" · {name}" if name else ""), size="10pt")
+        combined = self.added_runs.combined() if self.added_runs is not None else None
+        self.run_items = draw_runs(self.plot, self.legend, combined)
+        runs = f" · {combined.describe()}" if combined is not None else (f" · {name}" if name else "")
+        self.plot.setTitle(f"Information plane · {plane.label()}{runs}", size="10pt")
+        self._fit_title()
         self.plot.addItem(self._marker)
         self.plot.addItem(self._marker_points)
         self.update_marker()
+
+    def _fit_title(self) -> None:
+        """Wrap the title to the canvas width: a long title must not make the plot wider than its panel."""
+        item = self.plot.titleLabel.item
+        item.setTextWidth(-1)
+        # the title spans the data column only: the canvas less the left axis, the colour bar and margins
+        taken = self.plot.getAxis("left").width() + COLORBAR_AXIS_PX + 14 + 40
+        available = max(self.canvas.width() - taken, 100)
+        if item.document().idealWidth() > available:
+            item.setTextWidth(available)
+        self.plot.titleLabel.resizeEvent(None)  # recompute its minimum size from the (wrapped) text
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_title()
+
+    def set_added_runs(self, added: RunsSource) -> None:
+        """Draw the runs of ``added`` too, redrawing whenever they change."""
+        self.added_runs = added
+        added.changed.connect(self.redraw)
 
     def _on_state_settings_changed(self) -> None:
         if self.show_band != self.state.settings.kde_band:

@@ -31,7 +31,9 @@ from ibviewer.gui.widgets.style import class_colors
 
 __all__ = ["NeighborsPanel", "image_to_pixmap"]
 
-THUMB_PX = 32
+THUMB_PX = 32  # the clicked sample's thumbnail
+ROW_THUMB_PX = 22  # a neighbour's thumbnail: small rows, so the list shows k rows in the space it has
+MIN_ROWS_SHOWN = 10  # the list asks for room for this many rows (or k, when smaller)
 
 
 def image_to_pixmap(image: np.ndarray, size: int = THUMB_PX) -> QPixmap:
@@ -99,7 +101,9 @@ class NeighborsPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setIconSize(QSize(THUMB_PX, THUMB_PX))
+        self.table.setIconSize(QSize(ROW_THUMB_PX, ROW_THUMB_PX))
+        self.table.verticalHeader().setDefaultSectionSize(ROW_THUMB_PX + 2)
+        self.table.verticalHeader().setMinimumSectionSize(ROW_THUMB_PX + 2)
         self.table.setAlternatingRowColors(True)
         self.table.setToolTip("Click a neighbour to select it and list its own neighbours")
         header_view = self.table.horizontalHeader()
@@ -107,10 +111,16 @@ class NeighborsPanel(QWidget):
         header_view.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header_view.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header_view.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        layout.addWidget(self.table, 3)
-
+        # the list and, beside it, how many of its rows are neighbours in the other layers: side by side,
+        # so the list keeps the panel's height for its k rows
+        body = QHBoxLayout()
+        body.addWidget(self.table, 3)
+        self.overlap_box = QWidget()
+        overlap_layout = QVBoxLayout(self.overlap_box)
+        overlap_layout.setContentsMargins(0, 0, 0, 0)
         self.overlap_title = QLabel("<b>Still neighbours in other layers</b>")
-        layout.addWidget(self.overlap_title)
+        self.overlap_title.setWordWrap(True)
+        overlap_layout.addWidget(self.overlap_title)
         self.overlap_table = QTableWidget(0, 2)
         self.overlap_table.setHorizontalHeaderLabels(["Layer", "Shared neighbours"])
         self.overlap_table.verticalHeader().setVisible(False)
@@ -118,7 +128,11 @@ class NeighborsPanel(QWidget):
         self.overlap_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.overlap_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.overlap_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        layout.addWidget(self.overlap_table, 0)
+        self.overlap_table.verticalHeader().setDefaultSectionSize(ROW_THUMB_PX + 2)
+        overlap_layout.addWidget(self.overlap_table, 0)
+        overlap_layout.addStretch(1)  # title and table at the top, next to the list's first rows
+        body.addWidget(self.overlap_box, 2)
+        layout.addLayout(body, 1)
 
         self.k_spin.valueChanged.connect(self._on_k_spin_value_changed)
         self.metric_combo.currentIndexChanged.connect(self._on_metric_combo_index_changed)
@@ -135,6 +149,7 @@ class NeighborsPanel(QWidget):
         self.table.setRowCount(0)
         self.overlap_table.setRowCount(0)
         self.thumbnail.clear()
+        self._show_tables(state.focus is not None, state.focus is not None)
         if state.focus is None:
             self.heading.setText(
                 "<span style='color:#606060'>Click a point in any layer panel to list its nearest neighbours "
@@ -154,6 +169,7 @@ class NeighborsPanel(QWidget):
         neighbors = state.neighbors
         if neighbors is None:
             self.overlap_title.setText("<b>Still neighbours in other layers</b> <i>(computing…)</i>")
+            self._fit_table(state.settings.k)
             return
         self.overlap_title.setText("<b>Still neighbours in other layers</b>")
         self.table.setRowCount(len(neighbors.focus_indices))
@@ -167,7 +183,7 @@ class NeighborsPanel(QWidget):
             sample_item = QTableWidgetItem(state.sample_name(nb_row))
             image = state.sample_image(nb_row)
             if image is not None:
-                sample_item.setIcon(QIcon(image_to_pixmap(image, THUMB_PX)))
+                sample_item.setIcon(QIcon(image_to_pixmap(image, ROW_THUMB_PX)))
             label_item = QTableWidgetItem(names[nb_label] if nb_label < len(names) else str(nb_label))
             label_item.setForeground(colors[nb_label % len(colors)])
             if nb_label != label:
@@ -179,8 +195,7 @@ class NeighborsPanel(QWidget):
             distance_item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for column, item in enumerate((rank_item, sample_item, label_item, distance_item)):
                 self.table.setItem(rank - 1, column, item)
-        if state.sample_image(row) is not None:
-            self.table.verticalHeader().setDefaultSectionSize(THUMB_PX + 4)
+        self._fit_table(len(neighbors.focus_indices))
         layers = list(neighbors.indices)
         self.overlap_table.setRowCount(len(layers))
         for i, other in enumerate(layers):
@@ -192,17 +207,28 @@ class NeighborsPanel(QWidget):
                 font = QFont()
                 font.setBold(True)
                 name_item.setFont(font)
-                name_item.setText(f"{other} (clicked)")
+                name_item.setToolTip("the layer you clicked in")  # bold: a "(clicked)" suffix gets cut off here
             shade = int(255 - 90 * shared / max(neighbors.k, 1))
             value_item.setBackground(QColor(shade, 255 - (255 - shade) // 3, shade))
             self.overlap_table.setItem(i, 0, name_item)
             self.overlap_table.setItem(i, 1, value_item)
         self._fit_overlap_table()
 
+    def _show_tables(self, table: bool, overlap: bool) -> None:
+        """Empty tables are hidden: the hint (or the list) gets the room instead of blank grids."""
+        self.table.setVisible(table)
+        self.overlap_box.setVisible(overlap)
+
+    def _fit_table(self, n_rows: int) -> None:
+        """Room for the k listed rows (up to `MIN_ROWS_SHOWN`; more scroll)."""
+        rows = max(1, min(n_rows, MIN_ROWS_SHOWN))
+        height = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth() + 2
+        self.table.setMinimumHeight(height + rows * self.table.verticalHeader().defaultSectionSize())
+
     def _fit_overlap_table(self) -> None:
         """As tall as its rows (up to 8), so the neighbour list keeps the space."""
         rows = min(self.overlap_table.rowCount(), 8)
-        height = self.overlap_table.horizontalHeader().height() + 4
+        height = self.overlap_table.horizontalHeader().sizeHint().height() + 2 * self.overlap_table.frameWidth() + 2
         height += sum(self.overlap_table.rowHeight(i) for i in range(rows))
         self.overlap_table.setMaximumHeight(max(height, 60))
 

@@ -1,8 +1,8 @@
 """Layer probes: how well each layer alone predicts the label, and where that stops improving.
 
 Draws the core's `ProbeResult` held in `AppState.probes`: linear and k-NN probe accuracy
-per layer at the current epoch (bars, with chance as a dashed line and the saturation
-layer marked), the linear probe of every layer over the probed epochs when there are
+per layer at the current epoch on the held-out samples (bars with their 95% bootstrap
+interval, chance and the raw inputs' baseline as dashed lines, the saturation layer marked), the linear probe of every layer over the probed epochs when there are
 several, a table of the exact numbers and the plain-language pruning note. "Probe every
 epoch" asks for the probes of all saved epochs (``probe_all_requested``); the state keeps
 every probed epoch, so they stay when the shown epoch changes.
@@ -39,6 +39,7 @@ __all__ = ["ProbePanel", "probe_epoch"]
 LINEAR_COLOR = QColor("#1f77b4")
 KNN_COLOR = QColor("#ff7f0e")
 SATURATION_COLOR = QColor("#2ca02c")
+BASELINE_COLOR = QColor("#9467bd")
 BAR_WIDTH = 0.38
 
 
@@ -94,11 +95,18 @@ class ProbePanel(QWidget):
         self.knn_bars = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH, brush=KNN_COLOR, name="k-NN probe")
         self.bar_plot.addItem(self.linear_bars)
         self.bar_plot.addItem(self.knn_bars)
+        self.linear_errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.1, pen=pg.mkPen("#202020"))
+        self.knn_errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), beam=0.1, pen=pg.mkPen("#202020"))
+        self.bar_plot.addItem(self.linear_errors)
+        self.bar_plot.addItem(self.knn_errors)
+        self.baseline_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(BASELINE_COLOR, style=Qt.PenStyle.DashLine))
+        self.baseline_label = pg.TextItem("raw input", color=BASELINE_COLOR, anchor=(0, 0))
         self.chance_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen("#707070", style=Qt.PenStyle.DashLine))
         self.chance_label = pg.TextItem("chance", color="#707070", anchor=(0, 1))
         self.saturation_line = pg.InfiniteLine(angle=90, movable=False, pen=make_pen(SATURATION_COLOR, 2.0))
         self.saturation_label = pg.TextItem("saturation", color=SATURATION_COLOR, anchor=(0.5, 1))
-        for item in (self.chance_line, self.chance_label, self.saturation_line, self.saturation_label):
+        for item in (self.chance_line, self.chance_label, self.saturation_line, self.saturation_label,
+                     self.baseline_line, self.baseline_label):  # fmt: skip
             self.bar_plot.addItem(item, ignoreBounds=True)
         self.epoch_plot = self.canvas.addPlot(row=0, col=1)
         self.epoch_plot.setLabel("left", "linear probe accuracy")
@@ -112,7 +120,7 @@ class ProbePanel(QWidget):
         layout.addWidget(self.canvas, 1)
 
         self.table = QTableWidget(0, 3, self)
-        self.table.setHorizontalHeaderLabels(["layer", "linear probe", "k-NN probe"])
+        self.table.setHorizontalHeaderLabels(["layer", "linear probe (95% interval)", "k-NN probe (95% interval)"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -133,7 +141,8 @@ class ProbePanel(QWidget):
 
     def shown_values(self) -> dict[str, tuple[float, float]]:
         """layer -> (linear, k-NN) accuracy as drawn in the bars (for tests and exports)."""
-        layers = [self.table.item(i, 0).text() for i in range(self.table.rowCount())]
+        first = 1 if self.state.probes is not None and self.state.probes.baseline is not None else 0
+        layers = [self.table.item(i, 0).text() for i in range(first, self.table.rowCount())]
         linear = self.linear_bars.opts["height"]
         knn = self.knn_bars.opts["height"]
         return {layer: (float(linear[i]), float(knn[i])) for i, layer in enumerate(layers)}
@@ -149,7 +158,10 @@ class ProbePanel(QWidget):
             self.note.setVisible(False)
             self.linear_bars.setOpts(x=[], height=[])
             self.knn_bars.setOpts(x=[], height=[])
-            for item in (self.chance_line, self.chance_label, self.saturation_line, self.saturation_label):
+            for errors in (self.linear_errors, self.knn_errors):
+                errors.setData(x=np.zeros(0), y=np.zeros(0), top=np.zeros(0), bottom=np.zeros(0))
+            for item in (self.chance_line, self.chance_label, self.saturation_line, self.saturation_label,
+                         self.baseline_line, self.baseline_label):  # fmt: skip
                 item.setVisible(False)
             self.table.setRowCount(0)
             self._draw_epochs(None)
@@ -163,6 +175,15 @@ class ProbePanel(QWidget):
         x = np.arange(len(layers), dtype=np.float64)
         self.linear_bars.setOpts(x=x - BAR_WIDTH / 2, height=linear)
         self.knn_bars.setOpts(x=x + BAR_WIDTH / 2, height=knn)
+        intervals = {"linear": _interval(probes.linear_ci, row, linear), "knn": _interval(probes.knn_ci, row, knn)}
+        for errors, offset, values, name in ((self.linear_errors, -1, linear, "linear"), (self.knn_errors, 1, knn, "knn")):
+            low, high = intervals[name]
+            errors.setData(x=x + offset * BAR_WIDTH / 2, y=values, top=high - values, bottom=values - low)
+        baseline = probes.baseline
+        if baseline is not None:
+            self.baseline_line.setValue(baseline.linear_acc)
+            self.baseline_label.setText(f"raw input {100 * baseline.linear_acc:.1f}%")
+            self.baseline_label.setPos(-0.55, baseline.linear_acc)
         self.bar_plot.getAxis("bottom").setTicks([[(float(i), name) for i, name in enumerate(layers)]])
         self.bar_plot.setXRange(-0.6, len(layers) - 0.4, padding=0)
         self.bar_plot.setYRange(0, 1.05, padding=0)
@@ -175,28 +196,39 @@ class ProbePanel(QWidget):
         self.saturation_label.setPos(s + 0.5, 1.05)
         for item in (self.chance_line, self.chance_label, self.saturation_line, self.saturation_label):
             item.setVisible(True)
+        self.baseline_line.setVisible(baseline is not None)
+        self.baseline_label.setVisible(baseline is not None)
         # the line sits after the saturation layer: everything right of it is a pruning candidate
         self.saturation_line.setVisible(s < len(layers) - 1)
 
         stale = "" if epoch == self.state.epoch else f" <span style='color:#a04000'>(epoch {self.state.epoch} not probed)</span>"
         self.title.setText(
-            f"<b>Layer probes</b> at epoch <b>{epoch}</b>{stale} · {probes.n_samples} samples, "
-            f"{probes.cv}-fold cross-validation · chance {100 * probes.chance:.1f}%"
+            f"<b>Layer probes</b> at epoch <b>{epoch}</b>{stale} · {probes.split_note()} · "
+            f"chance {100 * probes.chance:.1f}%"
         )
         self.note.setText(f"<b>{saturation}</b>: {probes.pruning_note(epoch)}")
         self.note.setVisible(True)
 
-        self.table.setRowCount(len(layers))
-        for i, name in enumerate(layers):
-            cells = (name, f"{100 * linear[i]:.2f}%", f"{100 * knn[i]:.2f}%")
+        rows = [(name, linear[i], knn[i], [iv[0][i] for iv in intervals.values()], [iv[1][i] for iv in intervals.values()])
+                for i, name in enumerate(layers)]  # fmt: skip
+        if baseline is not None:
+            rows.insert(0, ("input (raw, baseline)", baseline.linear_acc, baseline.knn_acc,
+                            [baseline.linear_ci[0], baseline.knn_ci[0]], [baseline.linear_ci[1], baseline.knn_ci[1]]))  # fmt: skip
+        first = 1 if baseline is not None else 0
+        self.table.setRowCount(len(rows))
+        for i, (name, lin, kn, lows, highs) in enumerate(rows):
+            cells = (name, _percent(lin, lows[0], highs[0]), _percent(kn, lows[1], highs[1]))
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if j:
-                    item.setData(Qt.ItemDataRole.UserRole, float(linear[i] if j == 1 else knn[i]))
+                    item.setData(Qt.ItemDataRole.UserRole, float(lin if j == 1 else kn))
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if i == s:
+                if i == s + first:
                     item.setBackground(QColor("#e3f2e3"))
                     item.setToolTip("saturation layer: the earliest within the tolerance of the best")
+                elif i < first:
+                    item.setForeground(BASELINE_COLOR)
+                    item.setToolTip("the same probes on the raw inputs: what a layer has to beat")
                 self.table.setItem(i, j, item)
         self._draw_epochs(probes)
 
@@ -237,3 +269,14 @@ class ProbePanel(QWidget):
 
     def _on_state_epoch_changed(self, epoch: int) -> None:
         self.redraw()
+
+
+def _interval(ci: np.ndarray | None, row: int, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of one epoch's intervals; the values themselves when the result has none."""
+    if ci is None:
+        return values, values
+    return np.asarray(ci[row, :, 0], dtype=np.float64), np.asarray(ci[row, :, 1], dtype=np.float64)
+
+
+def _percent(value: float, low: float, high: float) -> str:
+    return f"{100 * value:.1f}% ({100 * low:.1f} to {100 * high:.1f})"

@@ -11,11 +11,12 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QVBoxLayout, QWidget
 
 from ibviewer.gui.playback import EpochPlayback
 from ibviewer.gui.state import AppState
+from ibviewer.gui.widgets.figure import epoch_text
 from ibviewer.gui.widgets.style import make_pen
 
 __all__ = ["TimelinePanel", "metric_series"]
@@ -51,7 +52,10 @@ class TimelinePanel(QWidget):
         layout.setSpacing(2)
         row = QHBoxLayout()
         self.play_button = QToolButton(self)
-        self.play_button.setText("▶ Play")
+        # the style's media icons: every platform draws them (a "⏸" glyph is a missing-glyph box in many fonts)
+        self.play_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.play_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+        self.play_button.setText("Play")
         self.play_button.setToolTip("Animate the embeddings through the saved epochs")
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self._on_play_button_toggled)
@@ -75,18 +79,29 @@ class TimelinePanel(QWidget):
         row.addWidget(self.epoch_label)
         layout.addLayout(row)
 
+        # the curves' names in a line above the strip: a legend inside these small plots covers the curves
+        self.legend_label = QLabel(self)
+        self.legend_label.setWordWrap(True)
+        self.legend_label.setStyleSheet("font-size: 8pt; color: #404040;")
+        layout.addWidget(self.legend_label)
         self.strip = pg.GraphicsLayoutWidget(self)
         self.strip.setFixedHeight(110)
         self.acc_plot = self.strip.addPlot(row=0, col=0)
         self.loss_plot = self.strip.addPlot(row=0, col=1)
+        tick_font = QFont()
+        tick_font.setPointSizeF(7.5)
         for plot, label in ((self.acc_plot, "accuracy"), (self.loss_plot, "loss")):
             plot.setMenuEnabled(False)
             plot.hideButtons()
             plot.setMouseEnabled(False, False)
             plot.setLabel("left", label)
-            plot.setLabel("bottom", "epoch")
             plot.showGrid(x=True, y=True, alpha=0.15)
-            plot.addLegend(offset=(-4, 4), labelTextSize="7pt", verSpacing=-6)
+            for name in ("left", "bottom"):
+                axis = plot.getAxis(name)
+                axis.enableAutoSIPrefix(False)  # the values as saved: no "(x0.001)" that the narrow axis cuts off
+                axis.setStyle(tickFont=tick_font, tickTextOffset=2)
+                axis.setTickDensity(0.5)  # fewer ticks: the strip is small
+        self.acc_plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self.loss_plot.setXLink(self.acc_plot)
         self.markers = []
         for plot in (self.acc_plot, self.loss_plot):
@@ -94,10 +109,14 @@ class TimelinePanel(QWidget):
             marker.setZValue(10)
             plot.addItem(marker, ignoreBounds=True)
             self.markers.append(marker)
-        self.no_metrics = pg.TextItem("no training metrics saved with this run", color="#808080", anchor=(0.5, 0.5))
-        self.acc_plot.addItem(self.no_metrics, ignoreBounds=True)
+        # a run without metrics: one line of text instead of two empty plots
+        self.no_metrics = QLabel("No training metrics saved with this run", self)
+        self.no_metrics.setStyleSheet("color: #808080;")
+        self.no_metrics.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_metrics.hide()
         layout.addWidget(self.strip)
-        self.setMaximumHeight(self.strip.height() + 48)  # a strip, never a panel: the plane keeps the space
+        layout.addWidget(self.no_metrics)
+        self.setMaximumHeight(self.strip.height() + 70)  # a strip, never a panel: the plane keeps the space
 
         state.run_changed.connect(self._on_state_run_changed)
         state.epoch_changed.connect(self._on_state_epoch_changed)
@@ -129,20 +148,27 @@ class TimelinePanel(QWidget):
         for plot in (self.acc_plot, self.loss_plot):
             for item in plot.listDataItems():
                 plot.removeItem(item)
-            if plot.legend is not None:
-                plot.legend.clear()
         run = self.state.run
         series = metric_series(getattr(run, "metrics", None) or {})
         accuracies = [(name, s) for name, s in series.items() if "acc" in name]
         losses = [(name, s) for name, s in series.items() if "loss" in name]
+        legend = []
         for plot, items, colors in ((self.acc_plot, accuracies, ACC_COLORS), (self.loss_plot, losses, LOSS_COLORS)):
             for (name, (x, y)), color in zip(items, colors * 4):
                 plot.plot(x, y, pen=make_pen(QColor(color), 1.5), symbol="o", symbolSize=4, symbolBrush=color, name=name)
-        self.no_metrics.setVisible(not accuracies and not losses)
+                legend.append(f"<span style='color:{color}'>━</span> {name}")
+        has_metrics = bool(accuracies or losses)
+        self.strip.setVisible(has_metrics)
+        self.legend_label.setVisible(has_metrics)
+        self.no_metrics.setVisible(not has_metrics and self.state.run is not None)
+        self.legend_label.setText("&nbsp;&nbsp;".join(legend))
         epochs = self.playback.epochs
         if epochs:
-            self.acc_plot.setXRange(min(epochs), max(epochs), padding=0.03)
-            self.no_metrics.setPos((min(epochs) + max(epochs)) / 2, 0.5)
+            low, high = min(epochs), max(epochs)
+            if high > low:
+                self.acc_plot.setXRange(low, high, padding=0.03)
+            else:
+                self.acc_plot.setXRange(low - 1, high + 1, padding=0)  # one saved epoch: around it, not -100..100
         if not accuracies:
             self.acc_plot.setYRange(0, 1)
 
@@ -156,9 +182,11 @@ class TimelinePanel(QWidget):
         if not epochs:
             self.epoch_label.setText("no run")
             return
-        index = self.slider.value()
-        shown = f"epoch {value:.1f}" if self.playback.is_playing() else f"epoch {self.state.epoch}"
-        self.epoch_label.setText(f"{shown} ({index + 1}/{len(epochs)})")
+        if self.playback.is_playing():
+            self.epoch_label.setText(epoch_text(epochs, self.playback.position))
+        else:
+            index = epochs.index(self.state.epoch) if self.state.epoch in epochs else self.slider.value()
+            self.epoch_label.setText(f"{epoch_text(epochs, index)} ({index + 1}/{len(epochs)})")
 
     def _on_slider_value_changed(self, value: int) -> None:
         if not self.playback.is_playing():
@@ -180,7 +208,9 @@ class TimelinePanel(QWidget):
         self.play_button.blockSignals(True)
         self.play_button.setChecked(playing)
         self.play_button.blockSignals(False)
-        self.play_button.setText("⏸ Pause" if playing else "▶ Play")
+        self.play_button.setText("Pause" if playing else "Play")
+        icon = QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay
+        self.play_button.setIcon(self.style().standardIcon(icon))
         self._update_marker()
 
     def _on_play_button_toggled(self, checked: bool) -> None:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QToolButton, QV
 
 from ibviewer.core.config import WORD_NEIGHBORS
 from ibviewer.gui.state import AppState
-from ibviewer.gui.widgets.figure import figure_frame
+from ibviewer.gui.widgets.figure import PanelGrid, figure_frame
 from ibviewer.gui.widgets.grab import grab_with_gl
 from ibviewer.gui.widgets.labels import GAP_PX, label_order, place_labels
 from ibviewer.gui.widgets.pointer import PointerViewBox
@@ -172,6 +172,8 @@ class WordPanel2D(_WordPanelMixin, pg.PlotWidget):
 
     def screen_anchors(self) -> tuple[np.ndarray, tuple[float, float]]:
         """Points in viewbox pixels (x right, y down) and the viewbox size."""
+        if any(self.viewbox.autoRangeEnabled()):
+            self.viewbox.updateAutoRange()  # pyqtgraph ranges lazily: a panel laid out at once may still show [0, 1]
         rect = self.viewbox.viewRect()
         size = self.viewbox.boundingRect()
         w, h = float(size.width()), float(size.height())
@@ -378,6 +380,7 @@ class WordView(QWidget):
         layout.addLayout(bar)
 
         self.figure, self.title, self.legend, self.grid = figure_frame(self)  # the figure exports render
+        self.panel_grid = PanelGrid(self.figure, self.grid)  # rows x columns from the panel count and aspect
         layout.addWidget(self.figure, 1)
 
         state.run_changed.connect(self._on_state_run_changed)
@@ -404,8 +407,8 @@ class WordView(QWidget):
 
     def set_experiment(self, experiment: WordExperiment | None) -> None:
         """Draw a `WordExperiment` (2D or 3D from its embeddings' dims)."""
+        self.panel_grid.set_panels([])
         for panel in self.panels.values():
-            self.grid.removeWidget(panel)
             panel.deleteLater()
         self.panels = {}
         self.experiment = experiment
@@ -418,12 +421,10 @@ class WordView(QWidget):
         self.dims = dims
         self.dim_buttons[dims].setChecked(True)
         layers = experiment.embeddings.layers
-        n_cols = max(1, math.ceil(math.sqrt(len(layers) * 1.3)))
         cls = WordPanel2D if dims == 2 else WordPanel3D
-        for i, layer in enumerate(layers):
-            panel = cls(self.state, experiment, layer, self.figure)
-            self.panels[layer] = panel
-            self.grid.addWidget(panel, i // n_cols, i % n_cols)
+        for layer in layers:
+            self.panels[layer] = cls(self.state, experiment, layer, self.figure)
+        self.panel_grid.set_panels(list(self.panels.values()))
         colors = class_colors(max(len(experiment.query_words), 1))
         self.legend.setText(
             "<b>Query word</b>&nbsp;&nbsp;"
@@ -434,8 +435,10 @@ class WordView(QWidget):
         )
         self.title.setText(
             f"<b>Word experiment</b>: {len(experiment.query_words)} query words and their {experiment.n_neighbors} "
-            f"nearest words in {experiment.layer_for_synonyms} ({experiment.metric}) · epoch {experiment.epoch} · "
-            f"{experiment.n_selected} words · {experiment.embeddings.describe()}"
+            f"nearest words in {experiment.layer_for_synonyms} ({experiment.metric}) · epoch {experiment.epoch}<br>"
+            f"<span style='font-size:9pt; color:#505050'>{experiment.n_selected} words · "
+            f"{experiment.embeddings.describe()}</span>"
+            + control_text(experiment)
         )
         for panel in self.panels.values():
             panel.schedule_relabel()
@@ -479,3 +482,20 @@ class WordView(QWidget):
     def _on_state_hover_changed(self, row: int) -> None:
         for panel in self.panels.values():
             panel.schedule_relabel()
+
+
+def control_text(experiment: WordExperiment) -> str:
+    """The control line of the title: each layer's same-group share, trained vs the untrained network."""
+    control = experiment.control
+    if control is None:
+        return "<br><i>No control: this is the first saved epoch (no untrained network to compare with).</i>"
+    cells = " · ".join(
+        f"{'<u>' if layer == control.chosen_layer else ''}{layer}{'</u>' if layer == control.chosen_layer else ''} "
+        f"<b>{control.share[j]:.2f}</b> (untrained {control.control_share[j]:.2f})"
+        for j, layer in enumerate(control.layers)
+    )
+    return (
+        f"<br>Same-group share of the {control.k} nearest words: {cells} · chance {control.chance:.3f}. "
+        f"Groups were chosen in <u>{control.chosen_layer}</u> (close there by construction); the untrained network "
+        f"(epoch {control.control_epoch}) is the control."
+    )

@@ -8,10 +8,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QBrush, QColor, QPen
 
+from ibviewer.core.figure_layout import EpochScale  # the epoch colour scale the headless figure uses too
+
 __all__ = [
     "class_colors",
     "class_brushes",
     "epoch_colormap",
+    "EpochScale",
     "FOCUS_COLOR",
     "NEIGHBOR_COLOR",
     "HOVER_COLOR",
