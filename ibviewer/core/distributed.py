@@ -133,6 +133,7 @@ class DaskExecutor:
                     time.sleep(_POLL_S)  # a look at the cancel flag every _POLL_S seconds
                     continue
                 for future in finished.next_batch(block=False):
+                    progress.check_cancelled()  # also between results that came back together
                     pending.discard(future)
                     yield future.result()  # a task's own error is raised here, with its message
         finally:
