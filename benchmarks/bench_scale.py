@@ -139,7 +139,9 @@ def measure_workers(folder: Path, n_epochs: int, n_probe: int, max_samples: str,
     """The analysis on a fresh LocalCluster of ``n_workers`` reached by address; worker peaks read at the end."""
     import distributed
 
-    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    from ibviewer.core.distributed import LOCAL_CLUSTER_OPTIONS
+
+    with distributed.LocalCluster(n_workers=n_workers, **LOCAL_CLUSTER_OPTIONS) as cluster:
         with distributed.Client(cluster) as client:
             baseline = client.run(_status_kb, "VmRSS")
             result = _run_child("cluster", str(folder), str(n_epochs), str(n_probe), max_samples, cluster.scheduler_address)

@@ -101,10 +101,12 @@ def _add_gui_arguments(parser: argparse.ArgumentParser) -> None:
         add_estimator_arguments,
         add_neighbor_arguments,
         add_run_arguments,
+        add_scheduler_argument,
     )
 
     parser.add_argument("path", nargs="?", help="run folder, checkpoint, .pt2 program or activations archive")
     add_run_arguments(parser)
+    add_scheduler_argument(parser)
     add_estimator_arguments(parser)
     add_embedding_arguments(parser)
     add_neighbor_arguments(parser)

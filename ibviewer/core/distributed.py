@@ -37,12 +37,18 @@ except ImportError as exc:  # pragma: no cover - the optional extra is missing
         "Running on a cluster (--scheduler) needs dask.distributed: pip install 'ibviewer[dask]'."
     ) from exc
 
-__all__ = ["DaskExecutor"]
+__all__ = ["DaskExecutor", "LOCAL_CLUSTER_OPTIONS"]
 
 logger = logging.getLogger(__name__)
 
 #: Seconds between two looks at the cancel flag while waiting for tasks.
 _POLL_S = 0.2
+#: A LocalCluster of single-threaded worker processes without a dashboard; the scheduler's own HTTP
+#: endpoint on a free port (its default, 8787, is taken while another cluster runs: a warning).
+LOCAL_CLUSTER_OPTIONS: dict[str, Any] = {
+    "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+    "scheduler_kwargs": {"dashboard": False, "dashboard_address": ":0"},
+}  # fmt: skip
 #: How long connecting to a running scheduler may take.
 _CONNECT_TIMEOUT_S = 20
 
@@ -71,9 +77,7 @@ class DaskExecutor:
                 n_workers = int(value) if value else (os.cpu_count() or 1)
                 try:
                     cluster = stack.enter_context(
-                        distributed.LocalCluster(
-                            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
-                        )
+                        distributed.LocalCluster(n_workers=n_workers, **LOCAL_CLUSTER_OPTIONS)
                     )
                 except (OSError, RuntimeError) as exc:
                     raise IBViewerError(f"Could not start a local dask cluster of {n_workers} workers ({exc}).") from exc
@@ -129,6 +133,7 @@ class DaskExecutor:
                     time.sleep(_POLL_S)  # a look at the cancel flag every _POLL_S seconds
                     continue
                 for future in finished.next_batch(block=False):
+                    progress.check_cancelled()  # also between results that came back together
                     pending.discard(future)
                     yield future.result()  # a task's own error is raised here, with its message
                     progress.check_cancelled()  # also between the results of one batch

@@ -43,6 +43,7 @@ __all__ = [
     "run_analysis",
     "RunAnalysis",
     "analyze_runs",
+    "analyze_opened_run",
     "embed_keyframes",
     "probe_epochs",
     "run_word_experiment",
@@ -330,6 +331,43 @@ def analyze_runs(
     return analyses
 
 
+def analyze_opened_run(
+    request: RunRequest,
+    run: Any,
+    activations: ActivationSet,
+    settings: AnalysisSettings,
+    *,
+    epochs: Sequence[int],
+    stages: frozenset[str] | set[str] = frozenset(RESULT_STAGES),
+    preview: bool = False,
+    progress: Progress = NULL_PROGRESS,
+) -> AnalysisResult:
+    """`run_analysis` of an opened run, with the plane and the probes on the cluster ``request.scheduler`` names.
+
+    Without a scheduler (or for an activations archive, read whole anyway) this is
+    `run_analysis`. With one, the plane (every epoch) and the probes (``epochs``) run as
+    per-checkpoint tasks there (`analyze_runs`: the same numbers, posted as `StageResult` s,
+    progress from task completions, cancelling cancels the tasks), and the embeddings are
+    computed here from ``activations``, which the window holds anyway. The GUI's route.
+    """
+    cache = {"cache_dir": request.cache_dir, "use_cache": request.use_cache}
+    remote = set(stages) & {"infoplane", "probes"}
+    if request.scheduler is None or run.source.holds_activations or not remote:
+        return run_analysis(activations, settings, epochs=epochs, stages=stages, preview=preview, progress=progress,
+                            **cache)  # fmt: skip
+    local = set(stages) - remote
+    split = 0.5 if local else 1.0
+    [part] = analyze_runs([(request, run)], settings, epochs=[tuple(epochs)], stages=remote,
+                          progress=SubProgress(progress, 0.0, split))  # fmt: skip
+    result = part.result
+    if local:
+        embedded = run_analysis(activations, settings, epochs=epochs, stages=local, preview=preview,
+                                progress=SubProgress(progress, split, 1.0), **cache)  # fmt: skip
+        result = replace(result, embeddings=embedded.embeddings)
+    progress.update(1.0, "Done")
+    return result
+
+
 def _stage_spans(stages: frozenset[str] | set[str], preview: bool) -> dict[str, tuple[float, float]]:
     # rough relative costs, so the bar moves evenly and never goes backwards
     weights = {
@@ -473,6 +511,7 @@ class SensitivityResult:
     saturated: np.ndarray
     log2_n: float
     h_y: float
+    current: float | None = None  # the swept parameter's value in the plane's own settings (e.g. the rule's factor)
 
 
 def estimator_sensitivity(
@@ -525,7 +564,7 @@ def estimator_sensitivity(
     assert fitted is not None
     return SensitivityResult(
         layer, int(epoch), settings.estimator, parameter, np.asarray(sweep, dtype=np.float64), np.asarray(i_xt),
-        np.asarray(i_ty), np.asarray(saturated), float(fitted.log2_n_), float(fitted.h_y_),
+        np.asarray(i_ty), np.asarray(saturated), float(fitted.log2_n_), float(fitted.h_y_), float(base[parameter]),
     )  # fmt: skip
 
 

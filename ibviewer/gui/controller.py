@@ -27,12 +27,12 @@ from ibviewer.core.pipeline import (
     Neighborhood,
     OpenedRun,
     StageResult,
+    analyze_opened_run,
     embed_keyframes,
     estimator_sensitivity,
     find_neighbors,
     open_and_extract,
     probe_epochs,
-    run_analysis,
     run_word_experiment,
     warm_up,
 )
@@ -40,7 +40,7 @@ from ibviewer.core.types import ActivationSet
 from ibviewer.errors import IBViewerError
 from ibviewer.gui.jobs import JobHub
 from ibviewer.gui.playback import EpochPlayback
-from ibviewer.gui.settings import add_recent_run
+from ibviewer.gui.settings import add_recent_run, save_scheduler, saved_scheduler
 from ibviewer.gui.state import AppState
 from ibviewer.gui.workers import reserve_gui_core
 
@@ -90,7 +90,10 @@ class AnalysisController(QObject):
         self.jobs = jobs
         self.playback = playback
         self.open_defaults = open_defaults or RunRequest(path="")
+        if self.open_defaults.scheduler is None:  # a launch option wins over the saved setting
+            self.open_defaults = replace(self.open_defaults, scheduler=saved_scheduler())
         self.opening: RunRequest | None = None
+        self.request: RunRequest | None = None  # the open run's request
         self.pending_epoch: int | None = None  # the epoch to show when the next run opens
         self.pending_settings: AnalysisSettings | None = None  # the settings to use once it opened (sessions)
         self.last_stages: set[str] = set()  # what the last settings change recomputed
@@ -157,7 +160,7 @@ class AnalysisController(QObject):
             self._settings = settings  # the new run's analysis below uses them: nothing to recompute first
             self.state.set_settings(settings)
         self._resume_playback = False
-        request = opened.request
+        request = self.request = opened.request
         add_recent_run(
             {"path": request.path, "model": request.model, "model_kwargs": request.model_kwargs,
              "dataset": request.dataset, "max_samples": request.max_samples}  # fmt: skip
@@ -187,15 +190,28 @@ class AnalysisController(QObject):
         self.start_analysis()
 
     # -- analysis ------------------------------------------------------------------------
+    @property
+    def scheduler(self) -> str | None:
+        """Where the plane and probes run: None (this process), ``local[:N]`` or a dask scheduler's address."""
+        return self.open_defaults.scheduler
+
+    def set_scheduler(self, scheduler: str | None) -> None:
+        """Run later analyses there (kept for the next start); results do not change, so nothing is recomputed."""
+        self.open_defaults = replace(self.open_defaults, scheduler=scheduler or None)
+        save_scheduler(self.open_defaults.scheduler)
+        where = self.open_defaults.scheduler or "this computer"
+        self.status_changed.emit(f"Analyses run on {where} from the next one on")
+
     def start_analysis(self, stages: frozenset[str] | set[str] = ALL_STAGES) -> None:
-        """(Re)compute the given stages for the open run and the current epoch."""
+        """(Re)compute the given stages for the open run and the current epoch (plane and probes where `scheduler` says)."""
         state = self.state
         if state.activations is None or state.epoch is None:
             return
+        request = replace(self.request or self.open_defaults, scheduler=self.scheduler, **self.cache_options())
         self.jobs.submit(
-            ANALYSIS, run_analysis, state.activations, state.settings, epochs=(state.epoch,), stages=frozenset(stages),
-            preview=True, on_partial=self._on_analysis_partial, on_finished=self._on_analysis_finished,
-            **self.cache_options(),
+            ANALYSIS, analyze_opened_run, request, state.run, state.activations, state.settings, epochs=(state.epoch,),
+            stages=frozenset(stages), preview=True, on_partial=self._on_analysis_partial,
+            on_finished=self._on_analysis_finished,
         )  # fmt: skip
 
     def analyse_epoch(self) -> None:

@@ -216,6 +216,8 @@ class MainWindow(QMainWindow):
         # what the views ask for becomes a job
         self.controls.settings_edited.connect(controller.apply_settings)
         self.controls.sensitivity_requested.connect(controller.compute_sensitivity)
+        self.controls.set_scheduler(controller.scheduler)
+        self.controls.scheduler_edited.connect(controller.set_scheduler)
         self.probe_panel.probe_all_requested.connect(controller.probe_all_epochs)
         self.word_view.experiment_requested.connect(controller.compute_word_experiment)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)

@@ -1,4 +1,4 @@
-"""Persistent preferences (QSettings): window layout, recent runs, the last model factory and dataset.
+"""Persistent preferences (QSettings): window layout, recent runs, the last model factory and dataset, the cluster.
 
 Stored as an INI file under the organisation/application name; tests redirect it with
 ``QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp_dir)``.
@@ -11,7 +11,10 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
-__all__ = ["ORGANIZATION", "APPLICATION", "app_settings", "recent_runs", "add_recent_run", "MAX_RECENT"]
+__all__ = [
+    "ORGANIZATION", "APPLICATION", "app_settings", "recent_runs", "add_recent_run", "MAX_RECENT", "saved_scheduler",
+    "save_scheduler",
+]
 
 ORGANIZATION = "ibviewer"
 APPLICATION = "ibviewer"
@@ -40,3 +43,22 @@ def add_recent_run(entry: dict[str, Any], settings: QSettings | None = None) -> 
     entries = entries[:MAX_RECENT]
     settings.setValue("recent/runs", json.dumps(entries))
     return entries
+
+
+def saved_scheduler(settings: QSettings | None = None) -> str | None:
+    """Where analyses ran last (None: this process; ``RunRequest.scheduler``); an unusable value reads as None."""
+    from ibviewer.core.config import parse_scheduler
+    from ibviewer.errors import IBViewerError
+
+    raw = (settings or app_settings()).value("analysis/scheduler", "")
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    try:
+        parse_scheduler(raw)
+    except IBViewerError:
+        return None
+    return raw.strip()
+
+
+def save_scheduler(scheduler: str | None, settings: QSettings | None = None) -> None:
+    (settings or app_settings()).setValue("analysis/scheduler", scheduler or "")

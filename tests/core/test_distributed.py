@@ -6,9 +6,13 @@ The cluster is reached by its tcp:// address, as a cluster started with ``dask s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +20,14 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from ibviewer.cli import main  # noqa: E402
+from ibviewer.core.checkpoint_task import CheckpointTask, run_checkpoint_task  # noqa: E402
 from ibviewer.core.config import AnalysisSettings, RunRequest  # noqa: E402
+from ibviewer.core.distributed import LOCAL_CLUSTER_OPTIONS  # noqa: E402
 from ibviewer.core.pipeline import analyze_runs, open_request  # noqa: E402
 from ibviewer.core.progress import RecordingProgress  # noqa: E402
-from ibviewer.errors import Cancelled, IBViewerError  # noqa: E402
+from ibviewer.errors import Cancelled, ConsentRequired, IBViewerError  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*sits at the ceiling:UserWarning")]
 
@@ -27,7 +35,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*sits at the
 @pytest.fixture(scope="module")
 def cluster():
     """Two single-threaded worker processes (each restarted by its nanny when killed)."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as local:
+    with distributed.LocalCluster(n_workers=2, **LOCAL_CLUSTER_OPTIONS) as local:
         with distributed.Client(local) as client:
             yield local, client
 
@@ -144,3 +152,97 @@ def test_a_task_error_reaches_the_caller_as_itself(cluster, ib12_checkpoints):
     with pytest.raises(IBViewerError, match="e005.pt"):
         analyze_runs([(request, opened)], AnalysisSettings(), epochs=[(20,)], stages={"infoplane"})
 
+
+
+@pytest.fixture(scope="module")
+def dask_command_cluster(tmp_path_factory):
+    """A scheduler and two workers started with the ``dask`` command line, as docs/scale.md shows; its address."""
+    dask = Path(sys.executable).with_name("dask")
+    if not dask.exists():
+        pytest.skip("the dask command line is not installed beside this Python")
+    folder = tmp_path_factory.mktemp("dask-command")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    scheduler_file = folder / "scheduler.json"
+    log = (folder / "cluster.log").open("w")
+    common = ["--no-dashboard"]
+    processes = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--scheduler-file",
+                                   str(scheduler_file), *common], stdout=log, stderr=subprocess.STDOUT, env=env)]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for _ in range(2):
+            processes.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", *common], stdout=log,
+                                              stderr=subprocess.STDOUT, env=env))  # fmt: skip
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+
+
+def test_a_cluster_of_the_dask_command_writes_the_infoplane_csv_of_the_local_run(dask_command_cluster, tmp_path, monkeypatch):
+    args = ["analyze", str(REPO / "sample_models" / "ib12_tanh"), "--what", "infoplane", "--max-samples", "300"]
+    monkeypatch.setenv("IBVIEWER_CACHE_DIR", str(tmp_path / "cache-local"))
+    assert main([*args, "--out", str(tmp_path / "local")]) == 0
+    monkeypatch.setenv("IBVIEWER_CACHE_DIR", str(tmp_path / "cache-cluster"))  # nothing comes from the local run's cache
+    assert main([*args, "--out", str(tmp_path / "cluster"), "--scheduler", dask_command_cluster]) == 0
+    local = (tmp_path / "local" / "infoplane.csv").read_bytes()
+    assert (tmp_path / "cluster" / "infoplane.csv").read_bytes() == local
+    assert local.count(b"\n") > 300  # every saved epoch of every layer
+
+
+class _OpensAFile:
+    """Unpickling this creates ``path``: the canary of a pickled checkpoint's code running."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def _layers(request):
+    from ibviewer.core.checkpoint_task import extract_options
+
+    return tuple(info.name for info in open_request(request).capture_plan(extract_options(request)).layers)
+
+
+def test_workers_refuse_a_factory_the_user_did_not_choose(cluster, ib12_checkpoints, tmp_path):
+    from tests.conftest import MODEL_SOURCE
+
+    _, client = cluster
+    folder, spec = ib12_checkpoints
+    layers = _layers(RunRequest(str(folder), model=spec, trust_factory=True, dataset="ib12"))
+    canary = tmp_path / "factory-ran"
+    factory = tmp_path / "chosen_by_someone_else.py"
+    factory.write_text(f"open({str(canary)!r}, 'w').close()\n{MODEL_SOURCE}")
+    request = RunRequest(str(folder), model=f"{factory}:make", dataset="ib12", use_cache=False)  # no consent
+    task = CheckpointTask(0, request, "key", 5, layers, extremes=True)
+    with pytest.raises(ConsentRequired, match="chosen_by_someone_else"):
+        client.submit(run_checkpoint_task, task, pure=False).result(timeout=120)
+    assert not canary.exists()
+
+
+def test_workers_refuse_a_pickled_checkpoint_without_trust_pickle(cluster, ib12_checkpoints, tmp_path):
+    import torch
+
+    _, client = cluster
+    folder, spec = ib12_checkpoints
+    request = RunRequest(str(folder), model=spec, trust_factory=True, dataset="ib12", use_cache=False)
+    layers = _layers(request)
+    canary = tmp_path / "pickle-ran"
+    state = torch.load(folder / "e005.pt", weights_only=True)
+    torch.save({**state, "extra": _OpensAFile(canary)}, folder / "e005.pt")  # after the client opened the run
+    task = CheckpointTask(0, request, "key", 5, layers, extremes=True)
+    with pytest.raises(IBViewerError, match="--trust-pickle"):
+        client.submit(run_checkpoint_task, task, pure=False).result(timeout=120)
+    assert not canary.exists()

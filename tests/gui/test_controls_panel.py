@@ -107,3 +107,58 @@ def test_search_box_sets_and_clears_the_selection(qtbot):
     panel.search.setText("")
     panel.apply_search()
     assert state.selection.size == 0
+
+
+def test_renyi_parameters_are_controls_and_its_sweep_varies_the_kernel_width(panel, qtbot, controller_for):
+    from ibviewer.core.pipeline import SENSITIVITY_WIDTH
+
+    state = panel.state
+    panel.settings_edited.connect(state.set_settings)  # as the window's controller does
+    panel.estimator.setCurrentIndex(panel.estimator.findData("renyi"))
+    assert panel.alpha.isEnabled() and panel.width_factor.isEnabled() and not panel.n_bins.isEnabled()
+    assert not panel.noise_var.isEnabled() and not panel.kernel_width.isEnabled()
+    panel.alpha.setValue(1.5)
+    panel.width_rule.setCurrentIndex(panel.width_rule.findData("silverman"))
+    panel.width_factor.setValue(0.5)
+    panel.flush()
+    assert state.settings.estimator_params() == {
+        "alpha": 1.5, "kernel_width": "silverman", "width_factor": 0.5, "conv_kernel": "tensor"
+    }  # fmt: skip
+    panel.use_kernel_width.setChecked(True)
+    panel.kernel_width.setValue(2.5)
+    panel.conv_kernel.setCurrentIndex(panel.conv_kernel.findData("channels"))
+    panel.flush()
+    assert state.settings.estimator_params() == {"alpha": 1.5, "kernel_width": 2.5, "conv_kernel": "channels"}
+    assert not panel.width_rule.isEnabled() and not panel.width_factor.isEnabled()
+    restored = state.settings.with_changes(alpha=2.0, kernel_width=None, width_factor=None, width_rule="median")
+    panel.set_settings(restored)
+    assert panel.settings() == restored and panel.width_factor.text() == "rule's default"
+
+    state.set_settings(restored)
+    controller = controller_for(state)  # built on these settings: it recomputes nothing
+    panel.sensitivity_requested.connect(controller.compute_sensitivity)
+    with qtbot.waitSignal(state.result_changed, timeout=120_000, check_params_cb=lambda what: what == "sensitivity"):
+        panel.request_sensitivity()
+    result = state.sensitivity
+    assert result.estimator == "renyi" and result.parameter == "width_factor"
+    np.testing.assert_allclose(result.values, 0.35 * np.asarray(SENSITIVITY_WIDTH))
+    assert result.i_xt[0] > result.i_xt[-1]  # wider kernels merge more samples
+    assert panel.sensitivity_plot.getAxis("bottom").labelText == "kernel width (× the width rule)"
+    assert "kernel width" in panel.sensitivity_note.text()
+    assert panel.current_marker.isVisible() and panel.current_marker.value() == pytest.approx(np.log10(0.35))
+    panel.width_factor.setValue(0.7)  # moves the marker along the same sweep
+    panel.flush()
+    assert panel.current_marker.value() == pytest.approx(np.log10(0.7))
+
+
+def test_run_on_takes_a_cluster_address_and_refuses_nonsense(panel, qtbot):
+    emitted = []
+    panel.scheduler_edited.connect(emitted.append)
+    panel.scheduler.setText("tcp://cluster.lab:8786")
+    panel.scheduler.editingFinished.emit()
+    panel.scheduler.setText("my laptop")
+    panel.scheduler.editingFinished.emit()
+    assert "Scheduler 'my laptop'" in panel.sensitivity_note.text()
+    panel.scheduler.setText("")
+    panel.scheduler.editingFinished.emit()
+    assert emitted == ["tcp://cluster.lab:8786", None]

@@ -1,18 +1,19 @@
-"""Live controls: estimator, embedding and display settings, a bin-count sensitivity view and a regex search.
+"""Live controls: estimator, embedding and display settings, a sensitivity view, a regex search, the cluster.
 
 The panel shows `AppState`'s settings and emits an edited `AnalysisSettings` (debounced, so
 dragging a spin box sends one change) through ``settings_edited``; the window's controller
 puts it into the state and recomputes only what `settings_diff` names. The sensitivity view
-draws ``state.sensitivity``, I(X;T) and I(T;Y) of one layer over a range of bin counts (or
-noise variances for kde), because the information plane depends on the estimator; "Sweep"
+draws ``state.sensitivity``, I(X;T) and I(T;Y) of one layer over a range of bin counts (noise
+variances for kde, kernel widths for renyi), because the information plane depends on the estimator; "Sweep"
 asks for it with ``sensitivity_requested``. The search box selects, through `AppState`,
 every sample whose word, name or label matches a regular expression, so the matches are
-highlighted in every view.
+highlighted in every view. "Run on" names where analyses run (this process, or a dask cluster:
+``RunRequest.scheduler``); it is a choice of the machine, emitted with ``scheduler_edited``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -36,20 +37,34 @@ from PySide6.QtWidgets import (
 from ibviewer.core.config import (
     ALIGNMENTS,
     COLOR_MODES,
+    CONV_KERNELS,
     ESTIMATORS,
     METHODS,
     PREPROCESSINGS,
     RANGE_MODES,
+    SCHEDULER_HELP,
+    WIDTH_RULES,
     AnalysisSettings,
+    parse_scheduler,
 )
 from ibviewer.errors import IBViewerError
 from ibviewer.gui.state import AppState
 from ibviewer.gui.widgets.style import make_pen
 
+if TYPE_CHECKING:
+    from ibviewer.core.pipeline import SensitivityResult
+
 __all__ = ["ControlsPanel"]
 
 DEBOUNCE_MS = 250
 PCA_BEFORE_DIMS = 50
+#: what a sensitivity sweep varies (`SensitivityResult.parameter`) -> its axis title, and whether on a log axis
+SWEPT: dict[str, tuple[str, bool]] = {
+    "n_bins": ("number of bins", False),
+    "noise_var": ("noise variance", True),
+    "width_factor": ("kernel width (× the width rule)", True),
+    "kernel_width": ("kernel width", True),
+}
 #: The "PCA first" choices: automatic (to 50 dimensions above 100 features), always, never.
 PCA_BEFORE_CHOICES = (
     ("automatic (50 dims above 100 features)", "auto"),
@@ -72,6 +87,26 @@ def _set_combo(combo: QComboBox, key: Any) -> None:
         combo.setCurrentIndex(index)
 
 
+def _sweep_key(settings: AnalysisSettings) -> tuple[Any, ...]:
+    """The settings a sweep's curves depend on (not the swept value itself, which only moves the marker)."""
+    renyi = settings.estimator == "renyi"
+    return (settings.estimator, settings.range_mode) + (
+        (settings.alpha, settings.width_rule, settings.conv_kernel, settings.kernel_width is None) if renyi else ()
+    )
+
+
+def _current_value(settings: AnalysisSettings, result: SensitivityResult) -> tuple[float, bool]:
+    """Where ``settings`` sit on the sweep's axis, and whether they sit on it at all (not a bin width instead)."""
+    if result.parameter == "noise_var":
+        return settings.noise_var, True
+    if result.parameter == "n_bins":
+        return settings.n_bins, settings.bin_width is None
+    if result.parameter == "kernel_width":
+        return settings.kernel_width or 1.0, settings.kernel_width is not None
+    # width_factor: without one set, the rule's own factor (the one the sweep was made around)
+    return settings.width_factor or result.current or 1.0, settings.kernel_width is None
+
+
 class ControlsPanel(QWidget):
     """Estimator, embedding and display controls; emits the edited `AnalysisSettings` (debounced).
 
@@ -81,10 +116,13 @@ class ControlsPanel(QWidget):
         The new `AnalysisSettings`, at most once per ``DEBOUNCE_MS`` of editing.
     sensitivity_requested(str, object)
         Sweep this layer's estimate over the estimator's resolution, with these `AnalysisSettings`.
+    scheduler_edited(object)
+        Where analyses run now: None (this process), ``"local:N"`` or a scheduler's address.
     """
 
     settings_edited = Signal(object)
     sensitivity_requested = Signal(str, object)
+    scheduler_edited = Signal(object)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -92,6 +130,7 @@ class ControlsPanel(QWidget):
         self._updating = False
         self._search_selected = False
         self._requested: tuple[str, int] | None = None  # (layer, epoch) of the last sweep asked for
+        self._scheduler: str | None = None  # where analyses run (shown in "run on")
         self.auto_sweep = False  # after the first sweep, the view follows layer, epoch and estimator changes
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -150,19 +189,56 @@ class ControlsPanel(QWidget):
         self.noise_var.setSingleStep(1e-3)
         self.noise_var.setToolTip("Variance of the Gaussian noise added to T: the resolution at which samples differ")
         self.kde_band = QCheckBox("show the lower..upper bound band", box)
+        self._build_renyi_controls(box)
+        self.scheduler = QLineEdit(box)
+        self.scheduler.setPlaceholderText("this computer")
+        self.scheduler.setClearButtonEnabled(True)
+        self.scheduler.setToolTip(f"Where the plane and probes are computed: empty for this computer, or {SCHEDULER_HELP}")
+        self.scheduler.editingFinished.connect(self._on_scheduler_editing_finished)
         form.addRow("estimator", self.estimator)
         form.addRow("bins", self.n_bins)
         form.addRow("", width_row)
         form.addRow("range", self.range_mode)
         form.addRow("noise variance", self.noise_var)
         form.addRow("kde", self.kde_band)
-        for widget in (self.estimator, self.range_mode):
+        fixed_width_row = QHBoxLayout()
+        fixed_width_row.addWidget(self.use_kernel_width)
+        fixed_width_row.addWidget(self.kernel_width, 1)
+        form.addRow("alpha", self.alpha)
+        form.addRow("kernel width", self.width_rule)
+        form.addRow("width factor", self.width_factor)
+        form.addRow("", fixed_width_row)
+        form.addRow("feature maps", self.conv_kernel)
+        form.addRow("run on", self.scheduler)
+        for widget in (self.estimator, self.range_mode, self.width_rule, self.conv_kernel):
             widget.currentIndexChanged.connect(self._on_control_changed)
-        for widget in (self.n_bins, self.bin_width, self.noise_var):
+        for widget in (self.n_bins, self.bin_width, self.noise_var, self.alpha, self.width_factor, self.kernel_width):
             widget.valueChanged.connect(self._on_control_changed)
-        for widget in (self.use_bin_width, self.kde_band):
+        for widget in (self.use_bin_width, self.kde_band, self.use_kernel_width):
             widget.toggled.connect(self._on_control_changed)
         return box
+
+    def _build_renyi_controls(self, box: QGroupBox) -> None:
+        self.alpha = QDoubleSpinBox(box)
+        self.alpha.setDecimals(3)
+        self.alpha.setRange(0.01, 20.0)
+        self.alpha.setSingleStep(0.1)
+        self.alpha.setToolTip("renyi: order of the entropy; 2 needs no eigendecomposition, near 1 approaches Shannon's")
+        self.width_rule = _combo(box, WIDTH_RULES, "renyi: the kernel width of each layer and epoch, a rule of thumb")
+        self.width_factor = QDoubleSpinBox(box)
+        self.width_factor.setDecimals(3)
+        self.width_factor.setRange(0.0, 100.0)
+        self.width_factor.setSingleStep(0.05)
+        self.width_factor.setSpecialValueText("rule's default")  # 0: None, the rule's own factor
+        self.width_factor.setToolTip("renyi: multiple of the width rule; wider kernels merge more samples, lowering I(X;T)")
+        self.use_kernel_width = QCheckBox("fixed width", box)
+        self.use_kernel_width.setToolTip("renyi: one kernel width for every layer and the inputs, in their units")
+        self.kernel_width = QDoubleSpinBox(box)
+        self.kernel_width.setDecimals(4)
+        self.kernel_width.setRange(1e-4, 1e4)
+        self.kernel_width.setSingleStep(0.1)
+        self.kernel_width.setValue(1.0)
+        self.conv_kernel = _combo(box, CONV_KERNELS, "renyi: how convolutional feature maps get a kernel")
 
     def _build_sensitivity_box(self) -> QGroupBox:
         box = QGroupBox("Sensitivity to the estimator", self)
@@ -174,7 +250,9 @@ class ControlsPanel(QWidget):
         self.sensitivity_layer.currentIndexChanged.connect(self._on_sensitivity_layer_changed)
         row.addWidget(self.sensitivity_layer, 1)
         self.sweep_button = QPushButton("Sweep", box)
-        self.sweep_button.setToolTip("Estimate this layer at many bin counts (noise variances for kde), in the background")
+        self.sweep_button.setToolTip(
+            "Estimate this layer at many bin counts (noise variances for kde, kernel widths for renyi), in the background"
+        )
         self.sweep_button.clicked.connect(self.request_sensitivity)
         row.addWidget(self.sweep_button)
         column.addLayout(row)
@@ -274,6 +352,11 @@ class ControlsPanel(QWidget):
             range_mode=self.range_mode.currentData(),
             noise_var=float(self.noise_var.value()),
             kde_band=self.kde_band.isChecked(),
+            alpha=float(self.alpha.value()),
+            width_rule=self.width_rule.currentData(),
+            width_factor=float(self.width_factor.value()) or None,
+            kernel_width=float(self.kernel_width.value()) if self.use_kernel_width.isChecked() else None,
+            conv_kernel=self.conv_kernel.currentData(),
             method=method,
             dims=int(self.dims.currentData()),
             perplexity=float(self.perplexity.value()),
@@ -305,6 +388,13 @@ class ControlsPanel(QWidget):
             _set_combo(self.range_mode, settings.range_mode)
             self.noise_var.setValue(settings.noise_var)
             self.kde_band.setChecked(settings.kde_band)
+            self.alpha.setValue(settings.alpha)
+            _set_combo(self.width_rule, settings.width_rule)
+            self.width_factor.setValue(settings.width_factor or 0.0)
+            self.use_kernel_width.setChecked(settings.kernel_width is not None)
+            if settings.kernel_width is not None:
+                self.kernel_width.setValue(settings.kernel_width)
+            _set_combo(self.conv_kernel, settings.conv_kernel)
             _set_combo(self.method, settings.method)
             _set_combo(self.dims, settings.dims)
             self.perplexity.setValue(settings.perplexity)
@@ -337,6 +427,12 @@ class ControlsPanel(QWidget):
         self.range_mode.setEnabled(estimator == "binning")
         self.noise_var.setEnabled(estimator == "kde")
         self.kde_band.setEnabled(estimator == "kde")
+        renyi, fixed = estimator == "renyi", self.use_kernel_width.isChecked()
+        for widget in (self.alpha, self.use_kernel_width, self.conv_kernel):
+            widget.setEnabled(renyi)
+        self.kernel_width.setEnabled(renyi and fixed)
+        self.width_rule.setEnabled(renyi and not fixed)
+        self.width_factor.setEnabled(renyi and not fixed)
         method = self.method.currentData()
         self.perplexity.setEnabled(method == "tsne")
         self.n_neighbors.setEnabled(method == "umap")
@@ -368,8 +464,28 @@ class ControlsPanel(QWidget):
         self.settings_edited.emit(new)
         if (old.estimator, old.estimator_params()) != (new.estimator, new.estimator_params()):
             self._update_marker()
-            if (old.estimator, old.range_mode) != (new.estimator, new.range_mode):
+            if _sweep_key(old) != _sweep_key(new):
                 self._schedule_sweep()
+
+    def _on_scheduler_editing_finished(self) -> None:
+        text = self.scheduler.text().strip()
+        try:
+            if text:
+                parse_scheduler(text)
+        except IBViewerError as exc:
+            self.scheduler.setStyleSheet("border: 1px solid #c00000;")
+            self.sensitivity_note.setText(f"<span style='color:#b00000'>{exc}</span>")
+            return
+        self.scheduler.setStyleSheet("")
+        if (text or None) != self._scheduler:
+            self._scheduler = text or None
+            self.scheduler_edited.emit(self._scheduler)
+
+    def set_scheduler(self, scheduler: str | None) -> None:
+        """Show where analyses run (None: this computer) without emitting ``scheduler_edited``."""
+        self._scheduler = scheduler
+        self.scheduler.setText(scheduler or "")
+        self.scheduler.setStyleSheet("")
 
     def _on_search_text_changed(self, text: str) -> None:
         self._search_timer.start()
@@ -418,9 +534,9 @@ class ControlsPanel(QWidget):
             self.i_xt_curve.setData([], [])
             self.i_ty_curve.setData([], [])
         else:
-            log_x = result.parameter == "noise_var"
+            name, log_x = SWEPT[result.parameter]
             self.sensitivity_plot.setLogMode(x=log_x, y=False)
-            self.sensitivity_plot.setLabel("bottom", "noise variance" if log_x else "number of bins")
+            self.sensitivity_plot.setLabel("bottom", name)
             self.i_xt_curve.setData(result.values, result.i_xt)
             self.i_ty_curve.setData(result.values, result.i_ty)
             self.log2_n_line.setValue(result.log2_n)
@@ -433,7 +549,7 @@ class ControlsPanel(QWidget):
             layer, epoch = self._requested
             self.sensitivity_note.setText(f"Computing {layer} at epoch {epoch}…")
         elif result is not None:
-            name = "noise variance" if result.parameter == "noise_var" else "number of bins"
+            name = SWEPT[result.parameter][0]
             n_saturated = int(result.saturated.sum())
             at_ceiling = (
                 f" I(X;T) reaches log2(N) = {result.log2_n:.2f} bits at {n_saturated} of {len(result.values)} settings."
@@ -445,7 +561,9 @@ class ControlsPanel(QWidget):
                 f"{name}.{at_ceiling}"
             )
         elif state.activations is not None:
-            self.sensitivity_note.setText("Sweep shows how this layer's estimate depends on the bin count.")
+            self.sensitivity_note.setText(
+                "Sweep shows how this layer's estimate depends on the bin count (noise variance, kernel width)."
+            )
         else:
             self.sensitivity_note.setText("")
 
@@ -455,11 +573,11 @@ class ControlsPanel(QWidget):
         if result is None:
             self.current_marker.setVisible(False)
             return
-        value = settings.noise_var if result.parameter == "noise_var" else settings.n_bins
-        if result.parameter == "noise_var":
+        value, visible = _current_value(settings, result)
+        if SWEPT[result.parameter][1]:
             value = float(np.log10(value))
         self.current_marker.setValue(value)
-        self.current_marker.setVisible(settings.bin_width is None or result.parameter == "noise_var")
+        self.current_marker.setVisible(visible)
 
     def _schedule_sweep(self) -> None:
         if self.auto_sweep:
