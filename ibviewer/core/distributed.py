@@ -136,7 +136,6 @@ class DaskExecutor:
                     progress.check_cancelled()  # also between results that came back together
                     pending.discard(future)
                     yield future.result()  # a task's own error is raised here, with its message
-                    progress.check_cancelled()  # also between the results of one batch
         finally:
             if pending:
                 self.client.cancel(list(pending))
