@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from ibviewer.cli import main
+from ibviewer.samples import sample_path
 
 
 def _info(capsys, *args):
@@ -258,8 +259,12 @@ def test_info_survey_says_what_a_folder_holds_without_loading(capsys, tmp_path, 
     assert code == 0
     assert out.splitlines() == [
         "checkpoint folder: 3 checkpoint files: e001.pt, e005.pt, e020.pt",
+        "layers: listed once the network is built (on opening)",
         "still needed: a model (--model) and a dataset (--dataset)",
     ]
+    # an ibviewer run names its layers: they are shown before anything is loaded
+    code, out, _ = _info(capsys, "--survey", sample_path("ib12_tanh"))
+    assert code == 0 and "layers: net.1, net.3, net.5, net.7, net.9" in out.splitlines()
     empty = tmp_path / "empty"
     empty.mkdir()
     code, out, _ = _info(capsys, "--survey", empty, "--json")

@@ -33,6 +33,7 @@ from ibviewer.core.pipeline import (
     find_neighbors,
     open_and_extract,
     probe_epochs,
+    run_analysis,
     run_word_experiment,
     warm_up,
 )

@@ -137,7 +137,10 @@ def test_cancel_cancels_the_futures(cluster, many_checkpoints):
     assert not [key for key in scheduler.tasks if str(key).startswith("ibviewer-")]
 
 
-def test_an_unreachable_scheduler_is_a_one_line_error(ib12_checkpoints, tmp_path, capsys):
+def test_an_unreachable_scheduler_is_a_one_line_error(ib12_checkpoints, tmp_path, capsys, monkeypatch):
+    import ibviewer.core.distributed as executor_module
+
+    monkeypatch.setattr(executor_module, "_CONNECT_TIMEOUT_S", 3)  # nothing listens there: no need to wait 20 s
     folder, spec = ib12_checkpoints
     assert _analyze(folder, spec, tmp_path / "o", "--scheduler", "tcp://127.0.0.1:9") == 2
     assert "Could not reach the dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err

@@ -61,6 +61,9 @@ class Survey:
         first is what opening the path opens).
     followable : bool
         Whether the input is a folder that can grow while training (live runs).
+    layers : tuple of str
+        The layers it names without building the network (an ibviewer run's default layers);
+        empty when only the built network can tell (they are listed once the run opens).
     """
 
     path: Path
@@ -74,6 +77,7 @@ class Survey:
     notes: tuple[str, ...] = ()
     choices: tuple[Path, ...] = ()
     followable: bool = False
+    layers: tuple[str, ...] = ()
 
     @property
     def opens(self) -> bool:
@@ -89,6 +93,11 @@ class Survey:
             lines.append(f"model: {self.model}")
         if self.dataset:
             lines.append(f"dataset: {self.dataset}")
+        if self.layers:
+            shown = ", ".join(self.layers[:6]) + (f" ... ({len(self.layers)} in all)" if len(self.layers) > 6 else "")
+            lines.append(f"layers: {shown}")
+        else:
+            lines.append("layers: listed once the network is built (on opening)")
         lines.append(f"still needed: {' and '.join(needed)}" if needed else "ready to open")
         return lines + list(self.notes)
 
@@ -130,7 +139,7 @@ def _describe(path: Path, opener: object, needs: dict[str, bool]) -> Survey:
         manifest = files.read_manifest(folder)
         found = _plural(len(manifest.epochs), "saved epoch")
         return Survey(folder, "ibviewer run", found, len(manifest.epochs), model=manifest.factory,
-                      dataset=manifest.dataset, followable=True, **needs)  # fmt: skip
+                      dataset=manifest.dataset, followable=True, layers=tuple(manifest.layers or ()), **needs)  # fmt: skip
     if isinstance(opener, TrainerOutputOpener):
         folders = checkpoint_folders(path)
         complete = [f for f in folders if is_checkpoint(f) and (f / STATE_NAME).is_file()]

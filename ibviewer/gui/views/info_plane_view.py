@@ -236,8 +236,8 @@ class InfoPlaneView(QWidget):
         self.run_items = draw_runs(self.plot, self.legend, combined)
         runs = f" · {combined.describe()}" if combined is not None else (f" · {name}" if name else "")
         self.plot.setTitle(f"Information plane · {plane.label()}{runs}", size="10pt")
-        self._fit_title()
         self.chain.setText(plane.chain_caption())
+        self._fit_title()
         for item in (self.null_low, self.null_high, self.null_band):
             self.plot.addItem(item)
         self.plot.addItem(self._marker)
@@ -254,6 +254,12 @@ class InfoPlaneView(QWidget):
         if item.document().idealWidth() > available:
             item.setTextWidth(available)
         self.plot.titleLabel.resizeEvent(None)  # recompute its minimum size from the (wrapped) text
+        # the chain caption spans the whole canvas: wrapped to it, it never widens the plot either
+        chain = self.chain.item
+        chain.setTextWidth(-1)
+        if chain.document().idealWidth() > self.canvas.width() - 20:
+            chain.setTextWidth(max(self.canvas.width() - 20, 100))
+        self.chain.resizeEvent(None)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
