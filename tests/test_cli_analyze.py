@@ -104,3 +104,14 @@ def test_embedding_csv_index_is_the_dataset_index(tmp_path, ib12_checkpoints):
                  "--method", "pca", "--max-samples", "50"]) == 0
     rows = [r for r in _rows(out / "embeddings.csv") if r["layer"] == "1"]
     assert [int(r["index"]) for r in rows] == choose_samples(4096, 50).tolist()
+
+
+def test_analyze_prints_the_advice_the_window_offers_with_its_options(tmp_path, ib12_checkpoints, capsys):
+    folder, spec = ib12_checkpoints
+    code = main(["analyze", str(folder), "--model", spec, "--dataset", "ib12", "--out", str(tmp_path / "o"),
+                 "--what", "infoplane", "--bins", "400", "--max-samples", "300"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    notes = [line for line in out.splitlines() if line.startswith("note: ")]
+    assert notes and all("--" not in line.split("Fix:")[0] for line in notes)  # the message itself names no flag
+    assert any("Fix: Use the Rényi estimator" in line and "(--estimator renyi)" in line for line in notes)

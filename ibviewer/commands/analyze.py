@@ -228,6 +228,11 @@ def _write_outputs(out: Path, analysis, settings, select: int | None) -> list[Pa
 
         csv_path = write_infoplane_csv(result.infoplane, out / "infoplane.csv")
         written += [csv_path, metadata_path(csv_path), *figures]
+        from ibviewer.core.advice import plane_advice
+
+        for advice in plane_advice(result.infoplane, settings):  # what the window's warnings panel offers
+            fix = f" Fix: {advice.action} ({_as_options(advice.changes)})." if advice.changes else ""
+            print(f"note: {advice.message}{fix}")
     if result.probes is not None:
         written += [write_probes_csv(result.probes, out / "probes.csv"), sidecar_path(out / "probes.csv")]
         for epoch in epochs:
@@ -281,3 +286,10 @@ def _write_combined(out: Path, analyses, names: list[str], mode: str) -> list[Pa
     figures = plot_runs(combined, [out / "infoplane_runs.png", out / "infoplane_runs.svg"],
                         layer_labels=layer_labels(analyses[0].run.layers))  # fmt: skip
     return [csv_path, sidecar_path(csv_path), *figures]
+
+
+def _as_options(changes: dict) -> str:  # noqa: ANN001
+    """A settings change as the command-line options that make it (``estimator=renyi`` -> ``--estimator renyi``)."""
+    from ibviewer.commands.options import options_for_settings
+
+    return " ".join(options_for_settings(changes))

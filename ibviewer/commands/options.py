@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ibviewer.core.config import (
@@ -32,6 +33,7 @@ from ibviewer.errors import EstimatorError, IBViewerError
 
 __all__ = [
     "add_run_arguments",
+    "options_for_settings",
     "add_estimator_arguments",
     "add_embedding_arguments",
     "add_neighbor_arguments",
@@ -294,3 +296,15 @@ def _in_option_words(message: str) -> str:
         if sep and field in _FIELD_OPTIONS:
             return f"{_FIELD_OPTIONS[field]} {rest}"
     return message
+
+
+def options_for_settings(changes: Mapping[str, Any]) -> list[str]:
+    """The command-line options that make a settings change (for advice printed by the CLI).
+
+    ``{"estimator": "renyi"}`` -> ``["--estimator renyi"]``; the bin range mode has its own words.
+    """
+    words = {"layer": "--range-per-layer", "auto": "leave out --range", "fixed": "--range LO HI"}
+    return [
+        words.get(str(value), str(value)) if name == "range_mode" else f"--{name.replace('_', '-')} {value}"
+        for name, value in changes.items()
+    ]
