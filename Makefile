@@ -5,6 +5,8 @@ TORCH_SPEC ?= torch==2.13.0
 PIP := $(VENV)/bin/pip
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# test workers (pytest-xdist); each starts its own Xvfb. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test bench venv clean
 
@@ -26,7 +28,7 @@ run: $(STAMP)
 	$(VENV)/bin/ibviewer $(ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_extract.py

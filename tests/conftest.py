@@ -14,8 +14,12 @@ def pytest_configure(config):
 
     pytest-xvfb starts a virtual display in its own ``pytest_configure`` (this hook runs
     after it); only when there is still no display do we fall back to offscreen, so that
-    the OpenGL (3D) tests run under Xvfb with xcb whenever they can.
+    the OpenGL (3D) tests run under Xvfb with xcb whenever they can. With pytest-xdist
+    (``make test`` runs two workers) each worker starts its own display.
     """
+    xdist_controller = config.getoption("dist", "no") != "no" and not os.environ.get("PYTEST_XDIST_WORKER")
+    if xdist_controller:
+        return  # runs no test; its workers (which inherit its environment) start their own Xvfb
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
