@@ -26,7 +26,7 @@ import numpy as np
 from ibviewer.core.config import RESULT_STAGES, AnalysisSettings, RunRequest
 from ibviewer.core.neighbors import NeighborCache, Neighborhood, find_neighbors
 from ibviewer.core.progress import NULL_PROGRESS, Progress, SubProgress
-from ibviewer.core.types import ActivationSet
+from ibviewer.core.types import ActivationSet, captured_rows
 from ibviewer.errors import IBViewerError
 
 __all__ = [
@@ -139,10 +139,7 @@ def sample_inputs(run: Any, sample_idx: np.ndarray) -> np.ndarray | None:
     data = run.dataset
     if data is None or data.kind == "tokens" or data.x.ndim < 1 or data.x[:1].size == 0:
         return None
-    x = np.asarray(data.x)
-    if sample_idx.shape == (x.shape[0],) and np.array_equal(sample_idx, np.arange(x.shape[0])):
-        return x  # every sample, in order: no copy
-    return x[sample_idx]
+    return captured_rows(data.x, sample_idx)
 
 
 def open_and_extract(request: RunRequest, *, progress: Progress = NULL_PROGRESS) -> OpenedRun:

@@ -157,12 +157,7 @@ class ActivationSet:
 
         No copy of the inputs is made when every sample was captured in order.
         """
-        x = np.asarray(dataset_x)
-        if self.sample_idx.shape == (x.shape[0],) and np.array_equal(self.sample_idx, np.arange(x.shape[0])):
-            rows = x
-        else:
-            rows = x[self.sample_idx]
-        return replace(self, inputs=rows)
+        return replace(self, inputs=captured_rows(dataset_x, self.sample_idx))
 
     @property
     def n_samples(self) -> int:
@@ -184,3 +179,11 @@ class ActivationSet:
             return self.epochs.index(epoch)
         except ValueError:
             raise KeyError(f"epoch {epoch} is not in this run; saved epochs: {list(self.epochs)}") from None
+
+
+def captured_rows(dataset_x: np.ndarray, sample_idx: np.ndarray) -> np.ndarray:
+    """The rows of ``dataset_x`` at ``sample_idx``; no copy when every sample was captured in order."""
+    x = np.asarray(dataset_x)
+    if sample_idx.shape == (x.shape[0],) and np.array_equal(sample_idx, np.arange(x.shape[0])):
+        return x
+    return x[sample_idx]
